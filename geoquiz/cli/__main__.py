@@ -1,0 +1,5 @@
+import sys
+
+from geoquiz.cli import main
+
+sys.exit(main())

@@ -1,0 +1,35 @@
+"""Exceptions with messages meant for people: each names what is wrong and where."""
+
+from __future__ import annotations
+
+
+class GeoQuizError(Exception):
+    """Base class; the CLI prints ``str(exc)`` and exits 2, the app shows it in a message box."""
+
+
+class DatasetImportError(GeoQuizError):
+    """Raised by :mod:`geoquiz.data` importers. ``problems`` lists every bad row or file found."""
+
+    def __init__(self, message: str, problems: list[str] | None = None) -> None:
+        self.problems = list(problems or [])
+        if self.problems:
+            shown = "\n".join(f"  - {p}" for p in self.problems[:20])
+            more = f"\n  ... and {len(self.problems) - 20} more" if len(self.problems) > 20 else ""
+            message = f"{message}\n{shown}{more}"
+        super().__init__(message)
+
+
+class ProjectError(GeoQuizError):
+    """A project folder or database is missing, unreadable, foreign or too new."""
+
+
+class CheckpointError(GeoQuizError):
+    """A model or segmenter checkpoint is missing, corrupt, foreign or for other classes."""
+
+
+class StudyDefinitionError(GeoQuizError):
+    """A study TOML file is invalid; the message names the file, line and field."""
+
+
+class ConfigError(GeoQuizError):
+    """A settings file is invalid."""

@@ -1,0 +1,1 @@
+"""Study database, study definitions, quiz sessions and exports."""

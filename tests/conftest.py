@@ -1,0 +1,50 @@
+"""Shared fixtures. Qt runs offscreen; GEOQUIZ_HOME points at a temp dir so tests never touch ~."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+
+SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
+OSV5M_SAMPLE = SHARED_DATA / "osv5m-sample"
+
+
+@pytest.fixture(autouse=True)
+def _geoquiz_home(tmp_path_factory, monkeypatch):
+    monkeypatch.setenv("GEOQUIZ_HOME", str(tmp_path_factory.mktemp("geoquiz_home")))
+
+
+@pytest.fixture
+def project(tmp_path):
+    from geoquiz.project import Project
+
+    with Project.open(tmp_path / "proj", create=True) as p:
+        yield p
+
+
+@pytest.fixture
+def memdb():
+    from geoquiz.study.db import connect, migrate
+
+    db = connect(":memory:")
+    migrate(db)
+    yield db
+    db.conn.close()
+
+
+@pytest.fixture
+def rng():
+    return np.random.default_rng(0)
+
+
+def write_png(path: Path, array: np.ndarray) -> Path:
+    from PIL import Image
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    Image.fromarray(array).save(path)
+    return path

@@ -1,0 +1,84 @@
+"""The project database: pragmas, named migrations, transactions, foreign and corrupt files."""
+
+import sqlite3
+
+import pytest
+
+from geoquiz.errors import ProjectError
+from geoquiz.study import db as dbm
+from geoquiz.study.migrations import all_migrations
+
+
+def test_new_database_has_every_table_and_records_migrations(tmp_path):
+    db = dbm.open_database(tmp_path / "p.sqlite")
+    tables = set(db.table_names())
+    expected = {
+        "datasets", "classes", "images", "locations", "planted_cues", "models", "predictions",
+        "attribution_maps", "segmentations", "elements", "evaluation_runs", "evaluation_results",
+        "studies", "participants", "sessions", "trials", "guesses", "cue_boxes", "_migrations",
+    }
+    assert expected <= tables
+    assert dbm.applied_migrations(db) == [m.name for m in all_migrations()]
+    assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    assert db.execute("PRAGMA foreign_keys").fetchone()[0] == 1
+
+
+def test_older_schema_is_migrated_on_open(tmp_path):
+    path = tmp_path / "old.sqlite"
+    first = all_migrations()[0].name
+    old = dbm.open_database(path, upto=first)
+    assert dbm.applied_migrations(old) == [first]
+    assert "views_shown" not in old["trials"].columns_dict
+    old.conn.close()
+    db = dbm.open_database(path)
+    assert dbm.applied_migrations(db) == [m.name for m in all_migrations()]
+    assert "views_shown" in db["trials"].columns_dict
+
+
+def test_transaction_rolls_back_whole(memdb):
+    with pytest.raises(RuntimeError):
+        with dbm.transaction(memdb):
+            dbm.insert(memdb, "datasets", {"name": "a", "kind": "single", "source": "x", "created_at": dbm.now()})
+            raise RuntimeError("boom")
+    assert memdb.execute("SELECT count(*) FROM datasets").fetchone()[0] == 0
+
+
+def test_nested_transaction_is_a_savepoint(memdb):
+    with dbm.transaction(memdb):
+        dbm.insert(memdb, "datasets", {"name": "a", "kind": "single", "source": "x", "created_at": dbm.now()})
+        with pytest.raises(ValueError):
+            with dbm.transaction(memdb):
+                dbm.insert(memdb, "datasets", {"name": "b", "kind": "single", "source": "x", "created_at": dbm.now()})
+                raise ValueError
+    assert [r[0] for r in memdb.execute("SELECT name FROM datasets")] == ["a"]
+
+
+def test_insert_rejects_unknown_columns(memdb):
+    with pytest.raises(KeyError, match="no column"):
+        dbm.insert(memdb, "datasets", {"name; DROP TABLE x": 1})
+
+
+def test_foreign_sqlite_file_is_refused(tmp_path):
+    path = tmp_path / "other.sqlite"
+    conn = sqlite3.connect(path)
+    conn.execute("CREATE TABLE customers (id INTEGER)")
+    conn.commit()
+    conn.close()
+    with pytest.raises(ProjectError, match="not a GeoQuiz project"):
+        dbm.open_database(path)
+
+
+def test_non_sqlite_file_is_refused(tmp_path):
+    path = tmp_path / "junk.sqlite"
+    path.write_bytes(b"this is not a database at all" * 10)
+    with pytest.raises(ProjectError, match="not a SQLite database"):
+        dbm.open_database(path)
+
+
+def test_database_from_newer_geoquiz_is_refused(tmp_path):
+    path = tmp_path / "new.sqlite"
+    db = dbm.open_database(path)
+    db.execute("INSERT INTO _migrations (name, applied_at) VALUES ('9999_future', 'x')")
+    db.conn.close()
+    with pytest.raises(ProjectError, match="newer GeoQuiz"):
+        dbm.open_database(path)

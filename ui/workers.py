@@ -1,0 +1,147 @@
+"""Background jobs for the app: every slow call into :mod:`geoquiz` runs here, off the GUI thread.
+
+A job is a plain function that takes ``reporter=`` (a :class:`geoquiz.progress.Reporter`) as a
+keyword argument, calls ``reporter.step(done, total, message)`` as it goes, and returns a result.
+:func:`start` runs it on Qt's global thread pool and delivers progress, the result, an error
+(message + traceback) or cancellation back on the GUI thread as signals. ``Worker.cancel()`` sets the
+reporter's token; the job stops at its next ``step``.
+
+Database rule: a job that touches the project database opens its own connection
+(``Project.open(root)``) and closes it; SQLite connections are not shared across threads.
+"""
+
+from __future__ import annotations
+
+import traceback
+from collections.abc import Callable
+from typing import Any
+
+from PySide6.QtCore import QObject, QRunnable, Qt, QThreadPool, Signal
+from PySide6.QtWidgets import QMessageBox, QProgressDialog, QWidget
+
+from geoquiz.progress import Cancelled, Reporter
+
+
+class WorkerSignals(QObject):
+    progress = Signal(int, int, str)
+    finished = Signal(object)
+    failed = Signal(str, str)
+    cancelled = Signal()
+    done = Signal()  # emitted last, whatever the outcome
+
+
+class Worker(QRunnable):
+    """Runs ``fn(*args, reporter=..., **kwargs)`` on a pool thread."""
+
+    def __init__(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> None:
+        super().__init__()
+        self.setAutoDelete(False)
+        self.fn, self.args, self.kwargs = fn, args, kwargs
+        self.signals = WorkerSignals()
+        self.reporter = Reporter(self._emit_progress)
+        self.result: Any = None
+        self.error: str | None = None
+        self.is_done = False
+
+    def _emit_progress(self, done: int, total: int, message: str) -> None:
+        self.signals.progress.emit(int(done), int(total), message)
+
+    def cancel(self) -> None:
+        self.reporter.token.cancel()
+
+    @property
+    def cancelled(self) -> bool:
+        return self.reporter.token.cancelled
+
+    def run(self) -> None:
+        try:
+            self.result = self.fn(*self.args, reporter=self.reporter, **self.kwargs)
+        except Cancelled:
+            self.signals.cancelled.emit()
+        except Exception as exc:  # noqa: BLE001 - every error reaches the user as a message
+            self.error = str(exc) or exc.__class__.__name__
+            self.signals.failed.emit(self.error, traceback.format_exc())
+        else:
+            self.signals.finished.emit(self.result)
+        finally:
+            self.is_done = True
+            self.signals.done.emit()
+
+
+_active: set[Worker] = set()
+
+
+def start(
+    fn: Callable[..., Any],
+    *args: Any,
+    on_result: Callable[[Any], None] | None = None,
+    on_error: Callable[[str, str], None] | None = None,
+    on_progress: Callable[[int, int, str], None] | None = None,
+    on_cancelled: Callable[[], None] | None = None,
+    **kwargs: Any,
+) -> Worker:
+    """Start ``fn`` in the background and wire the callbacks (called on the GUI thread)."""
+    worker = Worker(fn, *args, **kwargs)
+    if on_result:
+        worker.signals.finished.connect(on_result, Qt.QueuedConnection)
+    if on_error:
+        worker.signals.failed.connect(on_error, Qt.QueuedConnection)
+    if on_progress:
+        worker.signals.progress.connect(on_progress, Qt.QueuedConnection)
+    if on_cancelled:
+        worker.signals.cancelled.connect(on_cancelled, Qt.QueuedConnection)
+    _active.add(worker)
+    worker.signals.done.connect(lambda: _active.discard(worker), Qt.QueuedConnection)
+    QThreadPool.globalInstance().start(worker)
+    return worker
+
+
+def wait_all(timeout_ms: int = 30000) -> bool:
+    """Block until every job has finished (used at shutdown and in tests)."""
+    for worker in list(_active):
+        worker.cancel()
+    return QThreadPool.globalInstance().waitForDone(timeout_ms)
+
+
+def show_error(parent: QWidget | None, title: str, message: str) -> None:
+    box = QMessageBox(QMessageBox.Warning, title, message, QMessageBox.Ok, parent)
+    box.setObjectName("errorBox")
+    box.setTextInteractionFlags(Qt.TextSelectableByMouse)
+    box.open()
+
+
+def run_with_progress(
+    parent: QWidget | None,
+    title: str,
+    fn: Callable[..., Any],
+    *args: Any,
+    on_result: Callable[[Any], None] | None = None,
+    on_error: Callable[[str, str], None] | None = None,
+    **kwargs: Any,
+) -> Worker:
+    """Run a job with a progress dialog that has a working Cancel button. Errors are shown."""
+    dialog = QProgressDialog(title, "Cancel", 0, 0, parent)
+    dialog.setObjectName("jobProgress")
+    dialog.setWindowTitle(title)
+    dialog.setWindowModality(Qt.WindowModal)
+    dialog.setMinimumDuration(300)
+    dialog.setAutoClose(False)
+    dialog.setAutoReset(False)
+
+    def progress(done: int, total: int, message: str) -> None:
+        dialog.setMaximum(max(total, 0))
+        dialog.setValue(min(done, total) if total > 0 else 0)
+        if message:
+            dialog.setLabelText(f"{title}\n{message}")
+
+    def failed(message: str, tb: str) -> None:
+        if on_error:
+            on_error(message, tb)
+        else:
+            show_error(parent, title, message)
+
+    worker = start(fn, *args, on_result=on_result, on_error=failed, on_progress=progress, **kwargs)
+    dialog.canceled.connect(worker.cancel)
+    worker.signals.done.connect(dialog.close, Qt.QueuedConnection)
+    dialog.worker = worker  # keep a reference for tests
+    return worker
