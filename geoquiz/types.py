@@ -86,6 +86,7 @@ class ImageItem:
     width: int | None = None
     height: int | None = None
     cues: tuple[CueBox, ...] = ()
+    id: int | None = None  # row id in the project database, once imported
 
 
 @dataclass(frozen=True)
@@ -98,6 +99,7 @@ class Location:
     views: dict[str, ImageItem]
     latitude: float | None = None
     longitude: float | None = None
+    id: int | None = None  # row id in the project database, once imported
 
     def ordered(self) -> list[ImageItem]:
         return [self.views[v] for v in VIEWS]
