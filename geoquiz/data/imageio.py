@@ -24,6 +24,14 @@ _TRANSPOSED_ORIENTATIONS = {5, 6, 7, 8}
 _EXIF_ORIENTATION = 0x0112
 
 
+class ImageReadError(DatasetImportError):
+    """An image file is missing, unreadable, corrupt or unsupported. ``str()`` is ``"<path>: <reason>"``."""
+
+    def __init__(self, path: str | Path, reason: str) -> None:
+        self.path, self.reason = Path(path), reason
+        super().__init__(f"{path}: {reason}")
+
+
 def is_image_file(path: str | Path) -> bool:
     """True when ``path`` has one of :data:`IMAGE_EXTENSIONS` (case-insensitive)."""
     return Path(path).suffix.lower() in IMAGE_EXTENSIONS
@@ -33,19 +41,19 @@ def _open(path: Path):  # noqa: ANN202 - PIL.Image.Image
     from PIL import Image, UnidentifiedImageError
 
     if not path.exists():
-        raise DatasetImportError(f"image file not found: {path}")
+        raise ImageReadError(path, "image file not found")
     if path.is_dir():
-        raise DatasetImportError(f"expected an image file but found a folder: {path}")
+        raise ImageReadError(path, "expected an image file but found a folder")
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
             return Image.open(path)
     except UnidentifiedImageError as exc:
-        raise DatasetImportError(f"not an image or an unsupported image format: {path}") from exc
+        raise ImageReadError(path, "not an image, or an unsupported image format") from exc
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
-        raise DatasetImportError(f"image is implausibly large (decompression bomb?): {path}") from exc
+        raise ImageReadError(path, "image is implausibly large (decompression bomb?)") from exc
     except OSError as exc:
-        raise DatasetImportError(f"cannot read image {path}: {exc.strerror or exc}") from exc
+        raise ImageReadError(path, f"cannot read the file ({exc.strerror or exc})") from exc
 
 
 def _orientation(img) -> int:  # noqa: ANN001
@@ -72,12 +80,10 @@ def read_image(path: str | Path) -> np.ndarray:
                 img = ImageOps.exif_transpose(img)
             rgb = img.convert("RGB") if img.mode != "RGB" else img
             arr = np.asarray(rgb, dtype=np.uint8)
-    except DatasetImportError:
-        raise
     except (OSError, SyntaxError, ValueError) as exc:
-        raise DatasetImportError(f"corrupt or truncated image {path}: {exc}") from exc
+        raise ImageReadError(path, f"corrupt or truncated image ({exc})") from exc
     if arr.ndim != 3 or arr.shape[2] != 3 or arr.shape[0] == 0 or arr.shape[1] == 0:
-        raise DatasetImportError(f"image {path} decoded to an unexpected shape {arr.shape}")
+        raise ImageReadError(path, f"decoded to an unexpected shape {arr.shape}")
     return np.ascontiguousarray(arr)
 
 
@@ -94,9 +100,9 @@ def verify_image(path: str | Path) -> tuple[int, int]:
             w, h = img.size
             orientation = _orientation(img)
     except (OSError, SyntaxError, ValueError) as exc:
-        raise DatasetImportError(f"corrupt or truncated image {path}: {exc}") from exc
+        raise ImageReadError(path, f"corrupt or truncated image ({exc})") from exc
     if w == 0 or h == 0:
-        raise DatasetImportError(f"image {path} is empty ({w}x{h} pixels)")
+        raise ImageReadError(path, f"image is empty ({w}x{h} pixels)")
     return (h, w) if orientation in _TRANSPOSED_ORIENTATIONS else (w, h)
 
 
@@ -129,7 +135,7 @@ def read_thumbnail(path: str | Path, size: int = 128) -> np.ndarray:
             rgb.thumbnail((size, size), Image.Resampling.BILINEAR)
             return np.ascontiguousarray(np.asarray(rgb, dtype=np.uint8))
     except (OSError, SyntaxError, ValueError) as exc:
-        raise DatasetImportError(f"corrupt or truncated image {path}: {exc}") from exc
+        raise ImageReadError(path, f"corrupt or truncated image ({exc})") from exc
 
 
 def write_image(path: str | Path, array: np.ndarray, *, quality: int = 92) -> Path:
