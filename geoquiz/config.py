@@ -39,20 +39,27 @@ class SegmenterSettings:
 
 @dataclass(frozen=True)
 class ElementSettings:
-    """Element extraction parameters (paper 000, section 3.3; defaults documented in geoquiz.elements).
+    """Element extraction parameters (paper 000, section 3.3; the rule is spelled out in geoquiz.elements).
 
-    ``top_p``: percentage of the map's pixels kept as the salient region (top-p percentile).
-    ``s_min``: minimum segment score. ``iou_threshold``: containment-IoU above which a lower-ranked
-    segment is a duplicate. ``padding``: box padding as a fraction of the box's larger side.
-    ``max_elements``: cap on the number of elements kept (0 = no cap).
+    ``top_p``: percentage of the map's pixels kept as the salient region (the top-p percentile;
+    20 = the 20 % most attributed pixels). ``s_min``: segments whose score (geometric mean of
+    overlap, mean attribution and centre attribution, all in [0, 1]) is below it are dropped.
+    ``iou_threshold``: containment IoU (intersection over the smaller mask) at or above which two
+    segments may be near-duplicates. ``detail_ratio``: they are duplicates only if the smaller is at
+    least this fraction of the larger's area, so a small detail inside a big segment is kept
+    (0 = plain containment rule). ``padding``: box padding as a fraction of the box's larger side,
+    at least ``min_padding_px`` pixels. ``max_elements``: cap on the number kept (0 = no cap).
+    ``min_segment_area``: segments smaller than this many pixels are ignored (speckle).
     """
 
     top_p: float = 20.0
-    s_min: float = 0.25
+    s_min: float = 0.3
     iou_threshold: float = 0.8
+    detail_ratio: float = 0.5
     padding: float = 0.1
     min_padding_px: int = 2
     max_elements: int = 10
+    min_segment_area: int = 16
 
 
 @dataclass(frozen=True)
