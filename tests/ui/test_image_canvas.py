@@ -1,0 +1,86 @@
+"""The reusable image canvas: overlays land on image pixels; drawing, clicking and zooming work."""
+
+from __future__ import annotations
+
+import numpy as np
+from PySide6.QtCore import QPoint, Qt
+
+from geoquiz.boxes import Box
+from ui.widgets.image_canvas import BoxOverlay, ImageCanvas, colormap, mask_outline
+
+
+def test_colormap_and_outline():
+    rgb = colormap(np.array([[0.0, 0.5, 1.0]]), "jet")
+    assert rgb.shape == (1, 3, 3) and rgb.dtype == np.uint8
+    assert tuple(rgb[0, 0]) == (0, 0, 128) and tuple(rgb[0, 2]) == (128, 0, 0)  # dark blue -> dark red
+    mask = np.zeros((6, 6), dtype=bool)
+    mask[1:5, 1:5] = True
+    edge = mask_outline(mask)
+    assert edge.sum() == 12 and not edge[2:4, 2:4].any()
+
+
+def _scene_pixel(canvas: ImageCanvas, x: int, y: int) -> tuple[int, int, int]:
+    canvas.resetTransform()
+    img = canvas.grab().toImage()
+    c = img.pixelColor(canvas.mapFromScene(x + 0.5, y + 0.5))
+    return c.red(), c.green(), c.blue()
+
+
+def test_overlays_render_at_image_pixels(qtbot):
+    canvas = ImageCanvas()
+    qtbot.addWidget(canvas)
+    canvas.resize(300, 300)
+    canvas.show()
+    image = np.zeros((40, 60, 3), dtype=np.uint8)
+    image[:, :30] = (0, 200, 0)
+    canvas.set_image(image)
+    assert canvas.image_size() == (60, 40)
+    assert canvas.zoom() > 1.0  # fitted into a 300 px view
+    heat = np.zeros((4, 6), dtype=np.float32)  # low resolution: stretched over the image
+    heat[:, 3:] = 1.0
+    canvas.set_heatmap(heat, opacity=1.0)
+    canvas.set_boxes([BoxOverlay(Box(5, 5, 20, 20), "1  0.90", key="first")])
+    canvas.set_outlines([np.pad(np.ones((10, 10), bool), ((25, 5), (45, 5)))])
+    assert [b.key for b in canvas.boxes()] == ["first"]
+    r, g, b = _scene_pixel(canvas, 50, 10)
+    assert r > 100 and b < 50  # opaque red heat over the right half
+    canvas.set_heatmap_opacity(0.0)
+    assert _scene_pixel(canvas, 10, 30)[1] > 150  # the green image shows through
+    canvas.set_heatmap(None)
+    assert canvas.heatmap() is None
+
+
+def test_draw_mode_emits_a_clipped_box(qtbot):
+    canvas = ImageCanvas()
+    qtbot.addWidget(canvas)
+    canvas.resize(200, 200)
+    canvas.show()
+    canvas.set_image(np.full((50, 50, 3), 128, dtype=np.uint8))
+    canvas.set_zoom(2.0)
+    canvas.set_draw_mode(True)
+    start = canvas.mapFromScene(10, 10)
+    end = canvas.mapFromScene(30, 25)
+    with qtbot.waitSignal(canvas.boxDrawn) as blocker:
+        qtbot.mousePress(canvas.viewport(), Qt.LeftButton, pos=start)
+        qtbot.mouseMove(canvas.viewport(), pos=end)
+        qtbot.mouseRelease(canvas.viewport(), Qt.LeftButton, pos=end)
+    box = blocker.args[0]
+    assert isinstance(box, Box)
+    assert abs(box.x0 - 10) <= 1 and abs(box.y0 - 10) <= 1 and abs(box.x1 - 30) <= 1 and abs(box.y1 - 25) <= 1
+
+
+def test_clicking_a_box_reports_its_key(qtbot):
+    canvas = ImageCanvas()
+    qtbot.addWidget(canvas)
+    canvas.resize(200, 200)
+    canvas.show()
+    canvas.set_image(np.zeros((50, 50, 3), dtype=np.uint8))
+    canvas.set_boxes([BoxOverlay(Box(10, 10, 40, 40), key=7)])
+    with qtbot.waitSignal(canvas.boxClicked) as blocker:
+        qtbot.mouseClick(canvas.viewport(), Qt.LeftButton, pos=canvas.mapFromScene(25, 25))
+    assert blocker.args == [7]
+    canvas.zoom_by(2.0)
+    assert not canvas._fit
+    canvas.fit_to_view()
+    assert canvas._fit
+    assert isinstance(canvas.mapFromScene(0, 0), QPoint)

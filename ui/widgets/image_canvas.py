@@ -1,0 +1,356 @@
+"""A reusable image canvas: zoom/pan, heatmap overlay, segment outlines, box overlays, box drawing.
+
+Scene coordinates are **image pixel coordinates** of the image given to :meth:`ImageCanvas.set_image`
+(x to the right, y down; pixel ``(x, y)`` covers ``[x, x+1) x [y, y+1)``), so a
+:class:`geoquiz.boxes.Box` is drawn exactly where it is. Overlays given at another resolution (a
+224x224 heatmap over a 640x480 photo) are stretched over the whole image.
+
+Typical use::
+
+    canvas = ImageCanvas()
+    canvas.set_image(rgb_uint8_hwc)
+    canvas.set_heatmap(values_float_hw_0_1, opacity=0.5)          # None removes it
+    canvas.set_outlines([mask1, mask2])                            # bool HxW masks
+    canvas.set_boxes([BoxOverlay(Box(10, 10, 60, 40), "1  0.82")])
+    canvas.set_draw_mode(True); canvas.boxDrawn.connect(on_box)    # rubber-band drawing (quiz)
+
+Mouse: wheel zooms around the cursor, left-drag pans (or draws a box in draw mode), double-click
+fits the image to the view. Signals: ``boxDrawn(Box)``, ``boxClicked(key)`` (the
+:attr:`BoxOverlay.key` of the clicked box), ``zoomChanged(float)``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from PySide6.QtCore import QPointF, QRectF, Qt, Signal
+from PySide6.QtGui import QBrush, QColor, QImage, QPainter, QPen, QPixmap, QTransform
+from PySide6.QtWidgets import (
+    QGraphicsItem,
+    QGraphicsPixmapItem,
+    QGraphicsRectItem,
+    QGraphicsScene,
+    QGraphicsSimpleTextItem,
+    QGraphicsView,
+    QWidget,
+)
+
+from geoquiz.boxes import Box
+
+
+@dataclass(frozen=True)
+class BoxOverlay:
+    """A box to draw: ``label`` is shown at its top-left corner; ``key`` comes back in ``boxClicked``."""
+
+    box: Box
+    label: str = ""
+    color: str = "#ffd400"
+    width: float = 2.0
+    dashed: bool = False
+    key: Any = None
+
+
+def colormap(values: np.ndarray, name: str = "jet") -> np.ndarray:
+    """Map float HxW values in [0, 1] to RGB uint8 HxWx3 (``jet``, ``hot`` or ``gray``)."""
+    v = np.clip(np.nan_to_num(np.asarray(values, dtype=np.float32)), 0.0, 1.0)
+    if name == "jet":
+        rgb = np.stack([np.clip(1.5 - np.abs(4 * v - c), 0, 1) for c in (3.0, 2.0, 1.0)], axis=-1)
+    elif name == "hot":
+        rgb = np.stack([np.clip(3 * v, 0, 1), np.clip(3 * v - 1, 0, 1), np.clip(3 * v - 2, 0, 1)], axis=-1)
+    elif name == "gray":
+        rgb = np.repeat(v[..., None], 3, axis=-1)
+    else:
+        raise ValueError(f"unknown colormap {name!r}; use jet, hot or gray")
+    return (rgb * 255 + 0.5).astype(np.uint8)
+
+
+def mask_outline(mask: np.ndarray) -> np.ndarray:
+    """Bool HxW: the pixels of ``mask`` with a 4-neighbour outside it (or on the image border)."""
+    m = np.asarray(mask, dtype=bool)
+    inner = m.copy()
+    inner[1:, :] &= m[:-1, :]
+    inner[:-1, :] &= m[1:, :]
+    inner[:, 1:] &= m[:, :-1]
+    inner[:, :-1] &= m[:, 1:]
+    inner[0, :] = inner[-1, :] = False
+    inner[:, 0] = inner[:, -1] = False
+    return m & ~inner
+
+
+def to_qimage(array: np.ndarray) -> QImage:
+    """RGB uint8 HxWx3 or RGBA HxWx4 (or gray HxW) -> a QImage that owns its pixels."""
+    a = np.ascontiguousarray(array)
+    if a.dtype != np.uint8:
+        raise ValueError(f"expected a uint8 image, got {a.dtype}")
+    if a.ndim == 2:
+        a = np.ascontiguousarray(np.repeat(a[..., None], 3, axis=-1))
+    h, w, c = a.shape
+    fmt = {3: QImage.Format_RGB888, 4: QImage.Format_RGBA8888}.get(c)
+    if fmt is None:
+        raise ValueError(f"expected 3 or 4 channels, got {c}")
+    return QImage(a.data, w, h, a.strides[0], fmt).copy()
+
+
+class _BoxItem(QGraphicsRectItem):
+    def __init__(self, overlay: BoxOverlay) -> None:
+        b = overlay.box
+        super().__init__(QRectF(b.x0, b.y0, b.width, b.height))
+        self.overlay = overlay
+        pen = QPen(QColor(overlay.color), overlay.width)
+        pen.setCosmetic(True)
+        if overlay.dashed:
+            pen.setStyle(Qt.DashLine)
+        self.setPen(pen)
+        self.setZValue(30)
+        if overlay.label:
+            text = QGraphicsSimpleTextItem(overlay.label, self)
+            text.setBrush(QBrush(QColor("black")))
+            text.setFlag(QGraphicsItem.ItemIgnoresTransformations, True)
+            text.setPos(b.x0, b.y0)
+            back = QGraphicsRectItem(text.boundingRect().adjusted(-2, -1, 2, 1), text)
+            back.setBrush(QBrush(QColor(overlay.color)))
+            back.setPen(QPen(Qt.NoPen))
+            back.setFlag(QGraphicsItem.ItemStacksBehindParent, True)
+            self.label_item = text
+
+
+class ImageCanvas(QGraphicsView):
+    """See the module docstring. All setters may be called before or after :meth:`set_image`."""
+
+    boxDrawn = Signal(object)  # noqa: N815 - Qt naming
+    boxClicked = Signal(object)  # noqa: N815
+    zoomChanged = Signal(float)  # noqa: N815
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName("imageCanvas")
+        self._scene = QGraphicsScene(self)
+        self.setScene(self._scene)
+        self.setRenderHint(QPainter.SmoothPixmapTransform, True)
+        self.setTransformationAnchor(QGraphicsView.AnchorUnderMouse)
+        self.setResizeAnchor(QGraphicsView.AnchorViewCenter)
+        self.setDragMode(QGraphicsView.ScrollHandDrag)
+        self.setBackgroundBrush(QBrush(QColor("#202020")))
+        self.setMinimumSize(120, 120)
+        self._image: np.ndarray | None = None
+        self._image_item = QGraphicsPixmapItem()
+        self._heat_item = QGraphicsPixmapItem()
+        self._outline_item = QGraphicsPixmapItem()
+        for z, item in ((0, self._image_item), (10, self._heat_item), (20, self._outline_item)):
+            item.setZValue(z)
+            item.setTransformationMode(Qt.SmoothTransformation if z < 20 else Qt.FastTransformation)
+            self._scene.addItem(item)
+        self._heat_values: np.ndarray | None = None
+        self._heat_colormap = "jet"
+        self._opacity = 0.5
+        self._box_items: list[_BoxItem] = []
+        self._fit = True
+        self._draw_mode = False
+        self._draw_color = "#00ff66"
+        self._draw_start: QPointF | None = None
+        self._draw_item: QGraphicsRectItem | None = None
+
+    # --- image and overlays -----------------------------------------------------------------
+    def image(self) -> np.ndarray | None:
+        return self._image
+
+    def image_size(self) -> tuple[int, int]:
+        """``(width, height)`` of the current image (0, 0 when none)."""
+        return (0, 0) if self._image is None else (self._image.shape[1], self._image.shape[0])
+
+    def set_image(self, image: np.ndarray | None) -> None:
+        """Show an RGB uint8 HWC image (None clears). Overlays are kept; the view is fitted."""
+        self._image = None if image is None else np.asarray(image)
+        if self._image is None:
+            self._image_item.setPixmap(QPixmap())
+        else:
+            self._image_item.setPixmap(QPixmap.fromImage(to_qimage(self._image)))
+        w, h = self.image_size()
+        self._scene.setSceneRect(QRectF(0, 0, w, h))
+        self._stretch(self._heat_item)
+        self._stretch(self._outline_item)
+        self.fit_to_view()
+
+    def _stretch(self, item: QGraphicsPixmapItem) -> None:
+        w, h = self.image_size()
+        pm = item.pixmap()
+        if pm.isNull() or w == 0:
+            item.setTransform(QTransform())
+            return
+        item.setTransform(QTransform.fromScale(w / pm.width(), h / pm.height()))
+
+    def set_heatmap(
+        self, values: np.ndarray | None, opacity: float | None = None, colormap_name: str = "jet"
+    ) -> None:
+        """Overlay a float HxW map in [0, 1] (any resolution; stretched over the image). None removes it."""
+        self._heat_values = None if values is None else np.asarray(values, dtype=np.float32)
+        self._heat_colormap = colormap_name
+        if opacity is not None:
+            self._opacity = float(opacity)
+        if self._heat_values is None:
+            self._heat_item.setPixmap(QPixmap())
+        else:
+            self._heat_item.setPixmap(
+                QPixmap.fromImage(to_qimage(colormap(self._heat_values, colormap_name)))
+            )
+        self._heat_item.setOpacity(self._opacity)
+        self._stretch(self._heat_item)
+
+    def heatmap(self) -> np.ndarray | None:
+        return self._heat_values
+
+    def set_heatmap_opacity(self, opacity: float) -> None:
+        """Opacity of the heatmap layer, 0 (invisible) to 1 (opaque)."""
+        self._opacity = float(min(max(opacity, 0.0), 1.0))
+        self._heat_item.setOpacity(self._opacity)
+
+    def heatmap_opacity(self) -> float:
+        return self._opacity
+
+    def set_heatmap_visible(self, visible: bool) -> None:
+        self._heat_item.setVisible(bool(visible))
+
+    def set_outlines(self, masks: Sequence[np.ndarray] | np.ndarray | None, color: str = "#00e5ff") -> None:
+        """Draw the outlines of bool HxW masks (a list, a stack NxHxW, or an int label image HxW)."""
+        if masks is None or (not isinstance(masks, np.ndarray) and len(masks) == 0):
+            self._outline_item.setPixmap(QPixmap())
+            return
+        if isinstance(masks, np.ndarray) and masks.ndim == 2 and masks.dtype != bool:
+            labels = masks
+            edge = np.zeros(labels.shape, dtype=bool)
+            edge[:, 1:] |= labels[:, 1:] != labels[:, :-1]
+            edge[1:, :] |= labels[1:, :] != labels[:-1, :]
+        else:
+            stack = [masks] if isinstance(masks, np.ndarray) and masks.ndim == 2 else list(masks)
+            edge = np.zeros(np.asarray(stack[0]).shape, dtype=bool)
+            for m in stack:
+                edge |= mask_outline(m)
+        c = QColor(color)
+        rgba = np.zeros(edge.shape + (4,), dtype=np.uint8)
+        rgba[edge] = (c.red(), c.green(), c.blue(), 230)
+        self._outline_item.setPixmap(QPixmap.fromImage(to_qimage(rgba)))
+        self._stretch(self._outline_item)
+
+    def set_outlines_visible(self, visible: bool) -> None:
+        self._outline_item.setVisible(bool(visible))
+
+    def set_boxes(self, boxes: Sequence[BoxOverlay]) -> None:
+        """Replace the box overlays."""
+        self.clear_boxes()
+        for b in boxes:
+            self.add_box(b)
+
+    def add_box(self, overlay: BoxOverlay) -> None:
+        item = _BoxItem(overlay)
+        self._scene.addItem(item)
+        self._box_items.append(item)
+
+    def clear_boxes(self) -> None:
+        for item in self._box_items:
+            self._scene.removeItem(item)
+        self._box_items.clear()
+
+    def boxes(self) -> list[BoxOverlay]:
+        return [item.overlay for item in self._box_items]
+
+    def set_boxes_visible(self, visible: bool) -> None:
+        for item in self._box_items:
+            item.setVisible(bool(visible))
+
+    # --- zoom -------------------------------------------------------------------------------
+    def zoom(self) -> float:
+        """Screen pixels per image pixel."""
+        return float(self.transform().m11())
+
+    def fit_to_view(self) -> None:
+        """Show the whole image (and keep fitting it when the widget is resized)."""
+        self._fit = True
+        rect = self._scene.sceneRect()
+        if rect.width() > 0 and rect.height() > 0:
+            self.fitInView(rect, Qt.KeepAspectRatio)
+            self.zoomChanged.emit(self.zoom())
+
+    def set_zoom(self, scale: float) -> None:
+        self._fit = False
+        scale = float(min(max(scale, 0.02), 64.0))
+        self.resetTransform()
+        self.scale(scale, scale)
+        self.zoomChanged.emit(self.zoom())
+
+    def zoom_by(self, factor: float) -> None:
+        self.set_zoom(self.zoom() * factor)
+
+    def resizeEvent(self, event) -> None:  # noqa: N802 - Qt API
+        super().resizeEvent(event)
+        if self._fit:
+            self.fit_to_view()
+
+    def wheelEvent(self, event) -> None:  # noqa: N802
+        steps = event.angleDelta().y() / 120.0
+        if steps:
+            self._fit = False
+            factor = 1.15**steps
+            new = min(max(self.zoom() * factor, 0.02), 64.0)
+            self.scale(new / self.zoom(), new / self.zoom())
+            self.zoomChanged.emit(self.zoom())
+        event.accept()
+
+    def mouseDoubleClickEvent(self, event) -> None:  # noqa: N802
+        self.fit_to_view()
+        event.accept()
+
+    # --- box drawing and clicking -----------------------------------------------------------
+    def set_draw_mode(self, enabled: bool, color: str = "#00ff66") -> None:
+        """When on, left-drag draws a box (emitted as ``boxDrawn(Box)``) instead of panning."""
+        self._draw_mode = bool(enabled)
+        self._draw_color = color
+        self.setDragMode(QGraphicsView.NoDrag if enabled else QGraphicsView.ScrollHandDrag)
+        self.setCursor(Qt.CrossCursor if enabled else Qt.ArrowCursor)
+
+    def draw_mode(self) -> bool:
+        return self._draw_mode
+
+    def _clamp(self, p: QPointF) -> QPointF:
+        w, h = self.image_size()
+        return QPointF(min(max(p.x(), 0.0), float(w)), min(max(p.y(), 0.0), float(h)))
+
+    def mousePressEvent(self, event) -> None:  # noqa: N802
+        pos = self.mapToScene(event.position().toPoint())
+        if event.button() == Qt.LeftButton and self._draw_mode and self._image is not None:
+            self._draw_start = self._clamp(pos)
+            pen = QPen(QColor(self._draw_color), 2)
+            pen.setCosmetic(True)
+            self._draw_item = self._scene.addRect(QRectF(self._draw_start, self._draw_start), pen)
+            self._draw_item.setZValue(40)
+            event.accept()
+            return
+        if event.button() == Qt.LeftButton:
+            for item in self._scene.items(pos):
+                if isinstance(item, _BoxItem):
+                    self.boxClicked.emit(item.overlay.key)
+                    break
+        super().mousePressEvent(event)
+
+    def mouseMoveEvent(self, event) -> None:  # noqa: N802
+        if self._draw_start is not None and self._draw_item is not None:
+            end = self._clamp(self.mapToScene(event.position().toPoint()))
+            self._draw_item.setRect(QRectF(self._draw_start, end).normalized())
+            event.accept()
+            return
+        super().mouseMoveEvent(event)
+
+    def mouseReleaseEvent(self, event) -> None:  # noqa: N802
+        if self._draw_start is not None and self._draw_item is not None:
+            rect = self._draw_item.rect()
+            self._scene.removeItem(self._draw_item)
+            self._draw_item, self._draw_start = None, None
+            w, h = self.image_size()
+            box = Box.from_float(rect.left(), rect.top(), rect.right(), rect.bottom()).clip(w, h)
+            if box.width >= 2 and box.height >= 2:
+                self.boxDrawn.emit(box)
+            event.accept()
+            return
+        super().mouseReleaseEvent(event)
