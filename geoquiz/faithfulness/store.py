@@ -1,0 +1,256 @@
+"""Faithfulness runs in the project database (``evaluation_runs``, ``evaluation_results``,
+``evaluation_curves``; migration m0050).
+
+A run row holds its full configuration (``config_json``: model, dataset, split, methods, segmenters,
+fill and its parameters, repeats, seed, element parameters ...) and, once finished, a summary.
+Results are written **one transaction per image** (its results, its curve steps and the run's
+progress together), so an interrupted run holds only whole images and can be resumed: images that
+already have rows are skipped. ``status`` is ``running``, ``done``, ``cancelled`` or ``failed``.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+import sqlite_utils
+
+from geoquiz.errors import GeoQuizError
+from geoquiz.study.db import insert, insert_many, now, transaction
+
+RESULT_COLUMNS = (
+    "run_id",
+    "image_id",
+    "location_id",
+    "label",
+    "method",
+    "segmenter",
+    "test",
+    "selection",
+    "fill",
+    "repeat",
+    "seed",
+    "n_boxes",
+    "coverage",
+    "correct",
+    "true_prob",
+    "base_correct",
+    "base_true_prob",
+)
+CURVE_COLUMNS = (
+    "run_id",
+    "image_id",
+    "location_id",
+    "label",
+    "method",
+    "segmenter",
+    "test",
+    "selection",
+    "repeat",
+    "seed",
+    "k",
+    "n",
+    "coverage",
+    "correct",
+    "true_prob",
+)
+
+
+@dataclass(frozen=True)
+class RunInfo:
+    """One row of ``evaluation_runs`` with names resolved."""
+
+    id: int
+    kind: str
+    model: str | None
+    dataset: str | None
+    split: str
+    status: str
+    config: dict
+    summary: dict
+    created_at: str
+    finished_at: str | None
+    n_units: int  # images (single view) or locations (4-view) with results
+
+    def title(self) -> str:
+        methods = ", ".join(self.config.get("methods", []))
+        segs = ", ".join(self.config.get("segmenters", []))
+        return f"#{self.id} {self.model} on {self.dataset}/{self.split} [{methods} x {segs}] fill={self.config.get('fill')}"
+
+
+def canonical(config: dict) -> str:
+    """Deterministic JSON for a config (sorted keys), used to find a run to resume."""
+    return json.dumps(config, sort_keys=True, separators=(",", ":"))
+
+
+def create_run(
+    db: sqlite_utils.Database,
+    *,
+    model_id: int | None,
+    dataset_id: int | None,
+    split: str,
+    config: dict,
+    kind: str,
+) -> int:
+    with transaction(db):
+        return insert(
+            db,
+            "evaluation_runs",
+            {
+                "model_id": model_id,
+                "dataset_id": dataset_id,
+                "split": split,
+                "config_json": canonical(config),
+                "status": "running",
+                "summary_json": "{}",
+                "created_at": now(),
+                "kind": kind,
+            },
+        )
+
+
+def find_resumable(
+    db: sqlite_utils.Database, *, model_id: int | None, dataset_id: int | None, split: str, config: dict
+):
+    """The newest unfinished run with exactly this configuration, or None."""
+    row = db.execute(
+        "SELECT id FROM evaluation_runs WHERE kind = 'grid' AND status != 'done' AND model_id IS ? AND dataset_id IS ?"
+        " AND split = ? AND config_json = ? ORDER BY id DESC LIMIT 1",
+        [model_id, dataset_id, split, canonical(config)],
+    ).fetchone()
+    return int(row[0]) if row else None
+
+
+def done_units(db: sqlite_utils.Database, run_id: int) -> set[tuple[int | None, int | None]]:
+    """``(image_id, location_id)`` pairs that already have results in the run."""
+    rows = db.execute(
+        "SELECT DISTINCT image_id, location_id FROM evaluation_results WHERE run_id = ?", [run_id]
+    ).fetchall()
+    return {(r[0], r[1]) for r in rows}
+
+
+def write_unit(
+    db: sqlite_utils.Database,
+    run_id: int,
+    image_id: int | None,
+    location_id: int | None,
+    rows: list[dict],
+    curve_rows: list[dict],
+    progress: dict | None = None,
+) -> None:
+    """Write one image's (or location's) results and curves, and the run's progress, atomically."""
+    ids = {"run_id": run_id, "image_id": image_id, "location_id": location_id}
+    with transaction(db):
+        insert_many(db, "evaluation_results", [{**ids, **r} for r in rows])
+        insert_many(db, "evaluation_curves", [{**ids, **r} for r in curve_rows])
+        if progress is not None:
+            db.execute(
+                "UPDATE evaluation_runs SET summary_json = ? WHERE id = ?", [json.dumps(progress), run_id]
+            )
+
+
+def finish_run(db: sqlite_utils.Database, run_id: int, status: str, summary: dict | None = None) -> None:
+    with transaction(db):
+        if summary is None:
+            db.execute(
+                "UPDATE evaluation_runs SET status = ?, finished_at = ? WHERE id = ?", [status, now(), run_id]
+            )
+        else:
+            db.execute(
+                "UPDATE evaluation_runs SET status = ?, finished_at = ?, summary_json = ? WHERE id = ?",
+                [status, now(), json.dumps(summary, default=_jsonable), run_id],
+            )
+
+
+def set_summary(db: sqlite_utils.Database, run_id: int, summary: dict) -> None:
+    with transaction(db):
+        db.execute(
+            "UPDATE evaluation_runs SET summary_json = ? WHERE id = ?",
+            [json.dumps(summary, default=_jsonable), run_id],
+        )
+
+
+def _jsonable(value: Any) -> Any:
+    if hasattr(value, "item"):
+        return value.item()
+    if hasattr(value, "tolist"):
+        return value.tolist()
+    raise TypeError(f"not JSON serialisable: {value!r}")
+
+
+_RUN_SQL = """
+SELECT r.id, r.kind, m.name, d.name, r.split, r.status, r.config_json, r.summary_json, r.created_at,
+       r.finished_at,
+       (SELECT COUNT(*) FROM (SELECT DISTINCT image_id, location_id FROM evaluation_results e WHERE e.run_id = r.id))
+FROM evaluation_runs r
+LEFT JOIN models m ON m.id = r.model_id
+LEFT JOIN datasets d ON d.id = r.dataset_id
+"""
+
+
+def _run(row: tuple) -> RunInfo:
+    return RunInfo(
+        id=int(row[0]),
+        kind=row[1],
+        model=row[2],
+        dataset=row[3],
+        split=row[4],
+        status=row[5],
+        config=json.loads(row[6] or "{}"),
+        summary=json.loads(row[7] or "{}"),
+        created_at=row[8],
+        finished_at=row[9],
+        n_units=int(row[10]),
+    )
+
+
+def list_runs(db: sqlite_utils.Database, kind: str | None = None) -> list[RunInfo]:
+    """Every faithfulness run (newest first), optionally only ``grid`` or ``p_sweep`` runs."""
+    if kind is None:
+        rows = db.execute(_RUN_SQL + " ORDER BY r.id DESC").fetchall()
+    else:
+        rows = db.execute(_RUN_SQL + " WHERE r.kind = ? ORDER BY r.id DESC", [kind]).fetchall()
+    return [_run(r) for r in rows]
+
+
+def get_run(db: sqlite_utils.Database, run_id: int) -> RunInfo:
+    row = db.execute(_RUN_SQL + " WHERE r.id = ?", [run_id]).fetchone()
+    if row is None:
+        raise GeoQuizError(f"no evaluation run #{run_id} in this project")
+    return _run(row)
+
+
+def delete_run(db: sqlite_utils.Database, run_id: int) -> None:
+    with transaction(db):
+        db.execute("DELETE FROM evaluation_runs WHERE id = ?", [run_id])
+
+
+def _frame(db: sqlite_utils.Database, table: str, columns: tuple[str, ...], run_id: int):
+    import pandas as pd
+
+    get_run(db, run_id)
+    cols = [c for c in columns if c != "label"]
+    select = ", ".join(f"e.[{c}]" for c in cols)
+    sql = (
+        f"SELECT {select}, COALESCE(l.label, i.label) AS label FROM [{table}] e "  # noqa: S608 - names from code
+        "LEFT JOIN images i ON i.id = e.image_id LEFT JOIN locations l ON l.id = e.location_id "
+        "WHERE e.run_id = ? ORDER BY e.id"
+    )
+    rows = db.execute(sql, [run_id]).fetchall()
+    df = pd.DataFrame(rows, columns=[*cols, "label"])
+    return df[list(columns)]
+
+
+def load_run(db: sqlite_utils.Database, run_id: int):
+    """The run's results as a tidy ``pandas.DataFrame``, one row per test x selection x repeat x image.
+
+    Columns: :data:`RESULT_COLUMNS` (``label`` is the true class; ``correct`` 0/1; ``coverage`` the
+    fraction of the image's pixels inside the boxes; ``seed`` is NaN for guided rows).
+    """
+    return _frame(db, "evaluation_results", RESULT_COLUMNS, run_id)
+
+
+def load_curves(db: sqlite_utils.Database, run_id: int):
+    """The run's progressive-curve steps as a ``pandas.DataFrame`` (:data:`CURVE_COLUMNS`)."""
+    return _frame(db, "evaluation_curves", CURVE_COLUMNS, run_id)
