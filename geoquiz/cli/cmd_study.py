@@ -1,0 +1,117 @@
+"""``geoquiz study ...``: check and install study files, list quiz sessions, set the passphrase.
+
+* ``geoquiz study validate FILE [-p PROJECT]`` - check the file; with ``-p`` also check it against
+  the project's dataset (items, labels, answer options). Exit 0 when valid, 2 with the problems.
+* ``geoquiz study install FILE [-p PROJECT] [--replace]`` - validate and store it in the project.
+* ``geoquiz study sessions [-p PROJECT] [--study SLUG]`` - sessions with participant code, state
+  and progress.
+* ``geoquiz study passphrase [-p PROJECT]`` - set the researcher passphrase (asked twice, hidden).
+"""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+from pathlib import Path
+
+from geoquiz.cli.common import add_project_arg, open_project
+from geoquiz.errors import GeoQuizError
+
+
+def register(sub) -> None:  # noqa: ANN001
+    p = sub.add_parser("study", help="check and install study files, list quiz sessions")
+    ssub = p.add_subparsers(dest="study_command", metavar="ACTION", required=True)
+
+    v = ssub.add_parser("validate", help="check a study file (and, with -p, against a project)")
+    v.add_argument("file", type=Path)
+    v.add_argument("-p", "--project", type=Path, default=None, help="also check against this project's data")
+    v.set_defaults(study_func=run_validate)
+
+    i = ssub.add_parser("install", help="validate a study file and install it in the project")
+    i.add_argument("file", type=Path)
+    i.add_argument("--replace", action="store_true", help="replace a changed study even if it has sessions")
+    add_project_arg(i)
+    i.set_defaults(study_func=run_install)
+
+    s = ssub.add_parser("sessions", help="list quiz sessions with their progress")
+    s.add_argument("--study", default=None, help="only this study (slug)")
+    add_project_arg(s)
+    s.set_defaults(study_func=run_sessions)
+
+    pp = ssub.add_parser("passphrase", help="set the researcher passphrase that guards the kiosk")
+    add_project_arg(pp)
+    pp.set_defaults(study_func=run_passphrase)
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    return args.study_func(args)
+
+
+def _describe(study) -> str:  # noqa: ANN001 - StudyDefinition
+    parts = [
+        f"{study.n_trials} trials",
+        f"{study.n_practice} practice",
+        f"{study.n_attention} attention check(s)",
+    ]
+    views = f", views {'/'.join(study.views)}" if study.views else ""
+    limit = f", {study.time_limit_s} s per trial" if study.time_limit_s else ""
+    return (
+        f"study {study.slug!r} ({study.title}): {', '.join(parts)} on dataset {study.items.dataset!r}"
+        f"{views}{limit}; top-{study.responses.top_k} from {study.answer_list}; "
+        f"feedback {'on' if study.feedback else 'off'}"
+    )
+
+
+def run_validate(args: argparse.Namespace) -> int:
+    from geoquiz.study.definition import load_study
+
+    study = load_study(args.file)
+    if args.project is not None:
+        from geoquiz.project import Project
+        from geoquiz.study.selection import check_study
+
+        with Project.open(args.project) as project:
+            items, options = check_study(project.db, study)
+        print(f"{args.file}: valid for {args.project} ({len(items)} items, {len(options)} answer options)")
+    else:
+        print(f"{args.file}: valid")
+    print(_describe(study))
+    return 0
+
+
+def run_install(args: argparse.Namespace) -> int:
+    from geoquiz.study.definition import install_study, load_study
+
+    with open_project(args) as project:
+        study_id = install_study(project, args.file, replace=args.replace)
+        print(f"installed {_describe(load_study(args.file))} as study #{study_id} in {project.root}")
+    return 0
+
+
+def run_sessions(args: argparse.Namespace) -> int:
+    from geoquiz.study.session import list_sessions
+
+    with open_project(args) as project:
+        rows = list_sessions(project.db, args.study)
+    if not rows:
+        print("no sessions yet")
+        return 0
+    print(f"{'id':>4}  {'study':<22} {'participant':<11} {'state':<10} {'progress':>8}  started")
+    for s in rows:
+        print(
+            f"{s.id:>4}  {s.study_slug:<22} {s.code:<11} {s.state:<10} {f'{s.answered}/{s.total}':>8}  {s.started_at}"
+        )
+    return 0
+
+
+def run_passphrase(args: argparse.Namespace) -> int:
+    from geoquiz.study.passphrase import set_passphrase
+
+    first = getpass.getpass("New researcher passphrase: ")
+    if getpass.getpass("Repeat it: ") != first:
+        raise GeoQuizError("the two passphrases differ; nothing was changed")
+    with open_project(args) as project:
+        set_passphrase(project.db, first)
+    print("researcher passphrase set")
+    return 0
