@@ -35,6 +35,7 @@ class Selection:
     method: str
     segmenter: str
     elements: tuple[Element, ...]
+    tag: object = None  # copied into the rows as ``tag`` when set (e.g. the top-p of a sweep)
 
 
 @dataclass
@@ -129,6 +130,8 @@ def evaluate_image(
                     "n_boxes": len(boxes),
                     "coverage": cov,
                 }
+                if sel.tag is not None:
+                    row["tag"] = sel.tag
                 pending.append((row, plan.add(frame.removal(test, boxes))))
             if options.curves and (selection == "guided" or repeat < options.curve_repeats):
                 for test in TESTS:

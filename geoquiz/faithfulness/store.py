@@ -111,15 +111,36 @@ def create_run(
 
 
 def find_resumable(
-    db: sqlite_utils.Database, *, model_id: int | None, dataset_id: int | None, split: str, config: dict
-):
-    """The newest unfinished run with exactly this configuration, or None."""
-    row = db.execute(
+    db: sqlite_utils.Database,
+    *,
+    model_id: int | None,
+    dataset_id: int | None,
+    split: str,
+    config: dict,
+    match_fill_params: bool = True,
+) -> RunInfo | None:
+    """The newest unfinished grid run with this configuration, or None. With
+    ``match_fill_params=False`` the fill's parameters (e.g. a computed mean colour) are not compared."""
+    rows = db.execute(
         "SELECT id FROM evaluation_runs WHERE kind = 'grid' AND status != 'done' AND model_id IS ? AND dataset_id IS ?"
-        " AND split = ? AND config_json = ? ORDER BY id DESC LIMIT 1",
-        [model_id, dataset_id, split, canonical(config)],
-    ).fetchone()
-    return int(row[0]) if row else None
+        " AND split = ? ORDER BY id DESC",
+        [model_id, dataset_id, split],
+    ).fetchall()
+
+    def key(c: dict) -> str:
+        return canonical(c if match_fill_params else {k: v for k, v in c.items() if k != "fill_params"})
+
+    wanted = key(config)
+    for (run_id,) in rows:
+        run = get_run(db, int(run_id))
+        if key(run.config) == wanted:
+            return run
+    return None
+
+
+def set_status(db: sqlite_utils.Database, run_id: int, status: str) -> None:
+    with transaction(db):
+        db.execute("UPDATE evaluation_runs SET status = ? WHERE id = ?", [status, run_id])
 
 
 def done_units(db: sqlite_utils.Database, run_id: int) -> set[tuple[int | None, int | None]]:

@@ -1,0 +1,328 @@
+"""The faithfulness grid: attribution methods x segmenters over one split of a dataset.
+
+:func:`run_grid` evaluates every image (every location for 4-view models) of the split:
+
+1. the image is read and prepared **once** (:class:`~geoquiz.faithfulness.engine.ImageFrame`: the
+   model's preprocessing, the fill image);
+2. the elements of every method x segmenter come from :class:`geoquiz.explain.Explainer`, whose
+   disk + database cache computes each attribution map once per image x method and each
+   segmentation once per image x segmenter, reused across the whole grid (and across runs);
+3. all tests of all cells (guided and ``repeats`` random selections, deletion and insertion, the
+   progressive curves) are scored together in batched forward passes
+   (:func:`~geoquiz.faithfulness.evaluate.evaluate_image`);
+4. the image's rows are written in **one transaction** with the run's progress.
+
+Runs are **resumable**: with ``resume=True`` (the default) an unfinished run with exactly the same
+configuration continues where it stopped (whole images only are ever stored). Cancelling (the
+reporter's token) marks the run ``cancelled``; an error marks it ``failed``; both keep what was
+written. The finished run's summary holds counts, timings (explanation vs evaluation), the
+Explainer's cache statistics, the top-p used and where it came from, and the guided-vs-random
+comparison.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from collections.abc import Sequence
+from typing import Any
+
+from geoquiz.config import ElementSettings
+from geoquiz.errors import GeoQuizError
+from geoquiz.faithfulness import store
+from geoquiz.faithfulness.evaluate import EvalOptions, Selection, evaluate_image
+from geoquiz.faithfulness.perturb import FILLS, make_fill, mean_colour
+from geoquiz.faithfulness.random import derive_seed
+from geoquiz.progress import Cancelled, Reporter, step
+from geoquiz.types import ImageItem, Location
+
+
+def _known(kind: str) -> tuple[str, ...] | None:
+    try:
+        if kind == "method":
+            from geoquiz.attribution import METHODS
+
+            return tuple(METHODS)
+        from geoquiz.segmentation import SEGMENTERS
+
+        return tuple(SEGMENTERS)
+    except ImportError:
+        return None
+
+
+def validate(methods: Sequence[str], segmenters: Sequence[str], fill: str, repeats: int) -> None:
+    """Raise :class:`GeoQuizError` naming a bad method, segmenter, fill or repeat count."""
+    if not methods:
+        raise GeoQuizError("choose at least one attribution method")
+    if not segmenters:
+        raise GeoQuizError("choose at least one segmenter")
+    for kind, names in (("method", methods), ("segmenter", segmenters)):
+        known = _known(kind)
+        bad = [n for n in names if known is not None and n not in known]
+        if bad:
+            raise GeoQuizError(f"unknown {kind}(s) {', '.join(bad)}; known: {', '.join(known or ())}")
+    if fill not in FILLS:
+        raise GeoQuizError(f"unknown fill {fill!r}; expected one of {', '.join(FILLS)}")
+    if repeats < 0:
+        raise GeoQuizError(f"repeats must be >= 0, got {repeats}")
+
+
+def load_units(
+    db, dataset: str, split: str, n_views: int, limit: int | None = None
+) -> list[ImageItem | Location]:
+    """The split's images (single view) or locations (4-view) in key order. With ``limit``, at most
+    ``limit`` units taken round-robin over the classes, so a short run stays class-balanced."""
+    from geoquiz.data.dataset import get_dataset, load_items, load_locations
+
+    info = get_dataset(db, dataset)
+    if n_views == 4 and info.kind != "4view":
+        raise GeoQuizError(f"the model takes 4 views but dataset {dataset!r} is single-view")
+    if n_views == 1 and info.kind == "4view":
+        raise GeoQuizError(f"the model takes one image but dataset {dataset!r} has 4-view locations")
+    units = load_locations(db, dataset, split) if n_views == 4 else load_items(db, dataset, split)
+    if not units:
+        raise GeoQuizError(f"dataset {dataset!r} has no images in split {split!r}")
+    if limit is None or limit >= len(units):
+        return list(units)
+    by_class: dict[str, list] = {}
+    for u in units:
+        by_class.setdefault(u.label, []).append(u)
+    out: list = []
+    queues = [list(v) for _, v in sorted(by_class.items())]
+    while len(out) < limit:
+        for q in queues:
+            if q and len(out) < limit:
+                out.append(q.pop(0))
+    return sorted(out, key=lambda u: u.key)
+
+
+def unit_ids(unit: ImageItem | Location) -> tuple[int | None, int | None]:
+    """``(image_id, location_id)`` of a unit; a location is stored with its north view's image id."""
+    if isinstance(unit, Location):
+        return (unit.ordered()[0].id, unit.id)
+    return (unit.id, None)
+
+
+def read_unit(unit: ImageItem | Location):
+    """Pixels of a unit: one RGB uint8 image or the 4 views in VIEWS order."""
+    from geoquiz.data.imageio import read_image
+
+    if isinstance(unit, Location):
+        return [read_image(item.path) for item in unit.ordered()]
+    return read_image(unit.path)
+
+
+def _mean_fill_colour(units, reporter: Reporter | None) -> list[float]:
+    def images():
+        for i, unit in enumerate(units):
+            step(reporter, i, len(units), "dataset mean colour")
+            pix = read_unit(unit)
+            yield from (pix if isinstance(pix, list) else [pix])
+
+    return list(mean_colour(images()))
+
+
+def run_grid(
+    project,
+    model_name: str,
+    dataset: str,
+    split: str,
+    methods: Sequence[str],
+    segmenters: Sequence[str],
+    *,
+    fill: str = "blur",
+    repeats: int = 10,
+    seed: int = 0,
+    params: ElementSettings | None = None,
+    reporter: Reporter | None = None,
+    fill_params: dict | None = None,
+    curves: bool = True,
+    curve_repeats: int = 3,
+    batch_size: int = 32,
+    limit: int | None = None,
+    resume: bool = True,
+    device: str = "auto",
+    top_p_source: dict | None = None,
+    explainer=None,
+) -> int:
+    """Evaluate ``methods`` x ``segmenters`` on ``dataset``/``split`` and store the results; returns the run id.
+
+    ``fill``: one of :data:`~geoquiz.faithfulness.perturb.FILLS` with ``fill_params`` (the ``mean``
+    fill's colour defaults to the split's mean colour, computed once and recorded). ``repeats``:
+    random selections per image. ``params``: element extraction settings (default: the project's).
+    ``curves``/``curve_repeats``: progressive curves for the guided boxes and that many random
+    selections. ``limit``: evaluate at most that many images (class-balanced). ``top_p_source``:
+    where ``params.top_p`` came from (recorded in the summary; see :mod:`geoquiz.faithfulness.sweep`).
+    ``explainer``: an existing :class:`geoquiz.explain.Explainer` for this model (to share its
+    cache counters); by default one is made.
+    """
+    from geoquiz.models.store import load_project_model, model_id
+
+    methods, segmenters = list(methods), list(segmenters)
+    validate(methods, segmenters, fill, repeats)
+    params = params or project.settings.elements
+    db = project.db
+    loaded = load_project_model(project, model_name, device=device)
+    units = load_units(db, dataset, split, loaded.spec.n_views, limit)
+    from geoquiz.data.dataset import get_dataset
+
+    dataset_id = get_dataset(db, dataset).id
+    mid = model_id(db, model_name)
+    fill_params = dict(fill_params or {})
+    config: dict[str, Any] = {
+        "model": model_name,
+        "dataset": dataset,
+        "split": split,
+        "methods": methods,
+        "segmenters": segmenters,
+        "fill": fill,
+        "repeats": repeats,
+        "seed": seed,
+        "params": dataclasses.asdict(params),
+        "curves": curves,
+        "curve_repeats": curve_repeats if curves else 0,
+        "limit": limit,
+        "target": "predicted",
+    }
+    options = EvalOptions(
+        repeats=repeats, seed=seed, curves=curves, curve_repeats=curve_repeats, batch_size=batch_size
+    )
+    config["random_matching"] = {"rel_tol": options.rel_tol, "abs_tol_px": options.abs_tol_px}
+    explicit = fill != "mean" or "colour" in fill_params
+    if explicit:
+        config["fill_params"] = make_fill(fill, **fill_params).params()
+    run_id = None
+    if resume:
+        found = store.find_resumable(
+            db, model_id=mid, dataset_id=dataset_id, split=split, config=config, match_fill_params=explicit
+        )
+        if found is not None:
+            run_id, config = found.id, found.config
+            fill_params = dict(found.config["fill_params"])
+    if fill == "mean" and "colour" not in fill_params:
+        fill_params["colour"] = _mean_fill_colour(units, reporter)
+    fill_obj = make_fill(fill, **fill_params)
+    config["fill_params"] = fill_obj.params()
+    if run_id is None:
+        run_id = store.create_run(
+            db, model_id=mid, dataset_id=dataset_id, split=split, config=config, kind="grid"
+        )
+    else:
+        store.set_status(db, run_id, "running")
+    if explainer is None:
+        from geoquiz.explain import Explainer
+
+        explainer = Explainer(project, model_name, device=device)
+    try:
+        counts = _evaluate_units(
+            db, run_id, units, loaded, explainer, methods, segmenters, fill_obj, params, options, reporter
+        )
+    except Cancelled:
+        store.finish_run(db, run_id, "cancelled")
+        raise
+    except BaseException:
+        store.finish_run(db, run_id, "failed")
+        raise
+    summary = _summary(db, run_id, counts, params, top_p_source, explainer)
+    store.finish_run(db, run_id, "done", summary)
+    return run_id
+
+
+def _evaluate_units(
+    db, run_id, units, loaded, explainer, methods, segmenters, fill_obj, params, options, reporter
+):
+    from geoquiz.faithfulness.engine import ImageFrame
+
+    done = store.done_units(db, run_id)
+    todo = [u for u in units if unit_ids(u) not in done]
+    counts = {"n_units": len(units), "resumed_from": len(units) - len(todo), "n_variants": 0, "n_forward": 0}
+    counts |= {"n_batches": 0, "explain_s": 0.0, "evaluate_s": 0.0, "skipped": []}
+    for i, unit in enumerate(todo):
+        step(reporter, i + counts["resumed_from"], len(units), unit.key)
+        label = loaded.class_index(unit.label) if unit.label in loaded.spec.classes else None
+        if label is None:
+            counts["skipped"].append(unit.key)
+            continue
+        t0 = time.perf_counter()
+        selections, frame_shape = [], None
+        for method in methods:
+            maps = explainer.heatmaps(unit, method)
+            frame_shape = tuple(maps[0].values.shape[:2])
+            for segmenter in segmenters:
+                elements = explainer.elements(unit, method, segmenter, params)
+                selections.append(Selection(method, segmenter, tuple(elements)))
+        t1 = time.perf_counter()
+        image_id, location_id = unit_ids(unit)
+        frame = ImageFrame(
+            loaded,
+            read_unit(unit),
+            fill_obj,
+            box_frame=frame_shape,
+            seed=derive_seed(options.seed, image_id, "fill"),
+        )
+        result = evaluate_image(
+            frame, label, selections, image_id if location_id is None else location_id, options
+        )
+        progress = {"done": i + 1 + counts["resumed_from"], "total": len(units)}
+        store.write_unit(db, run_id, image_id, location_id, result.rows, result.curve_rows, progress)
+        t2 = time.perf_counter()
+        counts["explain_s"] += t1 - t0
+        counts["evaluate_s"] += t2 - t1
+        counts["n_variants"] += result.n_variants
+        counts["n_forward"] += result.n_forward
+        counts["n_batches"] += result.n_batches
+    step(reporter, len(units), len(units), "done")
+    return counts
+
+
+def _summary(db, run_id: int, counts: dict, params: ElementSettings, top_p_source, explainer) -> dict:
+    from geoquiz.faithfulness.stats import compare, summarise
+
+    df = store.load_run(db, run_id)
+    summary: dict[str, Any] = dict(counts)
+    summary["top_p"] = params.top_p
+    summary["top_p_source"] = top_p_source or {"kind": "settings"}
+    stats = getattr(explainer, "stats", None)
+    if stats is not None:
+        summary["explainer_stats"] = dict(stats) if isinstance(stats, dict) else _as_dict(stats)
+    if len(df):
+        summary["results"] = _records(summarise(df, n_boot=1000))
+        summary["comparison"] = _records(compare(df, n_boot=1000))
+    return summary
+
+
+def _as_dict(obj) -> dict:
+    if dataclasses.is_dataclass(obj):
+        return dataclasses.asdict(obj)
+    return {k: v for k, v in vars(obj).items() if not k.startswith("_")}
+
+
+def _records(df) -> list[dict]:
+    return [{k: (None if v != v else v) for k, v in row.items()} for row in df.to_dict(orient="records")]
+
+
+def resume_run(project, run_id: int, *, reporter: Reporter | None = None, device: str = "auto") -> int:
+    """Continue an unfinished run from its stored configuration (whole images already stored are kept)."""
+    run = store.get_run(project.db, run_id)
+    if run.kind != "grid":
+        raise GeoQuizError(f"run #{run_id} is a {run.kind} run, not a faithfulness grid")
+    c = run.config
+    return run_grid(
+        project,
+        c["model"],
+        c["dataset"],
+        c["split"],
+        c["methods"],
+        c["segmenters"],
+        fill=c["fill"],
+        repeats=c["repeats"],
+        seed=c["seed"],
+        params=ElementSettings(**c["params"]),
+        reporter=reporter,
+        fill_params={k: v for k, v in c.get("fill_params", {}).items()},
+        curves=c["curves"],
+        curve_repeats=c["curve_repeats"],
+        limit=c.get("limit"),
+        resume=True,
+        device=device,
+    )
