@@ -1,0 +1,210 @@
+"""Writing GeoScenes datasets: PNG files + manifest, and importing them into a project.
+
+Layout written by :func:`generate_geoscenes` (compatible with ``geoquiz import`` folder and CSV
+modes)::
+
+    OUT_DIR/<Country>/<key>.png     single view: key = "<country>_<nnnn>"
+                                    4-view: key = "<country>_L<nnnn>_<view>"
+    OUT_DIR/manifest.csv            id, path, country, split[, location, view]
+    OUT_DIR/cues.json               {key: [{tag, detail, view, box: [x0, y0, x1, y1]}, ...]}
+
+Each image's seed is derived from (dataset seed, country name, index), so adding a country or
+images never changes the existing ones. Splits are stratified by country (locations for 4-view),
+70/15/15, with the dataset seed.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import shutil
+import tempfile
+import zlib
+from collections.abc import Sequence
+from dataclasses import replace as _with
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from geoquiz.data.geoscenes.scene import ALL_COUNTRIES, COUNTRIES, render_scene
+from geoquiz.data.imageio import write_image
+from geoquiz.data.splits import DEFAULT_FRACTIONS, stratified_split
+from geoquiz.errors import DatasetImportError
+from geoquiz.progress import Reporter, step
+from geoquiz.types import VIEWS, ImageItem
+
+MANIFEST = "manifest.csv"
+CUES_JSON = "cues.json"
+
+
+def scene_seed(seed: int, country: str, index: int) -> int:
+    """The render seed of image (or location) ``index`` of ``country`` in a dataset with ``seed``."""
+    ss = np.random.SeedSequence([int(seed), zlib.crc32(country.encode("utf-8")), int(index)])
+    return int(ss.generate_state(1, np.uint32)[0])
+
+
+def _check(n_per_class: int, countries: Sequence[str], size: int) -> list[str]:
+    if int(n_per_class) < 1:
+        raise ValueError(f"n_per_class must be at least 1, got {n_per_class}")
+    unknown = [c for c in countries if c not in ALL_COUNTRIES]
+    if unknown or not countries:
+        raise ValueError(f"unknown GeoScenes countries {unknown}; choose from {', '.join(ALL_COUNTRIES)}")
+    if len(set(countries)) != len(countries):
+        raise ValueError(f"countries repeat: {list(countries)}")
+    if size < 32:
+        raise ValueError(f"size must be at least 32, got {size}")
+    return list(countries)
+
+
+def generate_geoscenes(
+    out_dir: str | Path,
+    *,
+    n_per_class: int,
+    four_view: bool = False,
+    seed: int = 0,
+    size: int = 224,
+    countries: Sequence[str] = COUNTRIES,
+    reporter: Reporter | None = None,
+) -> list[ImageItem]:
+    """Render ``n_per_class`` images (4-view: locations) per country into ``out_dir``.
+
+    Returns the items (absolute paths, labels, splits, ``width``/``height``, planted cues; for 4-view
+    ``location_key`` and ``view`` set) in a stable order: country, index, view.
+    """
+    countries = _check(n_per_class, countries, size)
+    out = Path(out_dir).expanduser().resolve()
+    units = [
+        (c, i, f"{c.lower()}_{'L' if four_view else ''}{i:04d}")
+        for c in countries
+        for i in range(n_per_class)
+    ]
+    keys = [u[2] for u in units]
+    splits = stratified_split(keys, [u[0] for u in units], DEFAULT_FRACTIONS, seed)
+    views: Sequence[str | None] = VIEWS if four_view else (None,)
+    total = len(units) * len(views)
+    items: list[ImageItem] = []
+    step(reporter, 0, total, "rendering GeoScenes")
+    for country, index, unit_key in units:
+        s = scene_seed(seed, country, index)
+        for view in views:
+            key = unit_key if view is None else f"{unit_key}_{view}"
+            img, cues = render_scene(country, s, size, view)
+            path = write_image(out / country / f"{key}.png", img)
+            items.append(
+                ImageItem(
+                    key=key, path=str(path), label=country, split=splits[unit_key],
+                    location_key=unit_key if view is not None else None, view=view,
+                    width=size, height=size, cues=tuple(cues),
+                )
+            )  # fmt: skip
+            step(reporter, len(items), total, f"{country} {key}")
+    _write_manifest(out, items, four_view)
+    return items
+
+
+def _write_manifest(out: Path, items: list[ImageItem], four_view: bool) -> None:
+    fields = ["id", "path", "country", "split"] + (["location", "view"] if four_view else [])
+    rows = []
+    for it in items:
+        row = {"id": it.key, "path": os.path.relpath(it.path, out), "country": it.label, "split": it.split}
+        if four_view:
+            row.update(location=it.location_key, view=it.view)
+        rows.append(row)
+    _atomic_write(out / MANIFEST, lambda fh: _csv(fh, fields, rows))
+    cues = {
+        it.key: [
+            {"tag": c.tag, "detail": c.detail, "view": c.view, "box": list(c.box.as_tuple())} for c in it.cues
+        ]
+        for it in items
+    }
+    _atomic_write(out / CUES_JSON, lambda fh: json.dump(cues, fh, indent=1, sort_keys=True))
+
+
+def _csv(fh, fields: list[str], rows: list[dict]) -> None:  # noqa: ANN001
+    writer = csv.DictWriter(fh, fieldnames=fields, lineterminator="\n")
+    writer.writeheader()
+    writer.writerows(rows)
+
+
+def _atomic_write(path: Path, write) -> None:  # noqa: ANN001
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="") as fh:
+            write(fh)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def import_geoscenes(
+    project: Any,
+    name: str = "geoscenes",
+    *,
+    n_per_class: int,
+    four_view: bool = False,
+    seed: int = 0,
+    size: int = 224,
+    countries: Sequence[str] = COUNTRIES,
+    replace: bool = False,
+    reporter: Reporter | None = None,
+) -> int:
+    """Generate a GeoScenes dataset into ``<project>/datasets/<name>/`` and store it; returns its id.
+
+    Nothing is left half-done: images are rendered into a temporary folder, moved into place, and
+    written to the database in one transaction; on any error (or cancel) the folder is removed and
+    a previous dataset of that name, if any, stays as it was. ``replace=True`` replaces an existing
+    dataset of that name (else that is an error).
+    """
+    from geoquiz.data.importer import store_dataset
+
+    if not name or "/" in name or "\\" in name or name.startswith("."):
+        raise DatasetImportError(f"invalid GeoScenes dataset name {name!r} (it is also a folder name)")
+    db = project.db
+    if not replace and db.execute("SELECT 1 FROM datasets WHERE name = ?", [name]).fetchone():
+        raise DatasetImportError(f"a dataset named {name!r} already exists in {project.root}")
+    base = Path(project.root) / "datasets"
+    base.mkdir(parents=True, exist_ok=True)
+    final = base / name
+    tmp = Path(tempfile.mkdtemp(prefix=f".{name}.", dir=base))
+    trash: Path | None = None
+    try:
+        items = generate_geoscenes(
+            tmp,
+            n_per_class=n_per_class,
+            four_view=four_view,
+            seed=seed,
+            size=size,
+            countries=countries,
+            reporter=reporter,
+        )
+        moved = [_with(it, path=str(final / Path(it.path).relative_to(tmp))) for it in items]
+        if final.exists():
+            trash = Path(tempfile.mkdtemp(prefix=f".{name}.old.", dir=base))
+            os.replace(final, trash / name)
+        os.replace(tmp, final)
+        try:
+            params = {
+                "generator": "geoscenes",
+                "n_per_class": n_per_class,
+                "seed": seed,
+                "size": size,
+                "four_view": four_view,
+            }
+            dataset_id = store_dataset(
+                project, name, "4view" if four_view else "single", moved, source="geoscenes", root=str(final),
+                classes=list(countries), split_method="stratified", split_seed=seed, params=params,
+                replace=replace,
+            )  # fmt: skip
+        except BaseException:
+            shutil.rmtree(final, ignore_errors=True)
+            if trash is not None:
+                os.replace(trash / name, final)
+            raise
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+        if trash is not None:
+            shutil.rmtree(trash, ignore_errors=True)
+    return dataset_id
