@@ -95,6 +95,11 @@ def test_dataset_view_lists_filters_and_shows_four_views(qtbot, browse_project, 
     text = view.detail.info.text()
     assert "img4" in text and "Japan" in text and "val" in text and "img4.png" in text and "Signs" in text
     assert [c.tag for c in view.detail.single.cues] == ["signs", "road_markings"]
+    tag_box = view.detail.tag_box
+    assert [tag_box.itemData(i) for i in range(tag_box.count())] == [None, "road_markings", "signs"]
+    tag_box.setCurrentIndex(tag_box.findData("signs"))
+    assert [c.tag for c in view.detail.single.visible_cues()] == ["signs"]
+    tag_box.setCurrentIndex(0)
     _wait_thumbnails(qtbot, view)
     if os.environ.get("GEOQUIZ_SCREENSHOTS"):
         view.grab().save(str(tmp_path / "dataset_single.png"))

@@ -12,9 +12,9 @@ import html
 
 from PySide6.QtCore import QRectF, QSize, Qt, QTimer
 from PySide6.QtGui import QColor, QFont, QFontMetrics, QImage, QPainter, QPen
-from PySide6.QtWidgets import QCheckBox, QHBoxLayout, QLabel, QSizePolicy, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QCheckBox, QComboBox, QHBoxLayout, QLabel, QSizePolicy, QVBoxLayout, QWidget
 
-from geoquiz.types import CUE_TAG_LABELS, VIEWS, CueBox, ImageItem, Location
+from geoquiz.types import CUE_TAG_LABELS, CUE_TAGS, VIEWS, CueBox, ImageItem, Location
 from ui.qtmodels.thumbnails import ThumbnailLoader, thumbnail_loader
 
 DETAIL_SIZE = 640
@@ -44,6 +44,7 @@ class CueImage(QWidget):
         self.orig_size: tuple[int, int] | None = None  # (w, h) of the file, the cue boxes' frame
         self.cues: tuple[CueBox, ...] = ()
         self.show_cues = True
+        self.tag_filter: str | None = None  # draw only this tag (None = all)
         self.setMinimumSize(120, 100)
         self.setSizePolicy(QSizePolicy.Expanding, QSizePolicy.Expanding)
 
@@ -88,25 +89,36 @@ class CueImage(QWidget):
             self._paint_cues(p, rect)
         p.end()
 
+    def visible_cues(self) -> list[CueBox]:
+        """The cues drawn (after the tag filter), largest first."""
+        cues = [c for c in self.cues if self.tag_filter in (None, c.tag)]
+        return sorted(cues, key=lambda c: -c.box.area)
+
     def _paint_cues(self, p: QPainter, rect: QRectF) -> None:
+        """Boxes in their tag's colour; each tag is named once (on its largest box) if there is room."""
         sx, sy = rect.width() / self.orig_size[0], rect.height() / self.orig_size[1]
         font = QFont(self.font())
         font.setPointSizeF(max(7.0, font.pointSizeF() * 0.85))
         p.setFont(font)
         fm = QFontMetrics(font)
-        for cue in self.cues:
+        labelled: set[str] = set()
+        for cue in self.visible_cues():
             colour = QColor(CUE_COLOURS.get(cue.tag, "#ffffff"))
             b = cue.box
             r = QRectF(rect.x() + b.x0 * sx, rect.y() + b.y0 * sy, b.width * sx, b.height * sy)
             p.setPen(QPen(colour, 2))
             p.setBrush(Qt.NoBrush)
             p.drawRect(r)
+            if cue.tag in labelled or rect.width() < 200:
+                continue
+            labelled.add(cue.tag)
             text = CUE_TAG_LABELS.get(cue.tag, cue.tag)
             tw, th = fm.horizontalAdvance(text) + 6, fm.height() + 2
+            tx = min(r.x(), rect.right() - tw)
             ty = r.y() - th if r.y() - th >= rect.y() else r.y()
-            p.fillRect(QRectF(r.x(), ty, tw, th), colour)
+            p.fillRect(QRectF(tx, ty, tw, th), colour)
             p.setPen(QColor(0, 0, 0))
-            p.drawText(QRectF(r.x() + 3, ty, tw, th), Qt.AlignVCenter | Qt.AlignLeft, text)
+            p.drawText(QRectF(tx + 3, ty, tw, th), Qt.AlignVCenter | Qt.AlignLeft, text)
 
 
 class ViewStrip(QWidget):
@@ -166,6 +178,13 @@ class DetailPane(QWidget):
         self.show_cues.setObjectName("showCues")
         self.show_cues.setChecked(True)
         self.show_cues.toggled.connect(self._toggle_cues)
+        self.tag_box = QComboBox(self)
+        self.tag_box.setObjectName("cueTagFilter")
+        self.tag_box.currentIndexChanged.connect(self._tag_changed)
+        cue_row = QHBoxLayout()
+        cue_row.addWidget(self.show_cues)
+        cue_row.addWidget(self.tag_box)
+        cue_row.addStretch(1)
         self.info = QLabel(self)
         self.info.setObjectName("detailInfo")
         self.info.setTextInteractionFlags(Qt.TextSelectableByMouse)
@@ -174,7 +193,7 @@ class DetailPane(QWidget):
         layout = QVBoxLayout(self)
         layout.addWidget(self.single, 1)
         layout.addWidget(strip)
-        layout.addWidget(self.show_cues)
+        layout.addLayout(cue_row)
         layout.addWidget(self.info)
         layout.addStretch(0)
         self.loader.ready.connect(self._on_loaded)
@@ -187,6 +206,7 @@ class DetailPane(QWidget):
         self.single.show()
         self.single.set_message(text)
         self.info.setText("")
+        self._fill_tags(None)
 
     def panels(self) -> list[tuple[CueImage, ImageItem]]:
         """The visible image panels and the item each shows."""
@@ -206,6 +226,7 @@ class DetailPane(QWidget):
         for panel, _ in self.panels():
             panel.set_message("loading…")
         self.info.setText(self._describe(row))
+        self._fill_tags(row)
         self._refresh()
 
     def _refresh(self) -> None:
@@ -229,6 +250,29 @@ class DetailPane(QWidget):
         for panel in [self.single, *self.views.values()]:
             panel.show_cues = on
             panel.update()
+        self.tag_box.setEnabled(on)
+
+    def _tag_changed(self, *_: object) -> None:
+        tag = self.tag_box.currentData()
+        for panel in [self.single, *self.views.values()]:
+            panel.tag_filter = tag
+            panel.update()
+
+    def _fill_tags(self, row: ImageItem | Location | None) -> None:
+        items = [] if row is None else (list(row.views.values()) if isinstance(row, Location) else [row])
+        tags = [t for t in CUE_TAGS if any(c.tag == t for it in items for c in it.cues)]
+        previous = self.tag_box.currentData()
+        self.tag_box.blockSignals(True)
+        self.tag_box.clear()
+        self.tag_box.addItem("all cue kinds", None)
+        for t in tags:
+            self.tag_box.addItem(CUE_TAG_LABELS.get(t, t), t)
+        self.tag_box.setCurrentIndex(max(0, self.tag_box.findData(previous)))
+        self.tag_box.blockSignals(False)
+        has_cues = bool(tags)
+        self.show_cues.setVisible(has_cues)
+        self.tag_box.setVisible(has_cues)
+        self._tag_changed()
 
     @staticmethod
     def _describe(row: ImageItem | Location) -> str:
@@ -248,6 +292,11 @@ class DetailPane(QWidget):
             lines.append(f"<span style='color:#888'>{view}{esc(it.path)}{size}</span>")
         cues = [c for it in items for c in it.cues]
         if cues:
-            tags = sorted({CUE_TAG_LABELS.get(c.tag, c.tag) for c in cues})
-            lines.append(f"{len(cues)} planted cue(s): {esc(', '.join(tags))}")
+            counts = {t: sum(c.tag == t for c in cues) for t in CUE_TAGS if any(c.tag == t for c in cues)}
+            legend = " ".join(
+                f"<span style='color:{CUE_COLOURS.get(t, '#fff')}'>&#9632;</span>&nbsp;{esc(CUE_TAG_LABELS.get(t, t))}"
+                f"&nbsp;({n})"
+                for t, n in counts.items()
+            )
+            lines.append(f"{len(cues)} planted cue(s): {legend}")
         return "<br>".join(lines)

@@ -43,7 +43,7 @@ class DatasetView(QWidget):
 
         self.dataset_box = QComboBox(self)
         self.dataset_box.setObjectName("datasetSelector")
-        self.dataset_box.setMinimumContentsLength(18)
+        self.dataset_box.setSizeAdjustPolicy(QComboBox.AdjustToContents)
         self.label_box = QComboBox(self)
         self.label_box.setObjectName("labelFilter")
         self.label_box.setMinimumContentsLength(12)
@@ -178,6 +178,16 @@ class DatasetView(QWidget):
             box.blockSignals(False)
         self.reload_rows()
 
+    def _fit_splitter(self, info: DatasetInfo | None) -> None:
+        """4-view locations need a wider detail pane (four images side by side)."""
+        kind = info.kind if info else None
+        if kind == getattr(self, "_splitter_kind", None):
+            return
+        self._splitter_kind = kind
+        total = max(sum(self.splitter.sizes()), 900)
+        grid = int(total * (0.38 if kind == "4view" else 0.58))
+        self.splitter.setSizes([grid, total - grid])
+
     def reload_rows(self, *_: object) -> None:
         """Load the rows of the current dataset with the current filters into the grid."""
         info = self.current_dataset
@@ -188,6 +198,7 @@ class DatasetView(QWidget):
             load = load_locations if info.is_four_view else load_items
             rows = load(self.ctx.project.db, info.name, split=split, label=label)
         self.model.set_rows(rows)
+        self._fit_splitter(info)
         icon = self.model.icon_size()
         self.grid.setIconSize(icon)
         self.grid.setGridSize(QSize(icon.width() + 16, icon.height() + 34))
