@@ -1,0 +1,292 @@
+"""The codebook of the study export: every column of every exported CSV, its type and meaning.
+
+This is the single source of truth: :mod:`geoquiz.study.export` builds its tables in this column
+order and writes ``codebook.csv`` from it, and ``docs/codebook.md`` is generated from it by
+:func:`codebook_markdown` (a test keeps the two in step).
+
+Types: ``int`` (whole number; empty = missing), ``float`` (decimal; empty = missing), ``bool``
+(0 or 1), ``str`` (UTF-8 text; a text cell that starts with ``= + - @``, a tab or a carriage return
+is written with a leading ``'`` so that spreadsheets show it instead of running it as a formula),
+``time`` (ISO 8601 UTC timestamp with milliseconds, as text).
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+
+class Column(NamedTuple):
+    name: str
+    type: str
+    description: str
+
+
+C = Column
+
+_STUDY_KEYS = [
+    C("study", "str", "Study slug (studies.slug)."),
+    C("participant", "str", "Pseudonymous participant code (no names are stored)."),
+]
+_BOX = [
+    C("x0", "int", "Left edge in pixels (inclusive)."),
+    C("y0", "int", "Top edge in pixels (inclusive)."),
+    C("x1", "int", "Right edge in pixels (exclusive)."),
+    C("y1", "int", "Bottom edge in pixels (exclusive)."),
+]
+
+TABLES: dict[str, list[Column]] = {
+    "trials": [
+        C("trial_id", "int", "Trial id (trials.id); key of guesses.csv and cue_boxes.csv."),
+        *_STUDY_KEYS,
+        C("session_id", "int", "Quiz session id (one participant's run through the study)."),
+        C("session_seed", "int", "Seed that shuffled this session's trial order."),
+        C("position", "int", "0-based position of the trial in the session's order."),
+        C("kind", "str", "main, practice or attention (only main trials count in analyses)."),
+        C("dataset", "str", "Dataset the item comes from."),
+        C("image_id", "int", "Image shown (single-view trials); empty for 4-view trials."),
+        C("image_key", "str", "Dataset key of the image."),
+        C("location_id", "int", "Location shown (4-view trials); empty for single-view trials."),
+        C("location_key", "str", "Dataset key of the location."),
+        C("views_shown", "str", "Comma-separated views shown in a 4-view trial (north,east,south,west)."),
+        C("true_label", "str", "True class of the item."),
+        C("guess_1", "str", "The participant's first (best) guess; all ranks are in guesses.csv."),
+        C("n_guesses", "int", "Number of ranked guesses given."),
+        C(
+            "correct_rank",
+            "int",
+            "Rank (1 = first) at which the true class was guessed; empty if not guessed.",
+        ),
+        C("top1_correct", "bool", "1 if the first guess is the true class."),
+        C("top5_correct", "bool", "1 if the true class is among the first five guesses."),
+        C(
+            "confidence",
+            "int",
+            "Self-rated confidence on the study's scale (1 = lowest); empty if not asked.",
+        ),
+        C("response_time_ms", "int", "Time from showing the item to submitting, in milliseconds."),
+        C("timed_out", "bool", "1 if the time limit ended the trial (the answer so far was saved)."),
+        C("rationale", "str", "The participant's free-text reason for the guesses."),
+        C("n_cue_boxes", "int", "Number of cue boxes drawn (details in cue_boxes.csv)."),
+        C("shown_at", "time", "When the item was shown."),
+        C("submitted_at", "time", "When the answer was saved."),
+    ],
+    "guesses": [
+        C("trial_id", "int", "Trial id (trials.csv)."),
+        *_STUDY_KEYS,
+        C("kind", "str", "Trial kind: main, practice or attention."),
+        C("rank", "int", "Rank of the guess, 1 = the participant's best guess."),
+        C("label", "str", "Guessed class."),
+        C("true_label", "str", "True class of the item."),
+        C("correct", "bool", "1 if this guess is the true class."),
+    ],
+    "cue_boxes": [
+        C("box_id", "int", "Cue box id (cue_boxes.id); COCO annotation attribute box_id."),
+        C("trial_id", "int", "Trial id (trials.csv)."),
+        *_STUDY_KEYS,
+        C("kind", "str", "Trial kind: main, practice or attention."),
+        C("image_id", "int", "Image the box was drawn on (for 4-view trials: the image of that view)."),
+        C("image_key", "str", "Dataset key of that image."),
+        C("location_id", "int", "Location of a 4-view trial; empty otherwise."),
+        C("view", "str", "View the box was drawn on (4-view trials); empty otherwise."),
+        C("tag", "str", "Cue tag chosen by the participant (geoquiz.types.CUE_TAGS)."),
+        *_BOX,
+        C("width", "int", "x1 - x0 in pixels."),
+        C("height", "int", "y1 - y0 in pixels."),
+        C("note", "str", "Optional note the participant attached to the box."),
+    ],
+    "model_predictions": [
+        C("prediction_id", "int", "Prediction id (predictions.id)."),
+        C("model", "str", "Model name."),
+        C("dataset", "str", "Dataset of the item."),
+        C("image_id", "int", "Image predicted (single-view models)."),
+        C("image_key", "str", "Dataset key of the image."),
+        C("location_id", "int", "Location predicted (4-view models)."),
+        C("location_key", "str", "Dataset key of the location."),
+        C("split", "str", "Split of the item (train, val, test)."),
+        C("true_label", "str", "True class of the item."),
+        C("pred_label", "str", "The model's top-1 class."),
+        C("confidence", "float", "Probability of the top-1 class (0..1)."),
+        C("correct", "bool", "1 if pred_label is the true class."),
+        C("true_rank", "int", "Rank of the true class in the model's ordering (1 = top); empty if unknown."),
+        C("top5_correct", "bool", "1 if the true class is among the model's five most probable classes."),
+        C("true_prob", "float", "Probability the model gave the true class (0..1)."),
+        C("top5", "str", "The five most probable classes, best first, separated by |."),
+        C("probs_json", "str", "Every class probability as a JSON object {class: probability}."),
+        C("created_at", "time", "When the prediction was stored."),
+    ],
+    "elements": [
+        C("element_id", "int", "Element id (elements.id); COCO annotation attribute element_id."),
+        C("model", "str", "Model whose attribution map produced the element."),
+        C("image_id", "int", "Image (for 4-view models: the image of the view)."),
+        C("image_key", "str", "Dataset key of the image."),
+        C("location_id", "int", "Location of the image (4-view datasets); empty otherwise."),
+        C("view", "str", "View of the map (4-view models); empty otherwise."),
+        C("method", "str", "Attribution method (gradcam, gradcampp, scorecam, smoothgrad, ig)."),
+        C("target", "str", "Class the attribution map explains."),
+        C("segmenter", "str", "Segmenter that proposed the segments (default, sam_vit_b, ...)."),
+        C("params_key", "str", "Key of the element-extraction parameters (top_p, s_min, ...)."),
+        C("rank", "int", "Rank of the element, 1 = highest score."),
+        *_BOX,
+        C("score", "float", "Geometric mean of overlap, mean_attr and centre_attr (0..1)."),
+        C("overlap", "float", "Fraction of the segment inside the top-p salient region (0..1)."),
+        C("mean_attr", "float", "Mean attribution inside the segment (0..1)."),
+        C("centre_attr", "float", "Attribution at the segment's centre (0..1)."),
+    ],
+    "faithfulness": [
+        C("result_id", "int", "Result id (evaluation_results.id)."),
+        C("run_id", "int", "Faithfulness run id (evaluation_runs.id)."),
+        C("model", "str", "Model evaluated."),
+        C("dataset", "str", "Dataset evaluated."),
+        C("split", "str", "Split evaluated."),
+        C("image_id", "int", "Image (for 4-view models: the north view)."),
+        C("image_key", "str", "Dataset key of the image."),
+        C("method", "str", "Attribution method."),
+        C("segmenter", "str", "Segmenter."),
+        C("test", "str", "deletion (the boxes are removed) or insertion (only the boxes are kept)."),
+        C("selection", "str", "guided (the model's elements) or random (boxes of matched coverage)."),
+        C("fill", "str", "How removed pixels were filled (blur, mean, black, road)."),
+        C("repeat", "int", "Repeat number of a random selection (0 for guided)."),
+        C("seed", "int", "Random seed of the repeat."),
+        C("n_boxes", "int", "Number of boxes removed or kept."),
+        C("coverage", "float", "Fraction of the image area covered by the boxes (0..1)."),
+        C("correct", "bool", "1 if the model was right on the perturbed input."),
+        C("true_prob", "float", "Probability of the true class on the perturbed input (0..1)."),
+        C("base_correct", "bool", "1 if the model was right on the intact input."),
+        C("base_true_prob", "float", "Probability of the true class on the intact input (0..1)."),
+        C("location_id", "int", "Location (4-view models); empty otherwise."),
+        C("run_kind", "str", "Kind of run: grid (faithfulness) or p_sweep (choice of top-p)."),
+    ],
+    "agreement": [
+        C("run_id", "int", "Agreement run id (agreement_runs.id)."),
+        C("model", "str", "Model compared with the participants."),
+        C("study", "str", "Study whose answers were used; empty = every study."),
+        C("method", "str", "Attribution method of the model's maps and elements."),
+        C("segmenter", "str", "Segmenter of the model's elements."),
+        C("params_key", "str", "Element-extraction parameters (JSON; empty = project defaults)."),
+        C("scope", "str", "item (one image or location), class (one true class) or overall."),
+        C("image_id", "int", "Image of an item row (single-view items)."),
+        C("image_key", "str", "Dataset key of the image."),
+        C("location_id", "int", "Location of an item row (4-view items)."),
+        C("location_key", "str", "Dataset key of the location."),
+        C("label", "str", "True class of the item, or the class of a class row."),
+        C(
+            "reference",
+            "str",
+            "What the model is compared with: human (cue boxes), planted (GeoScenes cues), "
+            "or empty for answer measures.",
+        ),  # fmt: skip
+        C("metric", "str", "Measure name; see the metric list in docs/codebook.md."),
+        C("tag", "str", "Cue tag for tag_overlap, top_tag and top_tag_share rows; empty otherwise."),
+        C("value", "float", "Value of the measure."),
+        C("n", "int", "Sample size behind the value (trials, boxes or items, see the metric list)."),
+        C("ci_low", "float", "Lower end of the 95 % interval (Wilson for proportions, bootstrap otherwise)."),
+        C("ci_high", "float", "Upper end of the 95 % interval."),
+    ],
+    "planted_cues": [
+        C("cue_id", "int", "Planted cue id (planted_cues.id)."),
+        C("dataset", "str", "Dataset of the image."),
+        C("image_id", "int", "Image the cue was planted in."),
+        C("image_key", "str", "Dataset key of the image."),
+        C("location_id", "int", "Location of the image (4-view datasets); empty otherwise."),
+        C("view", "str", "View of the image (4-view datasets); empty otherwise."),
+        C("tag", "str", "Cue tag (geoquiz.types.CUE_TAGS)."),
+        C("detail", "str", "What exactly was drawn (e.g. triangle sign)."),
+        *_BOX,
+    ],
+    "codebook": [
+        C("table", "str", "Exported table (file name without .csv)."),
+        C("column", "str", "Column name."),
+        C("type", "str", "int, float, bool (0/1), str or time (ISO 8601 UTC)."),
+        C("description", "str", "What the column holds."),
+    ],
+}
+
+#: The measures in agreement.csv (see geoquiz.agreement and geoquiz.study.agreement_runs).
+METRICS: dict[str, str] = {
+    "n_trials": "Main trials on the item (n = the same).",
+    "n_participants": "Distinct participants who answered.",
+    "n_items": "Items with answers (overall).",
+    "n_human_boxes": "Cue boxes drawn on the item by every participant.",
+    "n_elements": "Model elements on the item (over all views).",
+    "human_top1": "Share of trials whose first guess is right (Wilson CI; n = trials). Overall and per "
+    "class: on the items the model also answered.",
+    "human_top5": "Share of trials with the true class among the first five guesses.",
+    "human_top1_all_items": "Overall human top-1 over every item with answers, model or not.",
+    "human_top5_all_items": "Overall human top-5 over every item with answers.",
+    "model_top1": "1 if the model's top class is right (overall: share of items, Wilson CI).",
+    "model_top5": "1 if the true class is among the model's five most probable classes.",
+    "model_minus_human_top1": "Model minus human top-1 accuracy, human first averaged per item (bootstrap CI over items).",
+    "model_minus_human_top5": "The same for top-5.",
+    "model_confidence": "Probability of the model's top class.",
+    "model_true_prob": "Probability the model gave the true class.",
+    "human_agreement": "Share of participant pairs giving the same first guess (Fleiss' P_i).",
+    "fleiss_kappa": "Fleiss' kappa of the participants' first guesses over items (bootstrap CI; n = items).",
+    "observed_agreement": "Fleiss' P-bar: mean observed agreement.",
+    "chance_agreement": "Fleiss' P_e: agreement expected by chance.",
+    "mask_iou": "IoU of the union of the reference boxes and the union of the model's elements (pixels).",
+    "ref_coverage": "Share of the reference boxes' area covered by the model's elements.",
+    "model_precision": "Share of the model's element area inside reference boxes.",
+    "ref_best_iou": "Mean over reference boxes of the best IoU with any element.",
+    "model_best_iou": "Mean over elements of the best IoU with any reference box.",
+    "attribution_mass": "Share of the attribution map's mass inside the reference boxes.",
+    "mass_ratio": "attribution_mass divided by the boxes' share of the image area (1 = chance).",
+    "pointing_hit": "Pointing game: 1 if the centre of the model's top element is inside a reference box "
+    "(overall: share of items, Wilson CI).",
+    "pointing_share": "Share of participants whose own boxes contain the top element's centre.",
+    "heatmap_pointing_hit": "Classic pointing game with the attribution map's maximum.",
+    "tag_overlap": "Share of the model's element area overlapping reference boxes of this tag.",
+    "top_tag": "The tag with the highest tag_overlap on the item (value = that overlap).",
+    "top_tag_share": "Share of items whose top tag is this tag (overall).",
+    "human_ref_coverage": "Share of the planted cues' area covered by a participant's boxes (mean over trials).",
+    "human_precision": "Share of a participant's box area on planted cues (mean over trials).",
+}
+
+
+def column_names(table: str) -> list[str]:
+    return [c.name for c in TABLES[table]]
+
+
+def codebook_rows(tables: list[str] | None = None) -> list[dict[str, str]]:
+    """Rows of codebook.csv for ``tables`` (default: every table)."""
+    names = list(TABLES) if tables is None else [*tables, "codebook"]
+    return [
+        {"table": t, "column": c.name, "type": c.type, "description": c.description}
+        for t in names
+        for c in TABLES[t]
+    ]
+
+
+def codebook_markdown() -> str:
+    """docs/codebook.md: every exported table and column, then the agreement measures."""
+    lines = [
+        "# Codebook of the study export",
+        "",
+        "Generated from `geoquiz/study/export_codebook.py` (`python -m geoquiz.study.export_codebook > "
+        "docs/codebook.md`); `geoquiz export` writes the same table as `codebook.csv`.",
+        "",
+        "Files: one CSV per table below (UTF-8, comma-separated, header row, empty cell = missing), "
+        "`codebook.csv`, `coco_boxes.json` (COCO detection format: the participants' cue boxes with one "
+        "category per cue tag and the model's elements as category `model_element`; the `attributes` of "
+        "each annotation link it back to `cue_boxes.csv` / `elements.csv`) and `manifest.json` (export time, "
+        "row counts). Boxes are XYXY pixels, inclusive-exclusive.",
+        "",
+        "Text cells that a spreadsheet would run as a formula (starting with `=`, `+`, `-`, `@`, a tab or a "
+        "carriage return) are written with a leading `'`; numbers are written as numbers.",
+        "",
+    ]
+    for table, cols in TABLES.items():
+        lines += [f"## {table}.csv", "", "| column | type | description |", "|---|---|---|"]
+        lines += [f"| {c.name} | {c.type} | {c.description} |" for c in cols]
+        lines.append("")
+    lines += [
+        "## Agreement measures (agreement.csv, column `metric`)",
+        "",
+        "| metric | meaning |",
+        "|---|---|",
+    ]
+    lines += [f"| {m} | {d} |" for m, d in METRICS.items()]
+    return "\n".join(lines) + "\n"
+
+
+if __name__ == "__main__":
+    print(codebook_markdown(), end="")
