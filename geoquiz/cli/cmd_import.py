@@ -70,7 +70,7 @@ def register(sub) -> None:  # noqa: ANN001
     csvg.add_argument("--lat-column", default="latitude", type=_none_if_empty)
     csvg.add_argument("--lon-column", default="longitude", type=_none_if_empty)
     csvg.add_argument("--view-columns", type=_view_columns, help="north=COL,east=COL,south=COL,west=COL")
-    csvg.add_argument("--delimiter", default=",")
+    csvg.add_argument("--delimiter", default=",", help="field separator (use '\\t' for tab)")
     sp = p.add_argument_group("classes and splits")
     sp.add_argument("--classes", help="comma-separated class list (fixes the order; other labels are errors)")
     sp.add_argument("--classes-file", type=Path, help="a text file with one class per line")
@@ -132,7 +132,8 @@ def run(args: argparse.Namespace) -> int:
                 latitude=args.lat_column,
                 longitude=args.lon_column,
             )
-            kwargs = dict(image_dir=args.image_dir, delimiter=args.delimiter, reporter=reporter, **common)
+            delimiter = "\t" if args.delimiter in ("\\t", "tab") else args.delimiter
+            kwargs = dict(image_dir=args.image_dir, delimiter=delimiter, reporter=reporter, **common)
             if args.four_view:
                 result = import_four_view(
                     project, args.name, args.csv, columns=columns, view_columns=args.view_columns, **kwargs

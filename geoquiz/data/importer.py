@@ -44,6 +44,9 @@ __all__ = [
 ]
 
 
+VERIFY_BATCH = 256  # images decoded per thread-pool batch
+
+
 @dataclass(frozen=True)
 class ImportResult:
     """What an import did. ``skipped`` lists bad rows/files left out (``skip_bad=True`` only);
@@ -337,9 +340,11 @@ def _verify(candidates: list[Candidate], reporter: Reporter | None) -> list[Prob
 
     step(reporter, 0, total, "checking images")
     workers = max(1, min(4, os.cpu_count() or 1))
+    done = 0
     with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="geoquiz-verify") as pool:
-        try:
-            for done, (c, outcome) in enumerate(pool.map(check, candidates), start=1):
+        for start in range(0, total, VERIFY_BATCH):  # batches bound memory and make cancel prompt
+            for c, outcome in pool.map(check, candidates[start : start + VERIFY_BATCH]):
+                done += 1
                 if isinstance(outcome, str):
                     where = c.origin if c.origin == str(c.path) else f"{c.origin} ({c.path.name})"
                     problems.append(_hit(where, outcome, c))
@@ -347,9 +352,6 @@ def _verify(candidates: list[Candidate], reporter: Reporter | None) -> list[Prob
                     c.width, c.height = outcome
                 if done % every == 0 or done == total:
                     step(reporter, done, total, f"checking images ({done}/{total})")
-        except BaseException:
-            pool.shutdown(wait=True, cancel_futures=True)
-            raise
     return problems
 
 
