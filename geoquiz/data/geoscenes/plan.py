@@ -208,13 +208,14 @@ def _plan_road(c: _Ctx) -> None:
         )
     if rng.random() < 0.4:  # blotchy shadows on the road
         for _ in range(int(rng.integers(1, 5))):
-            xc, zc = float(rng.uniform(-hw - 2, hw + 2)), float(rng.uniform(c.cam.z_near, 30))
-            rx, rz = float(rng.uniform(1.0, 3.5)), float(rng.uniform(0.8, 3.0))
+            xc, zc = float(rng.uniform(-hw - 2, hw + 2)), float(rng.uniform(c.cam.z_near * 1.6, 30))
+            rx, rz = float(rng.uniform(0.8, 2.5)), float(rng.uniform(0.5, 1.8))
             t = np.linspace(0, 2 * np.pi, 14, endpoint=False)
             wob = rng.uniform(0.75, 1.2, len(t))
             world = [(xc + rx * w * np.cos(a), max(zc + rz * w * np.sin(a), 0.5)) for a, w in zip(t, wob)]
             pts = [c.cam.project(x, 0.0, z) for x, z in world]
-            p.add(GROUND, 0, -1, lambda cv, cam, pts=pts: cv.shade(pts, (20, 25, 30), 0.3))
+            a = float(rng.uniform(0.15, 0.3))
+            p.add(GROUND, 0, -1, lambda cv, cam, pts=pts, a=a: cv.shade(pts, (20, 25, 30), a))
 
 
 def _plan_markings(c: _Ctx) -> None:

@@ -1,0 +1,128 @@
+"""The demo project: staged, idempotent, resumable build; the CLI; the app's first-launch flow."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from geoquiz import demo
+from geoquiz.data.dataset import get_dataset, list_datasets
+from geoquiz.progress import Cancelled, CancelToken, Reporter
+from geoquiz.project import Project
+
+
+@pytest.fixture
+def small_demo(monkeypatch):
+    """A demo recipe small enough for tests (the full one renders ~1400 images and trains a model).
+
+    The model stage is switched off here: the demo model is trained and tested by geoquiz.models.demo's
+    own tests, and training inside this file would dominate the suite's runtime.
+    """
+    monkeypatch.setattr(demo, "DATASETS", (("geoscenes", False, 4), ("geoscenes-4view", True, 1)))
+    monkeypatch.setattr(demo, "_model_available", lambda: False)
+
+
+def test_build_is_staged_idempotent_and_reports_progress(tmp_path, small_demo):
+    root = tmp_path / "demo"
+    assert not demo.demo_is_ready(root)
+    seen = []
+    assert (
+        demo.ensure_demo_project(root, reporter=Reporter(lambda d, t, m: seen.append((d, t, m))))
+        == root.resolve()
+    )
+    assert demo.demo_is_ready(root)
+    assert all(t == demo.PROGRESS_TOTAL for _, t, _ in seen) and seen[-1][0] == demo.PROGRESS_TOTAL
+    dones = [d for d, _, _ in seen]
+    assert dones == sorted(dones), "overall progress must never go backwards"
+    assert any("geoscenes-4view" in m for _, _, m in seen)
+    marker = json.loads((root / demo.MARKER).read_text())
+    assert marker["version"] == demo.DEMO_VERSION and "datasets" in marker["stages"]
+    with Project.open(root) as project:
+        infos = {d.name: d for d in list_datasets(project.db)}
+        assert infos["geoscenes"].n_images == 12 and infos["geoscenes-4view"].n_locations == 3
+        ids = {name: d.id for name, d in infos.items()}
+        if demo._studies_available():
+            n_studies = project.db.execute("SELECT COUNT(*) FROM studies").fetchone()[0]
+            assert set(marker["studies"]) == {p.name for p in demo.studies_dir().glob("*.toml")}
+            assert n_studies == sum(v == "installed" for v in marker["studies"].values())
+    mtime = (root / demo.MARKER).stat().st_mtime_ns
+    again = []
+    demo.ensure_demo_project(root, reporter=Reporter(lambda d, t, m: again.append(d)))
+    assert again == [demo.PROGRESS_TOTAL] and (root / demo.MARKER).stat().st_mtime_ns == mtime
+    with Project.open(root) as project:
+        assert {d.name: d.id for d in list_datasets(project.db)} == ids
+
+
+def test_interrupted_build_resumes_and_keeps_finished_stages(tmp_path, small_demo):
+    root = tmp_path / "demo"
+    token = CancelToken()
+
+    def cancel_in_second_dataset(done: int, total: int, message: str) -> None:
+        if "geoscenes-4view" in message:
+            token.cancel()
+
+    with pytest.raises(Cancelled):
+        demo.ensure_demo_project(root, reporter=Reporter(cancel_in_second_dataset, token))
+    assert not demo.demo_is_ready(root) and not (root / demo.MARKER).exists()
+    with Project.open(root) as project:
+        assert [d.name for d in list_datasets(project.db)] == ["geoscenes"]
+        first_id = get_dataset(project.db, "geoscenes").id
+    assert sorted(p.name for p in (root / "datasets").iterdir()) == ["geoscenes"]  # no half-written folder
+    demo.ensure_demo_project(root)
+    assert demo.demo_is_ready(root)
+    with Project.open(root) as project:
+        assert get_dataset(project.db, "geoscenes").id == first_id
+        assert get_dataset(project.db, "geoscenes-4view").n_locations == 3
+
+
+def test_changed_recipe_or_missing_files_rebuild_a_dataset(tmp_path, small_demo, monkeypatch):
+    root = tmp_path / "demo"
+    demo.ensure_demo_project(root)
+    victim = next((root / "datasets" / "geoscenes" / "India").glob("*.png"))
+    victim.unlink()
+    monkeypatch.setattr(demo, "DEMO_VERSION", demo.DEMO_VERSION + 1)
+    assert not demo.demo_is_ready(root)
+    demo.ensure_demo_project(root)
+    assert victim.exists() and demo.demo_is_ready(root)
+
+
+def test_cli_demo_builds_and_reports(tmp_path, small_demo, capsys):
+    from geoquiz.cli import main
+
+    root = tmp_path / "cli-demo"
+    assert main(["demo", "--project", str(root)]) == 0
+    out = capsys.readouterr().out
+    assert "dataset geoscenes: 4 images per class (France, India, Japan)" in out
+    assert "dataset geoscenes-4view: 1 locations per class" in out
+    assert main(["demo", "--project", str(root)]) == 0
+    assert capsys.readouterr().out.strip() == f"the demo project is ready at {root.resolve()}"
+
+
+def test_cli_geoscenes_writes_a_folder(tmp_path, capsys):
+    from geoquiz.cli import main
+
+    assert main(["geoscenes", str(tmp_path / "gs"), "--n-per-class", "1", "--size", "64", "--seed", "5"]) == 0
+    assert "wrote 3 images" in capsys.readouterr().out
+    assert (tmp_path / "gs" / "manifest.csv").read_text().startswith("id,path,country,split\n")
+    assert main(["geoscenes", str(tmp_path / "bad"), "--n-per-class", "1", "--countries", "Mordor"]) == 2
+    assert "unknown GeoScenes countries ['Mordor']" in capsys.readouterr().err
+
+
+def test_app_first_launch_builds_then_opens_the_demo(qtbot, small_demo):
+    from ui import workers
+    from ui.app import create_window
+
+    window = create_window(None)
+    qtbot.addWidget(window)
+    qtbot.waitUntil(lambda: window.ctx.project is not None, timeout=60000)
+    assert demo.demo_is_ready(demo.demo_project_dir())
+    assert window.ctx.project.root == demo.demo_project_dir().resolve()
+    assert {d.name for d in list_datasets(window.ctx.project.db)} >= {"geoscenes", "geoscenes-4view"}
+    window.close()
+    workers.wait_all()
+    # second launch: ready at once, no build job
+    second = create_window(None)
+    qtbot.addWidget(second)
+    assert second.ctx.project is not None
+    second.close()
