@@ -32,21 +32,9 @@ import pandas as pd
 from geoquiz import __version__
 from geoquiz.errors import GeoQuizError
 from geoquiz.progress import Reporter, step
-from geoquiz.study.export_codebook import TABLES, codebook_rows, column_names
+from geoquiz.study.export_codebook import EXPORTS, TABLES, codebook_rows, column_names
 from geoquiz.types import CUE_TAGS
 
-#: What can be exported (``--what``); ``coco`` is the JSON file, the rest are CSV tables.
-EXPORTS: tuple[str, ...] = (
-    "trials",
-    "guesses",
-    "cue_boxes",
-    "model_predictions",
-    "elements",
-    "faithfulness",
-    "agreement",
-    "planted_cues",
-    "coco",
-)
 FORMULA_PREFIXES: tuple[str, ...] = ("=", "+", "-", "@", "\t", "\r")
 COCO_NAME = "coco_boxes.json"
 MODEL_CATEGORY = "model_element"

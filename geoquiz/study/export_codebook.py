@@ -14,6 +14,19 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
+#: What ``geoquiz export --what`` can choose; ``coco`` is the JSON file, the rest are CSV tables.
+EXPORTS: tuple[str, ...] = (
+    "trials",
+    "guesses",
+    "cue_boxes",
+    "model_predictions",
+    "elements",
+    "faithfulness",
+    "agreement",
+    "planted_cues",
+    "coco",
+)
+
 
 class Column(NamedTuple):
     name: str
