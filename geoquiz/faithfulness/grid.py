@@ -214,8 +214,20 @@ def run_grid(
 
         explainer = Explainer(project, model_name, device=device)
     try:
+        source = top_p_source or {"kind": "settings"}
         counts = _evaluate_units(
-            db, run_id, units, loaded, explainer, methods, segmenters, fill_obj, params, options, reporter
+            db,
+            run_id,
+            units,
+            loaded,
+            explainer,
+            methods,
+            segmenters,
+            fill_obj,
+            params,
+            options,
+            reporter,
+            source,
         )
     except Cancelled:
         store.finish_run(db, run_id, "cancelled")
@@ -223,13 +235,13 @@ def run_grid(
     except BaseException:
         store.finish_run(db, run_id, "failed")
         raise
-    summary = _summary(db, run_id, counts, params, top_p_source, explainer)
+    summary = _summary(db, run_id, counts, params, source, explainer)
     store.finish_run(db, run_id, "done", summary)
     return run_id
 
 
 def _evaluate_units(
-    db, run_id, units, loaded, explainer, methods, segmenters, fill_obj, params, options, reporter
+    db, run_id, units, loaded, explainer, methods, segmenters, fill_obj, params, options, reporter, source
 ):
     from geoquiz.faithfulness.engine import ImageFrame
 
@@ -263,7 +275,7 @@ def _evaluate_units(
         result = evaluate_image(
             frame, label, selections, image_id if location_id is None else location_id, options
         )
-        progress = {"done": i + 1 + counts["resumed_from"], "total": len(units)}
+        progress = {"done": i + 1 + counts["resumed_from"], "total": len(units), "top_p_source": source}
         store.write_unit(db, run_id, image_id, location_id, result.rows, result.curve_rows, progress)
         t2 = time.perf_counter()
         counts["explain_s"] += t1 - t0
@@ -306,6 +318,8 @@ def resume_run(project, run_id: int, *, reporter: Reporter | None = None, device
     run = store.get_run(project.db, run_id)
     if run.kind != "grid":
         raise GeoQuizError(f"run #{run_id} is a {run.kind} run, not a faithfulness grid")
+    if run.status == "done":
+        raise GeoQuizError(f"run #{run_id} is already finished")
     c = run.config
     return run_grid(
         project,
@@ -325,4 +339,5 @@ def resume_run(project, run_id: int, *, reporter: Reporter | None = None, device
         limit=c.get("limit"),
         resume=True,
         device=device,
+        top_p_source=run.summary.get("top_p_source"),
     )

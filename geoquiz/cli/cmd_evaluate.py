@@ -1,0 +1,217 @@
+"""``geoquiz evaluate``: faithfulness of the elements (deletion / insertion vs matched random boxes).
+
+Examples::
+
+    geoquiz evaluate --model geoscenes-demo --dataset geoscenes --split test \\
+        --methods gradcam,gradcampp --segmenters default --fill blur --repeats 10 --export out/
+    geoquiz evaluate --choose-p ...        # first choose top-p on the val split, then run the grid
+    geoquiz evaluate --list                # past runs
+    geoquiz evaluate --run 3 --export out/ --formats csv,svg
+    geoquiz evaluate --resume 3            # continue an interrupted run
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+from pathlib import Path
+
+from geoquiz.cli.common import add_project_arg, open_project, progress_bar
+from geoquiz.errors import GeoQuizError
+
+
+def _csv(value: str) -> list[str]:
+    return [v.strip() for v in value.split(",") if v.strip()]
+
+
+def register(sub) -> None:  # noqa: ANN001
+    p = sub.add_parser(
+        "evaluate",
+        help="faithfulness grid: deletion/insertion of elements vs matched random boxes",
+        description="Run the faithfulness grid (attribution methods x segmenters over a split), list past "
+        "runs, or export one to CSV / PNG / SVG.",
+    )
+    add_project_arg(p)
+    p.add_argument("--model", help="registered model name (default: the only model, or the demo model)")
+    p.add_argument("--dataset", help="dataset name (default: the model's training dataset)")
+    p.add_argument("--split", default="test", help="split to evaluate (default: test)")
+    p.add_argument("--methods", type=_csv, default=["gradcampp"], help="comma-separated (default: gradcampp)")
+    p.add_argument("--segmenters", type=_csv, default=["default"], help="comma-separated (default: default)")
+    p.add_argument(
+        "--fill", default="blur", choices=["blur", "mean", "black", "road"], help="fill (default: blur)"
+    )
+    p.add_argument("--repeats", type=int, default=10, help="random selections per image (default: 10)")
+    p.add_argument("--seed", type=int, default=0, help="run seed for the random boxes (default: 0)")
+    p.add_argument(
+        "--top-p", type=float, default=None, help="element top-p in percent (default: project setting)"
+    )
+    p.add_argument("--choose-p", action="store_true", help="choose top-p by a sweep on the val split first")
+    p.add_argument(
+        "--sweep-values", type=lambda s: [float(v) for v in _csv(s)], default=None, help="p values to sweep"
+    )
+    p.add_argument("--limit", type=int, default=None, help="evaluate at most N images (class-balanced)")
+    p.add_argument("--no-curves", action="store_true", help="skip the progressive deletion/insertion curves")
+    p.add_argument("--curve-repeats", type=int, default=3, help="random curves per image (default: 3)")
+    p.add_argument("--batch-size", type=int, default=32, help="variants per forward pass (default: 32)")
+    p.add_argument("--new", action="store_true", help="always start a new run (do not resume a matching one)")
+    p.add_argument("--device", default="auto", help="auto, cpu or cuda")
+    p.add_argument("--export", type=Path, default=None, metavar="DIR", help="export the run to DIR")
+    p.add_argument("--formats", type=_csv, default=["csv", "png", "svg"], help="export formats (csv,png,svg)")
+    p.add_argument("--list", action="store_true", help="list past runs and exit")
+    p.add_argument("--run", type=int, default=None, help="an existing run (with --export: export it)")
+    p.add_argument("--resume", type=int, default=None, metavar="RUN", help="continue an unfinished run")
+    p.set_defaults(func=run)
+
+
+def _default_model(db) -> str:
+    from geoquiz.models.store import list_models
+
+    names = [m.name for m in list_models(db)]
+    if not names:
+        raise GeoQuizError(
+            "the project has no model; train or import one first (geoquiz train / geoquiz demo)"
+        )
+    if len(names) == 1:
+        return names[0]
+    if "geoscenes-demo" in names:
+        return "geoscenes-demo"
+    raise GeoQuizError(f"choose a model with --model: {', '.join(names)}")
+
+
+def _default_dataset(db, model: str) -> str:
+    row = db.execute(
+        "SELECT d.name FROM models m JOIN datasets d ON d.id = m.dataset_id WHERE m.name = ?", [model]
+    ).fetchone()
+    if row is None:
+        raise GeoQuizError(f"model {model!r} has no training dataset recorded; choose one with --dataset")
+    return row[0]
+
+
+def _print_runs(db) -> None:
+    from geoquiz.faithfulness.store import list_runs
+
+    runs = list_runs(db)
+    if not runs:
+        print("no faithfulness runs yet")
+    for r in runs:
+        if r.kind == "p_sweep":
+            c = r.config
+            print(
+                f"#{r.id} p-sweep {r.model} on {r.dataset}/{r.split} [{c.get('method')} x {c.get('segmenter')}] "
+                f"{r.status}: chosen top_p = {r.summary.get('chosen_top_p')}"
+            )
+        else:
+            print(f"{r.title()} {r.status}, {r.n_units} images, {r.created_at[:19]}")
+
+
+def _print_results(db, run_id: int) -> None:
+    from geoquiz.faithfulness.stats import compare
+    from geoquiz.faithfulness.store import get_run, load_run
+
+    run = get_run(db, run_id)
+    df = load_run(db, run_id)
+    print(
+        f"\nrun #{run_id}: {run.n_units} images, fill={run.config.get('fill')}, top_p={run.config['params']['top_p']}"
+    )
+    if not len(df):
+        return
+    c = compare(df)
+    print(
+        f"{'method':<11}{'segmenter':<12}{'test':<10}{'guided acc':>11}{'random acc':>11}{'diff [95% CI]':>24}{'p':>9}"
+    )
+    for r in c.itertuples():
+        ci = f"{r.diff_accuracy:+.3f} [{r.diff_accuracy_lo:+.3f},{r.diff_accuracy_hi:+.3f}]"
+        print(
+            f"{r.method:<11}{r.segmenter:<12}{r.test:<10}{r.guided_accuracy:>11.3f}{r.random_accuracy:>11.3f}"
+            f"{ci:>24}{r.p_accuracy:>9.3g}"
+        )
+
+
+def _export(db, run_id: int, out: Path, formats: list[str]) -> None:
+    from geoquiz.faithfulness.export import export_run
+
+    with progress_bar("export") as reporter:
+        paths = export_run(db, run_id, out, formats=formats, reporter=reporter)
+    for path in paths:
+        print(f"wrote {path}")
+
+
+def run(args: argparse.Namespace) -> int:
+    with open_project(args) as project:
+        db = project.db
+        if args.list:
+            _print_runs(db)
+            return 0
+        if args.run is not None:
+            if args.export is None:
+                _print_results(db, args.run)
+            else:
+                _export(db, args.run, args.export, args.formats)
+            return 0
+        if args.resume is not None:
+            from geoquiz.faithfulness.grid import resume_run
+
+            with progress_bar(f"run #{args.resume}") as reporter:
+                run_id = resume_run(project, args.resume, reporter=reporter, device=args.device)
+        else:
+            run_id = _run_grid(project, args)
+        _print_results(db, run_id)
+        if args.export is not None:
+            _export(db, run_id, args.export, args.formats)
+    return 0
+
+
+def _run_grid(project, args: argparse.Namespace) -> int:
+    from geoquiz.faithfulness.grid import run_grid
+
+    db = project.db
+    model = args.model or _default_model(db)
+    dataset = args.dataset or _default_dataset(db, model)
+    params = project.settings.elements
+    if args.top_p is not None:
+        params = dataclasses.replace(params, top_p=args.top_p)
+    source = {"kind": "option" if args.top_p is not None else "settings"}
+    if args.choose_p:
+        from geoquiz.faithfulness.sweep import DEFAULT_VALUES, sweep_top_p
+
+        with progress_bar("top-p sweep (val)") as reporter:
+            res = sweep_top_p(
+                project,
+                model,
+                dataset,
+                split="val",
+                method="gradcampp" if "gradcampp" in args.methods else args.methods[0],
+                segmenter=args.segmenters[0],
+                values=args.sweep_values or DEFAULT_VALUES,
+                fill=args.fill,
+                seed=args.seed,
+                params=params,
+                limit=args.limit,
+                reporter=reporter,
+                device=args.device,
+            )
+        print(res.table.to_string(index=False, float_format=lambda v: f"{v:.3f}"))
+        print(f"chosen top_p = {res.chosen_top_p:g} (sweep run #{res.run_id})")
+        params = dataclasses.replace(params, top_p=res.chosen_top_p)
+        source = {"kind": "sweep", "run_id": res.run_id, "split": "val"}
+    with progress_bar("faithfulness") as reporter:
+        return run_grid(
+            project,
+            model,
+            dataset,
+            args.split,
+            args.methods,
+            args.segmenters,
+            fill=args.fill,
+            repeats=args.repeats,
+            seed=args.seed,
+            params=params,
+            reporter=reporter,
+            curves=not args.no_curves,
+            curve_repeats=args.curve_repeats,
+            batch_size=args.batch_size,
+            limit=args.limit,
+            resume=not args.new,
+            device=args.device,
+            top_p_source=source,
+        )

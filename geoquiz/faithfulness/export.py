@@ -1,0 +1,85 @@
+"""Export a faithfulness run: tidy CSVs and Figure 2 / Figure 3 / curve figures (PNG, SVG).
+
+Files written to ``out_dir`` (prefix ``faithfulness_run<ID>``):
+
+``_results.csv``      every stored result (one row per image x method x segmenter x test x selection x repeat)
+``_summary.csv``      :func:`~geoquiz.faithfulness.stats.summarise` (means with bootstrap 95% CIs)
+``_comparison.csv``   :func:`~geoquiz.faithfulness.stats.compare` (paired differences, Wilcoxon)
+``_per_class.csv``    :func:`~geoquiz.faithfulness.stats.per_class`
+``_curves.csv``       every curve step; ``_curve_auc.csv`` mean normalised AUCs with CIs
+``_figure2.<fmt>``    bars by method (first segmenter), ``_figure3.<fmt>`` bars by segmenter
+                      (Grad-CAM++ or the first method), ``_curve_plot.<fmt>`` progressive curves
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+from geoquiz.errors import GeoQuizError
+from geoquiz.progress import Reporter, step
+
+FORMATS = ("csv", "png", "svg")
+
+
+def _write_csv(df, path: Path) -> Path:
+    tmp = path.with_name(path.name + ".tmp")
+    df.to_csv(tmp, index=False)
+    tmp.replace(path)
+    return path
+
+
+def export_run(
+    db,
+    run_id: int,
+    out_dir: str | Path,
+    *,
+    formats: Sequence[str] = FORMATS,
+    reporter: Reporter | None = None,
+) -> list[Path]:
+    """Write the run's CSVs and figures (see module doc); returns the paths written."""
+    from geoquiz.faithfulness import figures, stats, store
+
+    bad = [f for f in formats if f not in FORMATS]
+    if bad:
+        raise GeoQuizError(f"unknown export format(s) {', '.join(bad)}; choose from {', '.join(FORMATS)}")
+    run = store.get_run(db, run_id)
+    if run.kind != "grid":
+        raise GeoQuizError(f"run #{run_id} is a {run.kind} run; only faithfulness grids are exported")
+    df = store.load_run(db, run_id)
+    if len(df) == 0:
+        raise GeoQuizError(f"run #{run_id} has no results to export")
+    curves = store.load_curves(db, run_id)
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    prefix = f"faithfulness_run{run_id}"
+    written: list[Path] = []
+    step(reporter, 0, 3, "statistics")
+    summary = stats.summarise(df)
+    curve_summary = stats.curve_summary(curves) if len(curves) else None
+    if "csv" in formats:
+        written.append(_write_csv(df, out / f"{prefix}_results.csv"))
+        written.append(_write_csv(summary, out / f"{prefix}_summary.csv"))
+        written.append(_write_csv(stats.compare(df), out / f"{prefix}_comparison.csv"))
+        written.append(_write_csv(stats.per_class(df), out / f"{prefix}_per_class.csv"))
+        if len(curves):
+            written.append(_write_csv(curves, out / f"{prefix}_curves.csv"))
+            written.append(_write_csv(curve_summary, out / f"{prefix}_curve_auc.csv"))
+    step(reporter, 1, 3, "figures")
+    for fmt in (f for f in formats if f != "csv"):
+        written.append(
+            figures.save_figure(
+                figures.comparison_charts(summary, group_by="method"), out / f"{prefix}_figure2.{fmt}"
+            )
+        )
+        written.append(
+            figures.save_figure(
+                figures.comparison_charts(summary, group_by="segmenter"), out / f"{prefix}_figure3.{fmt}"
+            )
+        )
+        if curve_summary is not None and len(curve_summary):
+            written.append(
+                figures.save_figure(figures.curve_charts(curve_summary), out / f"{prefix}_curve_plot.{fmt}")
+            )
+    step(reporter, 3, 3, "exported")
+    return written
