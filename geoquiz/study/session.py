@@ -309,6 +309,21 @@ class QuizSession:
         by_view = {r[1]: int(r[0]) for r in rows}
         return [(v, get_item(self.db, by_view[v]).path) for v in spec.views if v in by_view]
 
+    def total_score(self, *, include_practice: bool = False) -> tuple[int, int]:
+        """``(points, trials scored)`` of the answered trials (feedback mode), GeoGuessr-style."""
+        rows = self.db.execute(
+            "SELECT t.id, t.kind, t.true_label, g.label FROM trials t LEFT JOIN guesses g ON g.trial_id = t.id "
+            "WHERE t.session_id = ? ORDER BY t.id, g.rank",
+            [self.id],
+        ).fetchall()
+        trials: dict[int, tuple[str, str, list[str]]] = {}
+        for trial_id, kind, label, guess in rows:
+            entry = trials.setdefault(trial_id, (kind, label, []))
+            if guess is not None:
+                entry[2].append(guess)
+        scored = [(lbl, g) for kind, lbl, g in trials.values() if include_practice or kind != "practice"]
+        return sum(geoguessr_score(g, lbl)[1] for lbl, g in scored), len(scored)
+
     # -- answers ---------------------------------------------------------------------------------
     def validate(self, spec: TrialSpec, response: TrialResponse) -> None:
         """Raise :class:`ResponseError` when ``response`` breaks the study's response rules."""

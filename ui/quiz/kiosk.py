@@ -1,0 +1,330 @@
+"""The participant's full-screen kiosk: consent -> instructions -> practice -> trials -> thank you.
+
+It shows only the current participant's own trial: no model output, no true answers (except in a
+study's feedback mode), no other participant's data and no researcher views (the launcher hides the
+main window while the kiosk is up, and the kiosk is application-modal). Closing it is refused unless
+the researcher's passphrase is entered (the small "Researcher" button, Ctrl+Shift+Q, or any attempt
+to close the window opens the prompt).
+
+Every answer is committed through :meth:`geoquiz.study.session.QuizSession.submit` (one
+transaction) before the next screen appears; if saving fails the answer stays on screen with the
+reason. The kiosk uses the session's database connection on the GUI thread: a submission is a few
+small inserts, and waiting for it is exactly what durability requires.
+"""
+
+from __future__ import annotations
+
+import html
+import sqlite3
+
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtGui import QCloseEvent, QKeySequence, QShortcut
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QDialog,
+    QDialogButtonBox,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QPushButton,
+    QStackedWidget,
+    QTextBrowser,
+    QVBoxLayout,
+    QWidget,
+)
+
+from geoquiz.errors import GeoQuizError
+from geoquiz.study.passphrase import verify_passphrase
+from geoquiz.study.session import QuizSession, SubmitResult, TrialResponse, TrialSpec
+from ui.quiz.guess_picker import ordinal
+from ui.quiz.trial_widget import TrialWidget
+
+
+def _paragraphs(text: str) -> str:
+    return "".join(
+        f"<p>{html.escape(p.strip())}</p>" for p in text.strip().split("\n\n") if p.strip()
+    ).replace("\n", "<br>")
+
+
+class PassphraseDialog(QDialog):
+    """Asks for the researcher passphrase; accepts only when it matches."""
+
+    def __init__(self, check, parent: QWidget | None = None) -> None:  # noqa: ANN001 - callable(str) -> bool
+        super().__init__(parent)
+        self.setObjectName("passphraseDialog")
+        self.setWindowTitle("Researcher")
+        self.setModal(True)
+        self.check = check
+        self.input = QLineEdit(self)
+        self.input.setObjectName("passphraseInput")
+        self.input.setEchoMode(QLineEdit.Password)
+        self.error = QLabel(self)
+        self.error.setObjectName("passphraseError")
+        self.error.setStyleSheet("color: #c62828;")
+        buttons = QDialogButtonBox(QDialogButtonBox.Ok | QDialogButtonBox.Cancel, self)
+        buttons.accepted.connect(self._try)
+        buttons.rejected.connect(self.reject)
+        layout = QVBoxLayout(self)
+        layout.addWidget(QLabel("Researcher passphrase to leave the participant screen:", self))
+        layout.addWidget(self.input)
+        layout.addWidget(self.error)
+        layout.addWidget(buttons)
+
+    def _try(self) -> None:
+        if self.check(self.input.text()):
+            self.accept()
+        else:
+            self.error.setText("Wrong passphrase.")
+            self.input.selectAll()
+            self.input.setFocus()
+
+
+class _Page(QWidget):
+    """A page with a title, a body and one main button (plus optional extras)."""
+
+    def __init__(self, name: str, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName(name)
+        self.title = QLabel(self)
+        self.body = QTextBrowser(self)
+        self.body.setObjectName(f"{name}Text")
+        self.body.setOpenExternalLinks(False)
+        self.button = QPushButton("Continue", self)
+        self.button.setObjectName(f"{name}Continue")
+        self.button.setDefault(True)
+        self.row = QHBoxLayout()
+        self.row.addStretch(1)
+        self.row.addWidget(self.button)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(80, 40, 80, 40)
+        layout.addWidget(self.title)
+        layout.addWidget(self.body, 1)
+        self.extra = QVBoxLayout()
+        layout.addLayout(self.extra)
+        layout.addLayout(self.row)
+
+    def set_content(self, title: str, body_html: str, button: str | None = "Continue") -> None:
+        self.title.setText(f"<h1>{html.escape(title)}</h1>")
+        self.body.setHtml(f"<div style='font-size:14pt'>{body_html}</div>")
+        self.button.setVisible(button is not None)
+        if button:
+            self.button.setText(button)
+
+
+class KioskWindow(QWidget):
+    """The participant screen for one session. ``exited`` fires after the researcher unlocked it."""
+
+    exited = Signal()
+
+    def __init__(self, session: QuizSession, parent: QWidget | None = None) -> None:
+        super().__init__(parent, Qt.Window)
+        self.setObjectName("kioskWindow")
+        self.setWindowTitle(session.study.title)
+        self.setWindowModality(Qt.ApplicationModal)
+        font = self.font()
+        font.setPointSizeF(font.pointSizeF() * 1.2)  # readable from a step back
+        self.setFont(font)
+        self.session = session
+        self.study = session.study
+        self._unlocked = False
+        self._after = None  # what the message page's button does next
+        self.passphrase_dialog: PassphraseDialog | None = None
+        self.last_result: SubmitResult | None = None
+
+        self.stack = QStackedWidget(self)
+        self.consent = _Page("consent", self)
+        self.consent_check = QCheckBox(self.study.consent_accept_label, self.consent)
+        self.consent_check.setObjectName("consentCheck")
+        self.consent.extra.addWidget(self.consent_check)
+        self.decline = QPushButton(self.study.consent_decline_label, self.consent)
+        self.decline.setObjectName("consentDecline")
+        self.consent.row.insertWidget(0, self.decline)
+        self.consent_check.toggled.connect(self.consent.button.setEnabled)
+        self.consent.button.clicked.connect(self._accept_consent)
+        self.decline.clicked.connect(self._decline_consent)
+        self.instructions = _Page("instructions", self)
+        self.instructions.button.clicked.connect(self._begin)
+        self.message = _Page("message", self)
+        self.message.button.clicked.connect(self._message_done)
+        self.trial = TrialWidget(self.study, session.options, self)
+        self.trial.submitted.connect(self._submit)
+        self.thanks = _Page("thanks", self)
+        for page in (self.consent, self.instructions, self.message, self.trial, self.thanks):
+            self.stack.addWidget(page)
+
+        title = QLabel(f"<b>{html.escape(self.study.title)}</b>", self)
+        self.exit_button = QPushButton("Researcher", self)
+        self.exit_button.setObjectName("kioskExit")
+        self.exit_button.setFlat(True)
+        self.exit_button.setFocusPolicy(Qt.NoFocus)
+        self.exit_button.clicked.connect(self.request_exit)
+        top = QHBoxLayout()
+        top.addWidget(title, 1)
+        top.addWidget(self.exit_button)
+        layout = QVBoxLayout(self)
+        layout.addLayout(top)
+        layout.addWidget(self.stack, 1)
+        QShortcut(QKeySequence("Ctrl+Shift+Q"), self, activated=self.request_exit, context=Qt.WindowShortcut)
+        self._resuming = session.phase in ("practice", "trials") and session.progress()[0] > 0
+        self.show_current()
+
+    # -- navigation ------------------------------------------------------------------------------
+    def page(self) -> str:
+        """The object name of the page shown (consent, instructions, message, trialWidget, thanks)."""
+        return self.stack.currentWidget().objectName()
+
+    def show_current(self) -> None:
+        phase = self.session.phase
+        if phase == "consent":
+            self.consent.set_content(self.study.title, _paragraphs(self.study.consent_text), "Continue")
+            self.consent.button.setEnabled(self.consent_check.isChecked())
+            self.stack.setCurrentWidget(self.consent)
+        elif phase == "instructions":
+            start = "Start the practice" if self.study.n_practice else "Start"
+            self.instructions.set_content("Instructions", _paragraphs(self.study.instructions), start)
+            self.stack.setCurrentWidget(self.instructions)
+            self.instructions.button.setFocus()
+        elif phase == "declined":
+            self._show_message(
+                "Thank you", "<p>You chose not to take part. Nothing else will be recorded.</p>", None
+            )
+        elif phase == "finished":
+            self._show_thanks()
+        elif self._resuming:
+            self._resuming = False
+            done, total = self.session.progress()
+            self._show_message(
+                "Welcome back",
+                f"<p>Your earlier answers are saved ({done} of {total}). Continue where you left off.</p>",
+                "Continue",
+                self._next_trial,
+            )
+        else:
+            self._next_trial()
+
+    def _show_message(self, title: str, body: str, button: str | None, after=None) -> None:  # noqa: ANN001
+        self.trial.stop()
+        self._after = after
+        self.message.set_content(title, body, button)
+        self.stack.setCurrentWidget(self.message)
+        self.message.button.setFocus()
+
+    def _message_done(self) -> None:
+        after, self._after = self._after, None
+        (after or self.show_current)()
+
+    def _show_thanks(self) -> None:
+        self.trial.stop()
+        body = _paragraphs(self.study.thank_you)
+        if self.study.feedback:
+            points, n = self.session.total_score()
+            body += f"<p>Your score: <b>{points}</b> points over {n} pictures.</p>"
+        body += f"<p>Your participant code is <b>{self.session.code}</b>.</p>"
+        self.thanks.set_content("Thank you", body, None)
+        self.stack.setCurrentWidget(self.thanks)
+
+    def _accept_consent(self) -> None:
+        if not self.consent_check.isChecked():
+            return
+        self.session.accept_consent()
+        self.show_current()
+
+    def _decline_consent(self) -> None:
+        self.session.decline_consent()
+        self.show_current()
+
+    def _begin(self) -> None:
+        self.session.begin_trials()
+        self.show_current()
+
+    def _next_trial(self) -> None:
+        spec = self.session.next_trial()
+        if spec is None:
+            self._show_thanks()
+            return
+        self._show_trial(spec)
+
+    def _show_trial(self, spec: TrialSpec) -> None:
+        from geoquiz.data.imageio import read_image
+
+        try:
+            images = [(view, read_image(path)) for view, path in self.session.item_paths(spec)]
+        except GeoQuizError as exc:
+            self._show_message(
+                "Please call the researcher",
+                f"<p>This picture could not be shown.</p><p><small>{html.escape(str(exc))}</small></p>",
+                None,
+            )
+            return
+        self.trial.load(spec, images)
+        self.stack.setCurrentWidget(self.trial)
+
+    # -- answers ---------------------------------------------------------------------------------
+    def _submit(self, response: TrialResponse) -> None:
+        spec = self.trial.spec
+        try:
+            result = self.session.submit(spec.position, response)
+        except (GeoQuizError, sqlite3.Error) as exc:
+            self.trial.set_error(
+                f"Your answer could not be saved: {exc}. Please try again or call the researcher."
+            )
+            return
+        self.last_result = result
+        nxt = self.session.next_trial()
+        then = self._next_trial
+        if spec.is_practice and nxt is not None and not nxt.is_practice:
+            then = self._practice_over
+        if self.study.feedback:
+            self._show_message("Result", self._feedback_html(spec, result, response), "Continue", then)
+        elif response.timed_out:
+            self._show_message("Time is up", "<p>Your answer so far has been saved.</p>", "Continue", then)
+        else:
+            then()
+
+    def _practice_over(self) -> None:
+        self._show_message(
+            "Practice finished",
+            "<p>That was the practice. The real pictures start now.</p>",
+            "Start",
+            self._next_trial,
+        )
+
+    def _feedback_html(self, spec: TrialSpec, result: SubmitResult, response: TrialResponse) -> str:
+        answer = f"<p>The answer was <b>{html.escape(result.true_label)}</b>.</p>"
+        if result.correct_rank is None:
+            you = "<p>It was not on your list: 0 points.</p>"
+        else:
+            you = f"<p>It was your {ordinal(result.correct_rank)} guess: <b>{result.score}</b> points.</p>"
+        late = "<p>The time ran out; your answer so far was scored.</p>" if response.timed_out else ""
+        points, n = self.session.total_score()
+        total = "" if spec.is_practice else f"<p>Total so far: {points} points over {n} pictures.</p>"
+        return answer + you + late + total
+
+    # -- leaving ---------------------------------------------------------------------------------
+    def request_exit(self) -> PassphraseDialog:
+        """Open the passphrase prompt; the kiosk closes when the right passphrase is entered."""
+        if self.passphrase_dialog is not None and self.passphrase_dialog.isVisible():
+            return self.passphrase_dialog
+        dialog = PassphraseDialog(lambda text: verify_passphrase(self.session.db, text), self)
+        dialog.accepted.connect(self._unlock)
+        self.passphrase_dialog = dialog
+        dialog.open()
+        dialog.input.setFocus()
+        return dialog
+
+    def _unlock(self) -> None:
+        self._unlocked = True
+        self.trial.stop()
+        self.close()
+
+    @property
+    def unlocked(self) -> bool:
+        return self._unlocked
+
+    def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802 - Qt API
+        if not self._unlocked:
+            event.ignore()
+            self.request_exit()
+            return
+        super().closeEvent(event)
+        self.exited.emit()

@@ -1,0 +1,250 @@
+"""Study -> Start a participant session: the researcher picks a study, sets or enters the
+researcher passphrase, and starts a new session or resumes an interrupted one in the kiosk.
+
+The passphrase is required to start (so nobody locks a screen they cannot unlock) and to leave the
+kiosk. While the kiosk is up, the researcher's main window is hidden; it comes back when the kiosk is
+unlocked, and the views are told that sessions changed.
+"""
+
+from __future__ import annotations
+
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import (
+    QComboBox,
+    QDialog,
+    QFormLayout,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QPushButton,
+    QTableWidget,
+    QTableWidgetItem,
+    QVBoxLayout,
+    QWidget,
+)
+
+from geoquiz.errors import GeoQuizError
+from geoquiz.study.passphrase import has_passphrase, set_passphrase, verify_passphrase
+from geoquiz.study.session import QuizSession, list_sessions
+from ui.context import AppContext
+from ui.quiz.kiosk import KioskWindow
+from ui.workers import show_error
+
+OPEN_STATES = ("created", "consented", "running")
+_kiosks: set[KioskWindow] = set()  # keep open kiosks alive
+
+
+def start_kiosk(
+    ctx: AppContext, session: QuizSession, parent: QWidget | None = None, *, full_screen: bool = True
+) -> KioskWindow:
+    """Show ``session`` in a full-screen kiosk and hide the researcher's window until it is unlocked."""
+    main = parent.window() if parent is not None else None
+    kiosk = KioskWindow(session)
+    _kiosks.add(kiosk)
+
+    def back() -> None:
+        _kiosks.discard(kiosk)
+        if main is not None:
+            main.show()
+        ctx.data_changed.emit("sessions")
+
+    kiosk.exited.connect(back)
+    if full_screen:
+        kiosk.showFullScreen()
+    else:
+        kiosk.show()
+    kiosk.raise_()
+    kiosk.activateWindow()
+    if main is not None and main is not kiosk:
+        main.hide()
+    return kiosk
+
+
+class SessionLauncher(QDialog):
+    """See the module docstring. ``kiosk`` is the kiosk it opened (None until then)."""
+
+    def __init__(self, ctx: AppContext, parent: QWidget | None = None, study_id: int | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName("sessionLauncher")
+        self.setWindowTitle("Start a participant session")
+        self.ctx = ctx
+        self.db = ctx.project.db
+        self.kiosk: KioskWindow | None = None
+        self.full_screen = True
+
+        self.study_combo = QComboBox(self)
+        self.study_combo.setObjectName("launcherStudy")
+        for sid, slug, title in self.db.execute(
+            "SELECT id, slug, title FROM studies ORDER BY slug"
+        ).fetchall():
+            self.study_combo.addItem(f"{title} ({slug})", sid)
+        if study_id is not None and self.study_combo.findData(study_id) >= 0:
+            self.study_combo.setCurrentIndex(self.study_combo.findData(study_id))
+        self.study_combo.currentIndexChanged.connect(self.refresh_sessions)
+
+        self.sessions = QTableWidget(0, 4, self)
+        self.sessions.setObjectName("launcherSessions")
+        self.sessions.setHorizontalHeaderLabels(["Participant", "State", "Progress", "Started"])
+        self.sessions.setSelectionBehavior(QTableWidget.SelectRows)
+        self.sessions.setSelectionMode(QTableWidget.SingleSelection)
+        self.sessions.setEditTriggers(QTableWidget.NoEditTriggers)
+        self.sessions.horizontalHeader().setStretchLastSection(True)
+
+        self.passphrase = QLineEdit(self)
+        self.passphrase.setObjectName("launcherPass")
+        self.passphrase.setEchoMode(QLineEdit.Password)
+        self.new_pass = QLineEdit(self)
+        self.new_pass.setObjectName("launcherNewPass")
+        self.new_pass.setEchoMode(QLineEdit.Password)
+        self.confirm_pass = QLineEdit(self)
+        self.confirm_pass.setObjectName("launcherConfirmPass")
+        self.confirm_pass.setEchoMode(QLineEdit.Password)
+        self.set_pass_button = QPushButton("Set passphrase", self)
+        self.set_pass_button.setObjectName("launcherSetPass")
+        self.set_pass_button.setAutoDefault(False)
+        self.set_pass_button.clicked.connect(self.save_passphrase)
+        self.pass_info = QLabel(self)
+        self.pass_info.setWordWrap(True)
+
+        self.error = QLabel(self)
+        self.error.setObjectName("launcherError")
+        self.error.setStyleSheet("color: #c62828;")
+        self.error.setWordWrap(True)
+        self.start_button = QPushButton("Start new session", self)
+        self.start_button.setObjectName("launcherStart")
+        self.start_button.clicked.connect(self.start_new)
+        self.resume_button = QPushButton("Resume selected", self)
+        self.resume_button.setObjectName("launcherResume")
+        self.resume_button.setAutoDefault(False)
+        self.resume_button.clicked.connect(self.resume_selected)
+        close = QPushButton("Close", self)
+        close.setAutoDefault(False)
+        close.clicked.connect(self.reject)
+
+        form = QFormLayout()
+        form.addRow("Study:", self.study_combo)
+        form.addRow("Researcher passphrase:", self.passphrase)
+        form.addRow(self.pass_info)
+        form.addRow("New passphrase:", self.new_pass)
+        form.addRow("Repeat new passphrase:", self.confirm_pass)
+        form.addRow("", self.set_pass_button)
+        layout = QVBoxLayout(self)
+        layout.addLayout(form)
+        layout.addWidget(QLabel("Unfinished sessions of this study:", self))
+        layout.addWidget(self.sessions, 1)
+        layout.addWidget(self.error)
+        buttons = QHBoxLayout()
+        buttons.addWidget(self.resume_button)
+        buttons.addStretch(1)
+        buttons.addWidget(close)
+        buttons.addWidget(self.start_button)
+        layout.addLayout(buttons)
+        self.resize(620, 480)
+        self.refresh_passphrase()
+        self.refresh_sessions()
+        if self.study_combo.count() == 0:
+            self.error.setText("No study is installed in this project. Install one from the Studies tab.")
+            self.start_button.setEnabled(False)
+
+    # -- passphrase ------------------------------------------------------------------------------
+    def refresh_passphrase(self) -> None:
+        if has_passphrase(self.db):
+            self.pass_info.setText("To change it, enter the current one above and the new one twice below.")
+            self.set_pass_button.setText("Change passphrase")
+        else:
+            self.pass_info.setText(
+                "No researcher passphrase yet. Choose one (at least 4 characters): it is needed to leave "
+                "the participant screen. It is stored only as a salted hash."
+            )
+            self.set_pass_button.setText("Set passphrase")
+        self.passphrase.setEnabled(has_passphrase(self.db))
+
+    def save_passphrase(self) -> bool:
+        self.error.clear()
+        if has_passphrase(self.db) and not verify_passphrase(self.db, self.passphrase.text()):
+            self.error.setText("Enter the current passphrase first.")
+            return False
+        if self.new_pass.text() != self.confirm_pass.text():
+            self.error.setText("The two new passphrases differ.")
+            return False
+        try:
+            set_passphrase(self.db, self.new_pass.text())
+        except GeoQuizError as exc:
+            self.error.setText(str(exc))
+            return False
+        self.passphrase.setText(self.new_pass.text())
+        self.new_pass.clear()
+        self.confirm_pass.clear()
+        self.refresh_passphrase()
+        self.pass_info.setText("Passphrase saved.")
+        return True
+
+    def _authorised(self) -> bool:
+        if not has_passphrase(self.db):
+            self.error.setText(
+                "Set a researcher passphrase first: it is needed to leave the participant screen."
+            )
+            return False
+        if not verify_passphrase(self.db, self.passphrase.text()):
+            self.error.setText("Wrong researcher passphrase.")
+            return False
+        return True
+
+    # -- sessions --------------------------------------------------------------------------------
+    def study_id(self) -> int | None:
+        return self.study_combo.currentData()
+
+    def refresh_sessions(self) -> None:
+        self.sessions.setRowCount(0)
+        if self.study_id() is None:
+            return
+        rows = [s for s in list_sessions(self.db, int(self.study_id())) if s.state in OPEN_STATES]
+        self.sessions.setRowCount(len(rows))
+        for r, s in enumerate(rows):
+            values = [s.code, s.state, f"{s.answered}/{s.total}", s.started_at[:19].replace("T", " ")]
+            for c, value in enumerate(values):
+                item = QTableWidgetItem(value)
+                item.setData(Qt.UserRole, s.id)
+                self.sessions.setItem(r, c, item)
+        self.resume_button.setEnabled(bool(rows))
+
+    def start_new(self) -> KioskWindow | None:
+        self.error.clear()
+        if self.study_id() is None or not self._authorised():
+            return None
+        try:
+            session = QuizSession.create(self.db, int(self.study_id()))
+        except GeoQuizError as exc:
+            show_error(self, "Cannot start the session", str(exc))
+            return None
+        return self._open(session)
+
+    def resume_selected(self) -> KioskWindow | None:
+        self.error.clear()
+        row = self.sessions.currentRow()
+        if row < 0:
+            self.error.setText("Select a session to resume.")
+            return None
+        if not self._authorised():
+            return None
+        session = QuizSession.load(self.db, int(self.sessions.item(row, 0).data(Qt.UserRole)))
+        return self._open(session)
+
+    def _open(self, session: QuizSession) -> KioskWindow:
+        parent = self.parentWidget()
+        self.accept()
+        self.kiosk = start_kiosk(self.ctx, session, parent, full_screen=self.full_screen)
+        self.ctx.data_changed.emit("sessions")
+        return self.kiosk
+
+
+def open_session_launcher(
+    ctx: AppContext, parent: QWidget | None = None, study_id: int | None = None
+) -> SessionLauncher | None:
+    """Menu entry (Study -> Start a participant session…). Returns the dialog (shown, non-blocking)."""
+    if ctx.project is None:
+        show_error(parent, "No project", "Open a project first.")
+        return None
+    dialog = SessionLauncher(ctx, parent, study_id)
+    dialog.open()
+    return dialog
