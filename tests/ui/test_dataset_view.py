@@ -138,3 +138,26 @@ def test_dataset_view_follows_data_changed_and_empty_project(qtbot, project, tmp
     ctx.data_changed.emit("datasets")
     assert view.dataset_box.count() == 1 and view.model.rowCount() == 1 and view.empty.isHidden()
     assert view.detail.current.key == "a"
+
+
+def test_thumbnail_model_loads_off_thread_caches_and_marks_unreadable_files(qtbot, tmp_path):
+    from PySide6.QtCore import Qt
+
+    from ui.qtmodels.thumbnails import ThumbnailListModel, ThumbnailLoader
+
+    loader = ThumbnailLoader(capacity=2)
+    model = ThumbnailListModel(thumb_size=32, loader=loader)
+    good = [write_png(tmp_path / f"g{i}.png", scene("India", i)) for i in range(3)]
+    broken = tmp_path / "broken.png"
+    broken.write_bytes(b"\x89PNG not really")
+    rows = [ImageItem(f"g{i}", str(p), "India", "train") for i, p in enumerate(good)]
+    rows.append(ImageItem("bad", str(broken), "India", "train"))
+    model.set_rows(rows)
+    for r in range(4):
+        model.data(model.index(r), Qt.DecorationRole)
+    qtbot.waitUntil(lambda: loader.pending() == 0, timeout=10000)
+    assert len(loader.cache) == 2  # LRU capacity respected
+    assert model.is_loaded(3) and "broken.png" in model.data(model.index(3), Qt.ToolTipRole)
+    cached = [r for r in range(3) if loader.key([rows[r].path], 32) in loader.cache]
+    pix = model.data(model.index(cached[0]), Qt.DecorationRole)
+    assert (pix.width(), pix.height()) == (32, 24)  # 96x72 scaled to a longer side of 32

@@ -14,7 +14,7 @@ placeholder meanwhile, and emits ``dataChanged`` for the row when the image arri
 from __future__ import annotations
 
 from collections import OrderedDict
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 import numpy as np
@@ -89,7 +89,7 @@ class ThumbnailLoader(QObject):
         self.capacity = capacity
         self.pool = QThreadPool(self)
         self.pool.setMaxThreadCount(threads)
-        self._pending: set[tuple] = set()
+        self._tasks: dict[tuple, _Task] = {}  # queued or running loads
         self._priority = 0
         self._signals = _Signals(self)
         self._signals.loaded.connect(self._on_loaded, Qt.QueuedConnection)
@@ -106,31 +106,43 @@ class ThumbnailLoader(QObject):
         if img is not None:
             self.cache.move_to_end(key)
             return img
-        if key not in self._pending and key not in self.errors:
-            self._pending.add(key)
+        if key not in self._tasks and key not in self.errors:
+            task = _Task(self._signals, key, key[0], size)
+            task.setAutoDelete(False)  # we keep it until it reports, so tryTake stays safe
+            self._tasks[key] = task
             self._priority += 1
-            self.pool.start(_Task(self._signals, key, key[0], size), self._priority)
+            self.pool.start(task, self._priority)
         return None
 
     def error(self, paths: Sequence[str], size: int) -> str | None:
         return self.errors.get(self.key(paths, size))
 
     def _on_loaded(self, key: tuple, img: QImage) -> None:
-        self._pending.discard(key)
+        self._tasks.pop(key, None)
         self.cache[key] = img
         while len(self.cache) > self.capacity:
             self.cache.popitem(last=False)
         self.ready.emit(key)
 
     def _on_failed(self, key: tuple, message: str) -> None:
-        self._pending.discard(key)
+        self._tasks.pop(key, None)
         self.errors[key] = message
         self.broken.emit(key, message)
 
+    def pending(self) -> int:
+        """How many loads are queued or running."""
+        return len(self._tasks)
+
+    def forget(self, keys: Iterable[tuple]) -> None:
+        """Drop the queued (not yet started) loads among ``keys``, e.g. when a grid shows other rows."""
+        for key in keys:
+            task = self._tasks.get(key)
+            if task is not None and self.pool.tryTake(task):
+                del self._tasks[key]
+
     def forget_pending(self) -> None:
-        """Drop queued (not yet started) loads, e.g. when the grid shows another dataset."""
-        self.pool.clear()
-        self._pending.clear()
+        """Drop every queued load (at shutdown)."""
+        self.forget(list(self._tasks))
 
     def wait(self, msecs: int = 10000) -> bool:
         return self.pool.waitForDone(msecs)
@@ -174,13 +186,15 @@ class ThumbnailListModel(QAbstractListModel):
         self._row_of: dict[tuple, int] = {}
         self._placeholder: QPixmap | None = None
         self._pixmaps: dict[tuple, QPixmap] = {}
+        self._requested: set[tuple] = set()
         self.loader.ready.connect(self._on_ready)
         self.loader.broken.connect(self._on_ready)
 
     # -- contents ---------------------------------------------------------------------------
     def set_rows(self, rows: Sequence[ImageItem | Location], thumb_size: int | None = None) -> None:
         self.beginResetModel()
-        self.loader.forget_pending()
+        self.loader.forget(self._requested)
+        self._requested.clear()
         self.rows = list(rows)
         if thumb_size is not None:
             self.thumb_size = thumb_size
@@ -236,6 +250,7 @@ class ThumbnailListModel(QAbstractListModel):
             return pix
         img = self.loader.get(paths, self.thumb_size)
         if img is None:
+            self._requested.add(key)
             return self._broken() if self.loader.error(paths, self.thumb_size) else self._blank()
         if len(paths) > 1:
             img = img.scaledToHeight(size, Qt.SmoothTransformation)
