@@ -64,7 +64,9 @@ def per_unit(df):
     cols = ["correct", "true_prob", "coverage", "n_boxes", "base_correct", "base_true_prob"]
     for c in cols:
         df[c] = df[c].astype(float)
-    return df.groupby(["unit", "label", *KEYS, "selection"], as_index=False, sort=True)[cols].mean()
+    return df.groupby(["unit", "label", *KEYS, "selection"], as_index=False, sort=True, dropna=False)[
+        cols
+    ].mean()
 
 
 def _summary_rows(units, group_keys: list[str], n_boot: int):
