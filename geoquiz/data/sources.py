@@ -12,7 +12,7 @@ import csv
 import os
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from geoquiz.data.imageio import IMAGE_EXTENSIONS, is_image_file
@@ -158,7 +158,8 @@ class CsvColumns:
     """Column names of a manifest (``None`` = not present). OSV-5M defaults: id, country, latitude,
     longitude. ``path`` holds an image path (relative to the image folder); without it images are
     found by id as ``<image_dir>/<id>.<ext>`` (4-view: ``<id>_<view>.<ext>``). ``views`` maps each
-    view to a column holding that view's path (one row per 4-view location)."""
+    view to a column holding that view's path (one row per 4-view location). Latitude and longitude
+    under their default names are used when the file has them; under other names they are required."""
 
     id: str | None = "id"
     path: str | None = None
@@ -169,9 +170,21 @@ class CsvColumns:
     views: tuple[tuple[str, str], ...] | None = None
 
     def required(self) -> list[str]:
-        cols = [self.id, self.path, self.label, self.split, self.latitude, self.longitude]
+        """Columns that must exist. Latitude/longitude under their default names are optional."""
+        cols = [self.id, self.path, self.label, self.split]
+        cols += [
+            c for c, default in ((self.latitude, "latitude"), (self.longitude, "longitude")) if c != default
+        ]
         cols += [c for _, c in self.views or ()]
         return [c for c in cols if c]
+
+    def present(self, header: Sequence[str]) -> CsvColumns:
+        """These columns without the optional ones the file does not have."""
+        return replace(
+            self,
+            latitude=self.latitude if self.latitude in header else None,
+            longitude=self.longitude if self.longitude in header else None,
+        )
 
 
 @dataclass
@@ -265,7 +278,7 @@ def scan_csv(
     try:
         with open(csv_path, newline="", encoding="utf-8-sig") as fh:
             reader = csv.DictReader(fh, delimiter=delimiter)
-            _read_header(reader, csv_path, columns)
+            columns = columns.present(_read_header(reader, csv_path, columns))
             line = 1
             for row in reader:
                 line = reader.line_num

@@ -62,7 +62,7 @@ def test_cli_import_folder_csv_and_four_view(tmp_path, capsys):
     assert "3 locations (12 images)" in capsys.readouterr().out
 
     assert main(["import", "-p", str(proj), "--name", "x", "--csv", str(tmp_path / "fv" / "locs.csv")]) == 2
-    assert "missing column(s) 'id', 'country', 'latitude', 'longitude'" in capsys.readouterr().err
+    assert "missing column(s) 'id', 'country' (columns found: name, lab" in capsys.readouterr().err
 
     with Project.open(proj) as p:
         infos = {i.name: i for i in ds.list_datasets(p.db)}

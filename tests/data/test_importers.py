@@ -169,7 +169,14 @@ def test_csv_missing_columns_are_named(project, osv_csv):
         DatasetImportError, match=r"missing column\(s\) 'state', 'fold'.*columns found: id, lat"
     ):
         import_csv(project, "x", osv_csv, columns=CsvColumns(label="state", split="fold"))
+    with pytest.raises(DatasetImportError, match=r"missing column\(s\) 'lat_deg'"):
+        import_csv(project, "x", osv_csv, columns=CsvColumns(latitude="lat_deg"))
     assert ds.list_datasets(project.db) == []
+    (osv_csv.parent / "nolatlon.csv").write_text("id,country\n100,FR\n")  # default lat/lon are optional
+    res = import_csv(
+        project, "y", osv_csv.parent / "nolatlon.csv", image_dir=osv_csv.parent / "images" / "manifest"
+    )
+    assert res.n_images == 1 and ds.load_items(project.db, "y")[0].latitude is None
 
 
 def test_csv_bad_rows_are_reported_by_line(project, osv_csv):
