@@ -84,6 +84,12 @@ def test_answer_lists_in_assets():
     assert set(read_answer_list("geoscenes")) <= set(countries)
 
 
+def test_geoscenes_list_matches_the_generator():
+    from geoquiz.data.geoscenes import COUNTRIES
+
+    assert read_answer_list("geoscenes") == tuple(COUNTRIES)
+
+
 def _replace(old: str, new: str) -> str:
     assert old in VALID, old
     return VALID.replace(old, new, 1)

@@ -316,3 +316,33 @@ def test_launcher_sets_the_passphrase_first(qtbot, quiz_project, tmp_path, main_
     kiosk.request_exit()
     _unlock(qtbot, kiosk)
     assert not kiosk.isVisible()
+
+
+def test_session_on_real_geoscenes_images(qtbot, geoscenes_project_root, tmp_path):
+    """Engineer B's GeoScenes project (rendered scenes with planted cues): one trial end to end."""
+    import shutil
+
+    from geoquiz.project import Project
+
+    root = tmp_path / "geoscenes"
+    shutil.copytree(geoscenes_project_root, root)
+    with Project.open(root) as project:
+        path = tmp_path / "g.toml"
+        path.write_text(small_study_text().replace('split = "test"', 'split = "all"'))
+        install_study(project, path)
+        session = QuizSession.create(project.db, "tiny", seed=3)
+        kiosk = KioskWindow(session)
+        _track(qtbot, kiosk)
+        kiosk.show()
+        _consent_and_start(qtbot, kiosk)
+        editor = kiosk.trial.editors[None]
+        assert editor.image_size() == (224, 224)
+        _type_guess(qtbot, kiosk.trial, "ind")
+        _draw(qtbot, editor, (100, 150), (140, 200))
+        _confidence(qtbot, kiosk.trial, 3)
+        qtbot.keyClick(kiosk.trial.picker.search, Qt.Key_Return, Qt.ControlModifier)
+        assert kiosk.page() == "message"  # practice finished
+        row = project.db.execute(
+            "SELECT t.kind, t.image_id, b.tag FROM trials t JOIN cue_boxes b ON b.trial_id = t.id"
+        ).fetchone()
+        assert row == ("practice", session.order[0].image_id, "road_markings")

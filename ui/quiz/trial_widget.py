@@ -137,6 +137,8 @@ class TrialWidget(QWidget):
         self.redo_button = QPushButton("Redo", self)
         self.redo_button.setObjectName("redoBox")
         self.redo_button.clicked.connect(self.undo_stack.redo)
+        self.undo_button.setEnabled(False)
+        self.redo_button.setEnabled(False)
         self.undo_stack.canUndoChanged.connect(self.undo_button.setEnabled)
         self.undo_stack.canRedoChanged.connect(self.redo_button.setEnabled)
         box_row = QHBoxLayout()

@@ -64,7 +64,7 @@ def summary(study: StudyDefinition) -> str:
     views = f"; views {', '.join(study.views)}" if study.views else ""
     limit = f"{study.time_limit_s} s per trial" if study.time_limit_s else "no time limit"
     return (
-        f"<b>{html.escape(study.title)}</b> — {html.escape(study.description)}<br>"
+        f"<b>{html.escape(study.title)}</b>{' — ' + html.escape(study.description) if study.description else ''}<br>"
         f"Dataset <b>{html.escape(sel.dataset)}</b> ({sel.split or 'all splits'}), {how}{views}.<br>"
         f"{study.n_trials} trials + {study.n_practice} practice + {study.n_attention} attention check(s); "
         f"{limit}; order {'randomised per participant' if study.randomise else 'fixed'}; "
