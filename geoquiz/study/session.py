@@ -169,7 +169,11 @@ class QuizSession:
         self.id = int(session_id)
         self.study_id, self.seed, self.code = int(row[0]), int(row[1]), row[3]
         _, self.study = get_study(db, self.study_id)
-        stored = json.loads(row[2])
+        stored = _stored_order(row[2])
+        if stored is None:
+            raise GeoQuizError(
+                f"session {session_id} was not created by the quiz (no stored trial order); it cannot be run"
+            )
         self.options: tuple[str, ...] = tuple(stored["options"])
         self.order: tuple[TrialSpec, ...] = self._specs(stored["trials"])
 
@@ -432,6 +436,21 @@ class QuizSession:
         return SubmitResult(int(row[0]), False, spec.label, rank, score, self.state == "finished")
 
 
+def _stored_order(text: str) -> dict | None:
+    """The ``order_json`` of a quiz session, or None when the row was written by something else."""
+    try:
+        data = json.loads(text or "")
+    except ValueError:
+        return None
+    if (
+        isinstance(data, dict)
+        and isinstance(data.get("trials"), list)
+        and isinstance(data.get("options"), list)
+    ):
+        return data
+    return None
+
+
 def _xyxy(cb: CueBox) -> dict[str, int]:
     return {"x0": cb.box.x0, "y0": cb.box.y0, "x1": cb.box.x1, "y1": cb.box.y1}
 
@@ -472,7 +491,7 @@ def list_sessions(db: Any, study: int | str | None = None) -> list[SessionInfo]:
             state=r[4],
             seed=r[5],
             answered=r[9],
-            total=len(json.loads(r[6])["trials"]),
+            total=max(len((_stored_order(r[6]) or {"trials": []})["trials"]), r[9]),
             started_at=r[7],
             finished_at=r[8],
         )

@@ -233,3 +233,27 @@ def test_unknown_session_and_study(tiny):
         create_session(tiny.db, "nope")
     with pytest.raises(GeoQuizError, match="participant code"):
         QuizSession.by_code(tiny.db, "AAAA-AAAA")
+
+
+def test_sessions_written_by_other_tools_are_listed_not_run(tiny):
+    """Seeded or imported sessions without a quiz order: listed with what they have, never run."""
+    from geoquiz.study.db import insert, now
+
+    study_id = tiny.db.execute("SELECT id FROM studies").fetchone()[0]
+    part = insert(tiny.db, "participants", {"study_id": study_id, "code": "SEED-0001", "created_at": now()})
+    sid = insert(
+        tiny.db,
+        "sessions",
+        {
+            "study_id": study_id,
+            "participant_id": part,
+            "seed": 0,
+            "order_json": "{}",
+            "state": "running",
+            "started_at": now(),
+        },
+    )
+    (info,) = list_sessions(tiny.db)
+    assert (info.code, info.answered, info.total) == ("SEED-0001", 0, 0)
+    with pytest.raises(GeoQuizError, match="not created by the quiz"):
+        QuizSession.load(tiny.db, sid)

@@ -227,7 +227,11 @@ class SessionLauncher(QDialog):
             return None
         if not self._authorised():
             return None
-        session = QuizSession.load(self.db, int(self.sessions.item(row, 0).data(Qt.UserRole)))
+        try:
+            session = QuizSession.load(self.db, int(self.sessions.item(row, 0).data(Qt.UserRole)))
+        except GeoQuizError as exc:
+            show_error(self, "Cannot resume the session", str(exc))
+            return None
         return self._open(session)
 
     def _open(self, session: QuizSession) -> KioskWindow:
