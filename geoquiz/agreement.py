@@ -235,6 +235,27 @@ def box_density(
     return np.clip(counts / denom, 0.0, 1.0).astype(np.float32)
 
 
+def participant_density(
+    box_sets: Sequence[Sequence[Box]], height: int, width: int, *, sigma: float = 0.0
+) -> np.ndarray:
+    """Share of participants whose boxes cover each pixel: float32 HxW in [0, 1].
+
+    ``box_sets`` holds one list of boxes per participant (an empty list counts: that participant
+    marked nothing here); a participant's overlapping boxes count once. ``sigma`` > 0 smooths.
+    """
+    share = np.zeros((height, width), dtype=np.float32)
+    if not box_sets:
+        return share
+    for boxes in box_sets:
+        share += union_mask(list(boxes), height, width)
+    share /= len(box_sets)
+    if sigma > 0 and share.any():
+        from scipy.ndimage import gaussian_filter
+
+        share = gaussian_filter(share, sigma=sigma).astype(np.float32)
+    return np.clip(share, 0.0, 1.0).astype(np.float32)
+
+
 def rescale_box(box: Box, from_size: tuple[int, int], to_size: tuple[int, int]) -> Box:
     """Map a box from a (width, height) grid to another (rounding outwards, clipped)."""
     (fw, fh), (tw, th) = from_size, to_size

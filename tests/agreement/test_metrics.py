@@ -113,6 +113,17 @@ def test_box_density():
     assert ag.box_density([], 3, 3).sum() == 0
 
 
+def test_participant_density_counts_each_participant_once():
+    p1 = [Box(0, 0, 4, 4), Box(2, 2, 6, 6)]  # overlapping boxes of one participant
+    p2 = [Box(0, 0, 2, 2)]
+    p3: list[Box] = []  # answered but marked nothing
+    d = ag.participant_density([p1, p2, p3], 8, 8)
+    assert d.dtype == np.float32 and d.shape == (8, 8)
+    assert d[1, 1] == pytest.approx(2 / 3) and d[3, 3] == pytest.approx(1 / 3) and d[7, 7] == 0
+    assert ag.participant_density([], 4, 4).sum() == 0
+    assert ag.participant_density([p1], 8, 8, sigma=1.0).max() < 1.0
+
+
 def test_rescale_box():
     assert ag.rescale_box(Box(0, 0, 112, 56), (224, 224), (448, 448)) == Box(0, 0, 224, 112)
     assert ag.rescale_box(Box(1, 1, 3, 3), (10, 10), (10, 10)) == Box(1, 1, 3, 3)

@@ -1,0 +1,160 @@
+"""The Dashboards tab (researchers only): people vs model accuracy, per-class comparison, ROC curves,
+confusion matrices, deletion / insertion results, PCA scatter, response-time and confidence histograms.
+
+The data is gathered in a worker with its own project connection
+(:func:`geoquiz.study.dashboard_data.load_dashboard`); the GUI thread only draws it
+(:mod:`ui.plots.dashboard_plots`). Every figure can be saved as PNG or SVG, one by one or all at once.
+Reloads on ``ctx.project_changed`` and on data changes (sessions, models, evaluations, agreement).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from PySide6.QtWidgets import (
+    QComboBox,
+    QFileDialog,
+    QGridLayout,
+    QHBoxLayout,
+    QLabel,
+    QPushButton,
+    QScrollArea,
+    QVBoxLayout,
+    QWidget,
+)
+
+from geoquiz.study.dashboard_data import DashboardData
+from geoquiz.study.review_data import list_model_names, list_study_slugs
+from ui.context import AppContext
+from ui.plots.dashboard_plots import FIGURES, PlotPanel
+from ui.workers import show_error, start
+
+ALL_STUDIES = "All studies"
+NO_MODEL = "(no model)"
+RELOAD_ON = {"sessions", "studies", "models", "evaluations", "agreement", "datasets", "explanations"}
+
+
+def load_job(root: str, model: str | None, study: str | None, *, reporter=None) -> DashboardData:  # noqa: ANN001
+    """Worker job: open the project and collect the dashboard data."""
+    from geoquiz.project import Project
+    from geoquiz.study.dashboard_data import load_dashboard
+
+    with Project.open(root) as project:
+        return load_dashboard(project.db, model=model, study=study)
+
+
+class DashboardView(QWidget):
+    """Model / study pickers, then a scrolling grid of figures."""
+
+    def __init__(self, ctx: AppContext, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName("dashboardView")
+        self.ctx = ctx
+        self.worker = None
+        self.data: DashboardData | None = None
+        self.model_combo = QComboBox(self)
+        self.model_combo.setObjectName("dashboardModel")
+        self.study_combo = QComboBox(self)
+        self.study_combo.setObjectName("dashboardStudy")
+        for combo in (self.model_combo, self.study_combo):
+            combo.setMinimumContentsLength(14)
+            combo.activated.connect(lambda _=0: self.reload())
+        self.refresh_button = QPushButton("Refresh", self)
+        self.refresh_button.setObjectName("dashboardRefresh")
+        self.refresh_button.clicked.connect(self.reload)
+        self.save_all_button = QPushButton("Save all figures…", self)
+        self.save_all_button.setObjectName("dashboardSaveAll")
+        self.save_all_button.clicked.connect(self.save_all_dialog)
+        self.status = QLabel(self)
+        self.status.setObjectName("dashboardStatus")
+        top = QHBoxLayout()
+        top.addWidget(QLabel("Model:", self))
+        top.addWidget(self.model_combo)
+        top.addWidget(QLabel("Study:", self))
+        top.addWidget(self.study_combo)
+        top.addWidget(self.refresh_button)
+        top.addWidget(self.save_all_button)
+        top.addWidget(self.status, 1)
+
+        self.panels: dict[str, PlotPanel] = {}
+        grid_host = QWidget(self)
+        grid = QGridLayout(grid_host)
+        for i, (key, title, _) in enumerate(FIGURES):
+            panel = PlotPanel(key, title, grid_host)
+            self.panels[key] = panel
+            grid.addWidget(panel, i // 2, i % 2)
+        scroll = QScrollArea(self)
+        scroll.setWidgetResizable(True)
+        scroll.setWidget(grid_host)
+        layout = QVBoxLayout(self)
+        layout.addLayout(top)
+        layout.addWidget(scroll, 1)
+        ctx.project_changed.connect(self.on_project_changed)
+        ctx.data_changed.connect(self.on_data_changed)
+        self.on_project_changed()
+
+    # -- pickers and loading ----------------------------------------------------------------------
+    def _fill(self, combo: QComboBox, first: str, names: list[str]) -> None:
+        current = combo.currentText()
+        combo.blockSignals(True)
+        combo.clear()
+        combo.addItems([first, *names])
+        index = combo.findText(current)
+        if index < 0 and first == NO_MODEL and names:
+            index = 1
+        combo.setCurrentIndex(max(index, 0))
+        combo.blockSignals(False)
+
+    def on_project_changed(self) -> None:
+        project = self.ctx.project
+        if project is None:
+            self.status.setText("No project open")
+            return
+        self._fill(self.model_combo, NO_MODEL, list_model_names(project.db))
+        self._fill(self.study_combo, ALL_STUDIES, list_study_slugs(project.db))
+        self.reload()
+
+    def on_data_changed(self, kind: str) -> None:
+        if kind in RELOAD_ON:
+            self.on_project_changed()
+
+    def selection(self) -> tuple[str | None, str | None]:
+        model = self.model_combo.currentText()
+        study = self.study_combo.currentText()
+        return (None if model in ("", NO_MODEL) else model, None if study in ("", ALL_STUDIES) else study)
+
+    def reload(self) -> None:
+        if self.ctx.project is None:
+            return
+        model, study = self.selection()
+        self.status.setText("Loading…")
+        self.worker = start(
+            load_job, str(self.ctx.root), model, study, on_result=self.show_data, on_error=self._failed
+        )
+
+    def _failed(self, message: str, _tb: str) -> None:
+        self.status.setText("Could not load the dashboards")
+        show_error(self, "Dashboards", message)
+
+    # -- drawing ----------------------------------------------------------------------------------
+    def show_data(self, data: DashboardData) -> None:
+        self.data = data
+        drawn = 0
+        for key, _title, draw in FIGURES:
+            drawn += bool(draw(self.panels[key].plot, data))
+        kappa = "" if data.kappa is None else f"; Fleiss' kappa of first guesses {data.kappa:.2f}"
+        notes = ("; " + "; ".join(data.notes)) if data.notes else ""
+        self.status.setText(f"{drawn} of {len(FIGURES)} figures have data{kappa}{notes}")
+
+    def save_all(self, folder: str | Path, formats: tuple[str, ...] = ("png", "svg")) -> list[Path]:
+        """Save every figure to ``folder`` as ``<figure>.<format>``."""
+        folder = Path(folder)
+        folder.mkdir(parents=True, exist_ok=True)
+        return [panel.save(folder / f"{key}.{fmt}") for key, panel in self.panels.items() for fmt in formats]
+
+    def save_all_dialog(self) -> None:
+        start_dir = str(self.ctx.root / "exports") if self.ctx.project is not None else ""
+        folder = QFileDialog.getExistingDirectory(self, "Save all figures to", start_dir)
+        if folder:
+            files = self.save_all(folder)
+            self.status.setText(f"Saved {len(files)} files to {folder}")
