@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+import numpy as np
 import pytest
 
 from geoquiz import demo
@@ -102,9 +103,28 @@ def test_cli_demo_builds_and_reports(tmp_path, small_demo, capsys):
 def test_cli_geoscenes_writes_a_folder(tmp_path, capsys):
     from geoquiz.cli import main
 
-    assert main(["geoscenes", str(tmp_path / "gs"), "--n-per-class", "1", "--size", "64", "--seed", "5"]) == 0
+    sheet = tmp_path / "sheet.png"
+    args = [
+        "geoscenes",
+        str(tmp_path / "gs"),
+        "--n-per-class",
+        "1",
+        "--size",
+        "64",
+        "--seed",
+        "5",
+        "--sheet",
+        str(sheet),
+    ]
+    assert main(args) == 0
     assert "wrote 3 images" in capsys.readouterr().out
     assert (tmp_path / "gs" / "manifest.csv").read_text().startswith("id,path,country,split\n")
+    from geoquiz.data.imageio import read_image
+
+    grid = read_image(sheet)  # 3 rows of one 64 px tile, a label column and the legend
+    assert grid.shape[0] == 3 * 66 + 22
+    tile = grid[:64, 70:134]
+    assert np.abs(tile.astype(int) - read_image(tmp_path / "gs" / "France" / "france_0000.png")).mean() < 40
     assert main(["geoscenes", str(tmp_path / "bad"), "--n-per-class", "1", "--countries", "Mordor"]) == 2
     assert "unknown GeoScenes countries ['Mordor']" in capsys.readouterr().err
 

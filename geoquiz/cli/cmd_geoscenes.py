@@ -1,4 +1,4 @@
-"""``geoquiz geoscenes OUT_DIR --n-per-class N [--four-view] [--seed S]``: write GeoScenes images.
+"""``geoquiz geoscenes OUT_DIR --n-per-class N [--four-view] [--seed S] [--sheet PNG]``: write GeoScenes.
 
 Writes ``OUT_DIR/<Country>/<key>.png``, ``OUT_DIR/manifest.csv`` (id, path, country, split[, location,
 view]) and ``OUT_DIR/cues.json`` (the planted cue boxes). The folder can be imported with
@@ -27,6 +27,13 @@ def register(sub) -> None:  # noqa: ANN001
         default=",".join(COUNTRIES),
         help=f"comma-separated classes from {', '.join(ALL_COUNTRIES)} (default {','.join(COUNTRIES)})",
     )
+    p.add_argument(
+        "--sheet",
+        type=Path,
+        default=None,
+        metavar="PNG",
+        help="also write a contact sheet (first 6 single-view images per country, cue boxes outlined)",
+    )
     p.set_defaults(func=run)
 
 
@@ -52,4 +59,9 @@ def run(args: argparse.Namespace) -> int:
     out = args.out_dir.expanduser().resolve()
     print(f"wrote {len(items)} images ({n_cues} planted cue boxes) to {out}")
     print(f"manifest: {out / 'manifest.csv'}; cues: {out / 'cues.json'}")
+    if args.sheet is not None:
+        from geoquiz.data.geoscenes.sheet import contact_sheet, save_contact_sheet
+
+        sheet = contact_sheet(countries, min(6, args.n_per_class), seed=args.seed, size=args.size)
+        print(f"contact sheet: {save_contact_sheet(args.sheet, sheet)}")
     return 0

@@ -145,28 +145,35 @@ class Canvas:
         self._draw_ids.line(p, fill=self.owner, width=w, joint="curve")
 
     def shade(self, pts: Sequence[Point], colour: Colour, alpha: float) -> None:
-        """Blend a translucent polygon (shadows, haze); ownership is left unchanged."""
-        layer = Image.new("L", self.image.size, 0)
-        ImageDraw.Draw(layer).polygon(self._scaled(pts), fill=int(round(255 * alpha)))
-        self.image.paste(Image.new("RGB", self.image.size, colour), (0, 0), layer)
+        """Blend a translucent polygon (shadows, clouds); ownership is left unchanged."""
+        p = self._scaled(pts)
+        n = self.image.size[0]
+        x0 = max(0, int(np.floor(min(x for x, _ in p))))
+        y0 = max(0, int(np.floor(min(y for _, y in p))))
+        x1 = min(n, int(np.ceil(max(x for x, _ in p))) + 1)
+        y1 = min(n, int(np.ceil(max(y for _, y in p))) + 1)
+        if x1 <= x0 or y1 <= y0:
+            return
+        layer = Image.new("L", (x1 - x0, y1 - y0), 0)
+        ImageDraw.Draw(layer).polygon([(x - x0, y - y0) for x, y in p], fill=int(round(255 * alpha)))
+        self.image.paste(Image.new("RGB", layer.size, colour), (x0, y0), layer)
 
     def finish(self) -> tuple[np.ndarray, dict[int, Box]]:
-        """The output image (uint8 HxWx3, box-filtered) and each owner id's visible box."""
+        """The output image (uint8 HxWx3, box-filtered) and each owner id's visible box.
+
+        A box covers every output pixel with at least one sub-pixel still owned by that id.
+        """
         n, s = self.size, self.ss
-        hi = np.asarray(self.image, dtype=np.uint16).reshape(n, s, n, s, 3)
-        rgb = ((hi.sum(axis=(1, 3)) + (s * s) // 2) // (s * s)).astype(np.uint8)
+        rgb = np.asarray(self.image.reduce(s), dtype=np.uint8)
         ids = np.asarray(self.ids)
+        rows = np.zeros((256, n * s), dtype=bool)
+        cols = np.zeros((256, n * s), dtype=bool)
+        rows[ids, np.arange(n * s)[:, None]] = True
+        cols[ids, np.arange(n * s)[None, :]] = True
         boxes: dict[int, Box] = {}
-        ys, xs = np.nonzero(ids)
-        if len(xs):
-            vals = ids[ys, xs]
-            order = np.argsort(vals, kind="stable")
-            vals, ys, xs = vals[order], ys[order], xs[order]
-            starts = np.flatnonzero(np.r_[True, vals[1:] != vals[:-1]])
-            for k, start in enumerate(starts):
-                end = starts[k + 1] if k + 1 < len(starts) else len(vals)
-                bx, by = xs[start:end], ys[start:end]
-                boxes[int(vals[start])] = Box(
-                    int(bx.min()) // s, int(by.min()) // s, int(bx.max()) // s + 1, int(by.max()) // s + 1
-                )
+        for owner in np.flatnonzero(rows[1:].any(axis=1)) + 1:
+            ry, cx = np.flatnonzero(rows[owner]), np.flatnonzero(cols[owner])
+            boxes[int(owner)] = Box(
+                int(cx[0]) // s, int(ry[0]) // s, int(cx[-1]) // s + 1, int(ry[-1]) // s + 1
+            )
         return rgb, boxes

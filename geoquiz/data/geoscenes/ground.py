@@ -19,8 +19,8 @@ def background(cam: Camera, ss: int, zenith: Colour, horizon_col: Colour, ground
     h = (1.0 - np.exp(-z / cam.visibility))[:, None]
     grd = np.asarray(ground, float)[None, :] * (1 - h) + np.asarray(cam.haze, float)[None, :] * h
     col = np.where(below[:, None], grd, sky)
-    img = np.broadcast_to(np.round(col).astype(np.uint8)[:, None, :], (n, n, 3))
-    return Image.fromarray(np.ascontiguousarray(img))
+    column = Image.fromarray(np.ascontiguousarray(np.round(col).astype(np.uint8)[:, None, :]))
+    return column.resize((n, n), Image.Resampling.NEAREST)
 
 
 def z_steps(z0: float, z1: float, n: int) -> np.ndarray:
