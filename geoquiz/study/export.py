@@ -154,8 +154,10 @@ def trials_frame(conn: sqlite3.Connection) -> pd.DataFrame:
         "(SELECT count(*) FROM guesses g WHERE g.trial_id = t.id) AS n_guesses, "
         "(SELECT min(g.rank) FROM guesses g WHERE g.trial_id = t.id AND g.label = t.true_label) AS correct_rank, "
         "t.confidence, t.response_time_ms, t.timed_out, t.rationale, "
-        "(SELECT count(*) FROM cue_boxes c WHERE c.trial_id = t.id) AS n_cue_boxes, t.shown_at, t.submitted_at "
+        "COALESCE(cb.n, 0) AS n_cue_boxes, t.shown_at, t.submitted_at "
         f"{_TRIAL_FROM} LEFT JOIN images i ON i.id = t.image_id LEFT JOIN locations l ON l.id = t.location_id "
+        # cue_boxes has no index on trial_id: count them in one grouped pass, not once per trial
+        "LEFT JOIN (SELECT trial_id, count(*) AS n FROM cue_boxes GROUP BY trial_id) cb ON cb.trial_id = t.id "
         "LEFT JOIN datasets d ON d.id = COALESCE(i.dataset_id, l.dataset_id) ORDER BY t.id",
     )
     rank = pd.to_numeric(df["correct_rank"], errors="coerce")
