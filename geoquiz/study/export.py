@@ -224,15 +224,39 @@ def model_predictions_frame(conn: sqlite3.Connection) -> pd.DataFrame:
 
 
 def elements_frame(conn: sqlite3.Connection) -> pd.DataFrame:
+    """The model's elements. geoquiz.explain computes them at the model's input resolution S x S
+    (``input_x0`` ...); ``x0`` ... are the same boxes in the image's own pixels (scaled by
+    ``width / S`` and ``height / S``, rounded outwards, clipped), the frame of the cue boxes."""
     df = _query(
         conn,
         "SELECT e.id AS element_id, m.name AS model, am.image_id, i.key AS image_key, i.location_id, "
         "COALESCE(am.view, i.view) AS view, am.method, am.target, sg.segmenter, e.params_key, e.rank, "
-        "e.x0, e.y0, e.x1, e.y1, e.score, e.overlap, e.mean_attr, e.centre_attr FROM elements e "
+        "e.x0 AS input_x0, e.y0 AS input_y0, e.x1 AS input_x1, e.y1 AS input_y1, m.input_size, i.path, "
+        "i.width AS image_width, i.height AS image_height, "
+        "e.score, e.overlap, e.mean_attr, e.centre_attr FROM elements e "
         "JOIN attribution_maps am ON am.id = e.attribution_map_id "
         "JOIN segmentations sg ON sg.id = e.segmentation_id LEFT JOIN models m ON m.id = am.model_id "
         "LEFT JOIN images i ON i.id = am.image_id ORDER BY e.id",
     )
+    sizes: dict[str, tuple[int, int]] = {}
+    for path, w, h in zip(df["path"], df["image_width"], df["image_height"]):
+        if (pd.isna(w) or pd.isna(h)) and isinstance(path, str) and path not in sizes:
+            sizes[path] = _image_size(path)
+    width = pd.Series(
+        [sizes[p][0] if p in sizes else w for p, w in zip(df["path"], df["image_width"])], index=df.index
+    )
+    height = pd.Series(
+        [sizes[p][1] if p in sizes else h for p, h in zip(df["path"], df["image_height"])], index=df.index
+    )
+    width, height = pd.to_numeric(width, errors="coerce"), pd.to_numeric(height, errors="coerce")
+    size = pd.to_numeric(df["input_size"], errors="coerce")
+    known = size.notna() & width.gt(0) & height.gt(0)
+    sx, sy = (width / size).where(known, 1.0), (height / size).where(known, 1.0)
+    w_lim, h_lim = width.where(known, np.inf), height.where(known, np.inf)
+    df["x0"] = np.floor(df["input_x0"] * sx).clip(lower=0)
+    df["y0"] = np.floor(df["input_y0"] * sy).clip(lower=0)
+    df["x1"] = np.minimum(np.ceil(df["input_x1"] * sx), w_lim)
+    df["y1"] = np.minimum(np.ceil(df["input_y1"] * sy), h_lim)
     return _typed(df, "elements")
 
 

@@ -138,8 +138,25 @@ TABLES: dict[str, list[Column]] = {
         C("target", "str", "Class the attribution map explains."),
         C("segmenter", "str", "Segmenter that proposed the segments (default, sam_vit_b, ...)."),
         C("params_key", "str", "Key of the element-extraction parameters (top_p, s_min, ...)."),
-        C("rank", "int", "Rank of the element, 1 = highest score."),
-        *_BOX,
+        C("rank", "int", "Rank of the element, 1 = highest score (over all views of a location)."),
+        C("x0", "int", "Left edge in the image's own pixels (inclusive), like cue_boxes.csv."),
+        C("y0", "int", "Top edge in the image's pixels (inclusive)."),
+        C("x1", "int", "Right edge in the image's pixels (exclusive)."),
+        C("y1", "int", "Bottom edge in the image's pixels (exclusive)."),
+        C(
+            "input_size",
+            "int",
+            "The model's input resolution S: elements are computed on the image resized to S x S.",
+        ),
+        C(
+            "input_x0",
+            "int",
+            "Left edge in the model's S x S input frame, as computed (x0 = input_x0 * width / S, "
+            "rounded down).",
+        ),  # fmt: skip
+        C("input_y0", "int", "Top edge in the S x S input frame."),
+        C("input_x1", "int", "Right edge in the S x S input frame (exclusive; x1 rounds up)."),
+        C("input_y1", "int", "Bottom edge in the S x S input frame (exclusive)."),
         C("score", "float", "Geometric mean of overlap, mean_attr and centre_attr (0..1)."),
         C("overlap", "float", "Fraction of the segment inside the top-p salient region (0..1)."),
         C("mean_attr", "float", "Mean attribution inside the segment (0..1)."),

@@ -125,10 +125,18 @@ def test_model_tables_round_trip(exported):
     m4 = p[p["model"] == "m4"]
     assert list(m4["location_key"]) == ["loc0", "loc1"] and m4["image_id"].isna().all()
     e = _read(out / "elements.csv")
-    assert list(e[["rank", "x0", "y0", "x1", "y1"]].itertuples(index=False, name=None)) == [
+    # stored at the model's 32 x 32 input resolution; x0.. are in the 64 x 48 image's pixels
+    assert list(
+        e[["rank", "input_x0", "input_y0", "input_x1", "input_y1"]].itertuples(index=False, name=None)
+    ) == [
         (1, 0, 0, 8, 16),
         (2, 20, 0, 32, 8),
     ]
+    assert list(e[["x0", "y0", "x1", "y1"]].itertuples(index=False, name=None)) == [
+        (0, 0, 16, 24),
+        (40, 0, 64, 12),
+    ]
+    assert set(e["input_size"]) == {32}
     assert set(e["method"]) == {"gradcam"} and set(e["segmenter"]) == {"default"}
     f = _read(out / "faithfulness.csv")
     assert len(f) == project.db.execute("SELECT count(*) FROM evaluation_results").fetchone()[0] == 8
@@ -186,6 +194,7 @@ def test_coco_json(exported):
             assert (cat[a["category_id"]], x, y, x + w, y + h) == row
         else:
             assert cat[a["category_id"]] == "model_element" and 0 <= a["score"] <= 1
+            assert [x, y, x + w, y + h] in ([0, 0, 16, 24], [40, 0, 64, 12])  # the image's pixel frame
     assert all(i["width"] > 0 and i["height"] > 0 for i in images.values())
     assert any(
         a["attributes"].get("note", "").startswith("=cmd") for a in coco["annotations"]
