@@ -1,0 +1,148 @@
+"""``geoquiz explain``: attribution maps, segments and object-like elements for a dataset.
+
+Examples::
+
+    geoquiz explain --model geoscenes-demo --dataset geoscenes --split test
+    geoquiz explain -p proj --model m --dataset osv --methods gradcampp,scorecam --segmenters default,mobilesam_vit_t \\
+        --checkpoint mobilesam_vit_t=~/weights/mobile_sam.pt --top-p 15
+    geoquiz explain --status          # which segmenters are ready
+
+Everything is cached in the project (``cache/`` + database), so a second run only reads. Methods:
+gradcam, gradcampp, scorecam, smoothgrad, ig. Segmenters: default (weight-free), sam_vit_b/l/h,
+mobilesam_vit_t, sam2_hiera_t/s/b/l, each optionally with ``:guided`` (SAM prompted only inside the
+salient region). Checkpoints come from project.toml ([segmenters]) or --checkpoint NAME=PATH.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+
+from geoquiz.cli.common import add_project_arg, open_project, progress_bar
+from geoquiz.errors import GeoQuizError
+
+
+def _csv(text: str) -> list[str]:
+    return [t.strip() for t in text.split(",") if t.strip()]
+
+
+def _checkpoint(text: str) -> tuple[str, str]:
+    name, sep, path = text.partition("=")
+    if not sep or not name.strip() or not path.strip():
+        raise argparse.ArgumentTypeError(
+            f"expected NAME=PATH (e.g. sam_vit_b=/weights/sam_vit_b_01ec64.pth), got {text!r}"
+        )
+    return name.strip(), path.strip()
+
+
+def register(sub) -> None:  # noqa: ANN001
+    p = sub.add_parser(
+        "explain",
+        help="compute attribution maps, segments and elements for a dataset (cached)",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    add_project_arg(p)
+    p.add_argument("--model", help="registered model name")
+    p.add_argument("--dataset", help="dataset name")
+    p.add_argument("--split", default="test", help="split to explain (default test; 'all' for every split)")
+    p.add_argument(
+        "--methods", type=_csv, default=["gradcampp"], help="comma-separated methods (default gradcampp)"
+    )
+    p.add_argument(
+        "--segmenters", type=_csv, default=["default"], help="comma-separated segmenters (default: default)"
+    )
+    p.add_argument("--checkpoint", type=_checkpoint, action="append", default=[], metavar="NAME=PATH",
+                   help="segmenter checkpoint for this run (overrides project.toml; repeatable)")  # fmt: skip
+    p.add_argument(
+        "--save-checkpoints", action="store_true", help="also store the --checkpoint paths in project.toml"
+    )
+    for field, kind in (
+        ("top_p", float),
+        ("s_min", float),
+        ("iou_threshold", float),
+        ("padding", float),
+        ("max_elements", int),
+    ):
+        p.add_argument(
+            f"--{field.replace('_', '-')}",
+            dest=field,
+            type=kind,
+            default=None,
+            help=f"element setting {field}",
+        )
+    p.add_argument("--scorecam-channels", default=None, help="Score-CAM channels: auto, all or a number")
+    p.add_argument(
+        "--points-per-side", type=int, default=None, help="SAM point grid (default 32; 16 is 4x faster)"
+    )
+    p.add_argument("--device", default="auto", help="auto, cpu or cuda")
+    p.add_argument("--status", action="store_true", help="only print which segmenters are ready")
+    p.add_argument("--json", action="store_true", help="print the summary as JSON")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from geoquiz.explain import Explainer, explain_dataset
+    from geoquiz.segmentation import SEGMENTERS, parse_segmenter, segmenter_status
+
+    with open_project(args) as project:
+        seg_settings = project.settings.segmenters
+        for name, path in args.checkpoint:
+            if name not in SEGMENTERS or name == "default":
+                raise GeoQuizError(
+                    f"--checkpoint: unknown SAM-family segmenter {name!r}; known: {', '.join(list(SEGMENTERS)[1:])}"
+                )
+            seg_settings = dataclasses.replace(seg_settings, **{name: path})
+        if args.save_checkpoints and args.checkpoint:
+            project.save_settings(dataclasses.replace(project.settings, segmenters=seg_settings))
+        if args.status:
+            for name, status in segmenter_status(seg_settings).items():
+                print(f"{name:18s} {status}")
+            return 0
+        if not args.model or not args.dataset:
+            raise GeoQuizError("geoquiz explain needs --model and --dataset (or --status)")
+        for seg in args.segmenters:
+            name, _ = parse_segmenter(seg)
+            if name != "default":
+                status = segmenter_status(seg_settings)[name]
+                if status != "ready":
+                    raise GeoQuizError(f"segmenter {name} is not ready: {status}")
+        overrides = {
+            k: getattr(args, k) for k in ("top_p", "s_min", "iou_threshold", "padding", "max_elements")
+        }
+        params = dataclasses.replace(
+            project.settings.elements, **{k: v for k, v in overrides.items() if v is not None}
+        )
+        method_params = {}
+        if args.scorecam_channels is not None:
+            ch = args.scorecam_channels
+            method_params["scorecam"] = {"channels": int(ch) if ch.isdigit() else ch}
+        seg_params = {}
+        if args.points_per_side:
+            seg_params = {n: {"points_per_side": args.points_per_side} for n in SEGMENTERS if n != "default"}
+        explainer = Explainer(
+            project, args.model, device=args.device, method_params=method_params,
+            segmenter_params=seg_params, segmenter_settings=seg_settings,
+        )  # fmt: skip
+        split = None if args.split == "all" else args.split
+        with progress_bar(f"explain {args.dataset}") as reporter:
+            summary = explain_dataset(
+                project, args.model, args.dataset, split, args.methods, args.segmenters,
+                params=params, reporter=reporter, explainer=explainer,
+            )  # fmt: skip
+    if args.json:
+        print(json.dumps(summary, indent=2))
+    else:
+        st = summary["stats"]
+        print(
+            f"explained {summary['samples']} sample(s) of {summary['dataset']} ({summary['split'] or 'all splits'}) "
+            f"with {', '.join(summary['methods'])} x {', '.join(summary['segmenters'])}: {summary['elements']} elements "
+            f"in {summary['seconds']:.1f} s"
+        )
+        print(
+            f"maps: {st['maps_computed']} computed, {st['maps_cached']} from cache; segmentations: "
+            f"{st['segmentations_computed']} computed, {st['segmentations_cached']} from cache; element sets: "
+            f"{st['elements_computed']} computed, {st['elements_cached']} from cache"
+        )
+    return 0
