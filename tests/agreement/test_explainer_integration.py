@@ -45,6 +45,11 @@ def test_agreement_review_and_export_with_the_real_explainer(real_model, tmp_pat
     n_elements = values[("human", "n_elements")]
     if n_elements:
         assert 0.0 <= values[("human", "mask_iou")] <= 1.0
+    # the CLI runs the same computation (maps and elements now come from the Explainer's cache)
+    from geoquiz.cli import main
+
+    assert main(["agreement", "compute", "-p", str(project.root), "--model", "rand", "--study", "pilot",
+                 "--bootstrap", "20"]) == 0  # fmt: skip
     # the Review tab's explanation job: map and elements in the 64 x 48 image frame
     result = explain_job(str(project.root), "rand", ItemRef("image", ids["images"][0]), "gradcam", "default")
     heat, elements = result["views"][None]

@@ -56,11 +56,8 @@ def human_overlays(cues: Sequence[CueBox], *, labels: bool = True) -> list[BoxOv
 
 
 def planted_overlays(cues: Sequence[CueBox]) -> list[BoxOverlay]:
-    """Planted (GeoScenes) cues: dashed, coloured by tag."""
-    return [
-        BoxOverlay(c.box, f"planted: {c.tag}", tag_colour(c.tag), 1.5, True, ("planted", i))
-        for i, c in enumerate(cues)
-    ]
+    """Planted (GeoScenes) cues: dashed, coloured by tag, unlabelled (the legend says dashed = planted)."""
+    return [BoxOverlay(c.box, "", tag_colour(c.tag), 1.5, True, ("planted", i)) for i, c in enumerate(cues)]
 
 
 def element_overlays(elements: Sequence[Element]) -> list[BoxOverlay]:
