@@ -1,0 +1,173 @@
+"""File › Settings…: segmenter checkpoints (with file pickers and a ready / not-ready status per
+segmenter) and the element-extraction parameters; Save writes ``project.toml`` through
+``Project.save_settings`` and emits ``ctx.data_changed("settings")``.
+
+The status is :func:`geoquiz.segmentation.segmenter_status` (package installed, file set, exists and
+is a PyTorch file); it updates as paths are typed. A file of the wrong model is reported when it is
+first loaded (the error names the official file).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import (
+    QDialog,
+    QDialogButtonBox,
+    QDoubleSpinBox,
+    QFileDialog,
+    QFormLayout,
+    QGridLayout,
+    QGroupBox,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QPushButton,
+    QSpinBox,
+    QVBoxLayout,
+    QWidget,
+)
+
+from geoquiz.config import ElementSettings, SegmenterSettings
+from geoquiz.segmentation import SEGMENTERS, segmenter_status
+from ui.workers import show_error
+
+#: ElementSettings field -> (label, minimum, maximum, step or None for ints, tooltip)
+ELEMENT_FIELDS: dict[str, tuple[str, float, float, float | None, str]] = {
+    "top_p": ("Salient pixels, top-p (%)", 0.5, 100.0, 1.0, "Percentage of the map's most attributed pixels that form the salient region."),
+    "s_min": ("Minimum score s_min", 0.0, 1.0, 0.05, "Segments scoring below this (geometric mean of overlap, mean and centre attribution) are dropped."),
+    "iou_threshold": ("Containment IoU cut", 0.0, 1.0, 0.05, "Intersection over the smaller segment at or above which two similar-sized segments are duplicates."),
+    "detail_ratio": ("Detail size ratio", 0.0, 1.0, 0.05, "A segment smaller than this fraction of an overlapping one is a detail and is kept."),
+    "padding": ("Box padding (fraction)", 0.0, 1.0, 0.05, "Padding added around each element box, as a fraction of its larger side."),
+    "min_padding_px": ("Minimum padding (px)", 0, 100, None, "Padding is at least this many pixels."),
+    "max_elements": ("Maximum elements (0 = all)", 0, 1000, None, "At most this many elements per image or location."),
+    "min_segment_area": ("Minimum segment area (px)", 0, 100000, None, "Smaller segments are ignored."),
+}  # fmt: skip
+
+
+class SettingsDialog(QDialog):
+    def __init__(self, ctx, parent: QWidget | None = None) -> None:  # noqa: ANN001
+        super().__init__(parent)
+        self.ctx = ctx
+        self.setObjectName("settingsDialog")
+        self.setWindowTitle("Settings")
+        self.setMinimumWidth(760)
+        settings = ctx.project.settings
+        self.path_edits: dict[str, QLineEdit] = {}
+        self.status_labels: dict[str, QLabel] = {}
+        seg_box = QGroupBox("Segmenter checkpoints", self)
+        grid = QGridLayout(seg_box)
+        grid.addWidget(QLabel("<i>default</i> (weight-free) is always ready.", self), 0, 0, 1, 4)
+        for row, f in enumerate(dataclasses.fields(SegmenterSettings), start=1):
+            info = SEGMENTERS[f.name]
+            label = QLabel(f"{f.name}", self)
+            label.setToolTip(f"{info.description}; official file {info.official_file}")
+            edit = QLineEdit(getattr(settings.segmenters, f.name), self)
+            edit.setObjectName(f"path_{f.name}")
+            edit.setPlaceholderText(info.official_file)
+            edit.textChanged.connect(self.update_status)
+            browse = QPushButton("Browse…", self)
+            browse.setObjectName(f"browse_{f.name}")
+            browse.clicked.connect(lambda _=False, n=f.name: self.browse(n))
+            status = QLabel(self)
+            status.setObjectName(f"status_{f.name}")
+            status.setWordWrap(True)
+            status.setMinimumWidth(220)
+            grid.addWidget(label, row, 0)
+            grid.addWidget(edit, row, 1)
+            grid.addWidget(browse, row, 2)
+            grid.addWidget(status, row, 3)
+            self.path_edits[f.name] = edit
+            self.status_labels[f.name] = status
+        grid.setColumnStretch(1, 2)
+        grid.setColumnStretch(3, 1)
+
+        el_box = QGroupBox("Element extraction (paper 000, section 3.3)", self)
+        form = QFormLayout(el_box)
+        self.element_inputs: dict[str, QSpinBox | QDoubleSpinBox] = {}
+        for name, (text, lo, hi, stepsize, tip) in ELEMENT_FIELDS.items():
+            if stepsize is None:
+                w = QSpinBox(self)
+                w.setRange(int(lo), int(hi))
+            else:
+                w = QDoubleSpinBox(self)
+                w.setRange(lo, hi)
+                w.setSingleStep(stepsize)
+                w.setDecimals(3)
+            w.setObjectName(f"element_{name}")
+            w.setToolTip(tip)
+            w.setValue(getattr(settings.elements, name))
+            form.addRow(text, w)
+            self.element_inputs[name] = w
+
+        buttons = QDialogButtonBox(
+            QDialogButtonBox.Save | QDialogButtonBox.Cancel | QDialogButtonBox.RestoreDefaults, self
+        )
+        buttons.setObjectName("settingsButtons")
+        buttons.accepted.connect(self.save)
+        buttons.rejected.connect(self.reject)
+        buttons.button(QDialogButtonBox.RestoreDefaults).clicked.connect(self.restore_element_defaults)
+        layout = QVBoxLayout(self)
+        layout.addWidget(seg_box)
+        bottom = QHBoxLayout()
+        bottom.addWidget(el_box)
+        bottom.addStretch(1)
+        layout.addLayout(bottom)
+        layout.addWidget(buttons)
+        self.update_status()
+
+    def segmenter_settings(self) -> SegmenterSettings:
+        return SegmenterSettings(**{name: edit.text().strip() for name, edit in self.path_edits.items()})
+
+    def element_settings(self) -> ElementSettings:
+        values = {}
+        for name, w in self.element_inputs.items():
+            values[name] = int(w.value()) if isinstance(w, QSpinBox) else float(w.value())
+        return ElementSettings(**values)
+
+    def update_status(self) -> None:
+        status = segmenter_status(self.segmenter_settings())
+        for name, label in self.status_labels.items():
+            ok = status[name] == "ready"
+            label.setText("✔ ready" if ok else status[name])
+            label.setStyleSheet("color: #1b8a2f;" if ok else "color: #a05a00;")
+
+    def browse(self, name: str) -> None:
+        info = SEGMENTERS[name]
+        path, _ = QFileDialog.getOpenFileName(
+            self,
+            f"Checkpoint for {name} ({info.official_file})",
+            self.path_edits[name].text(),
+            "PyTorch checkpoints (*.pt *.pth);;All files (*)",
+        )
+        if path:
+            self.path_edits[name].setText(path)
+
+    def restore_element_defaults(self) -> None:
+        for name, w in self.element_inputs.items():
+            w.setValue(getattr(ElementSettings(), name))
+
+    def save(self) -> None:
+        project = self.ctx.project
+        try:
+            new = dataclasses.replace(
+                project.settings, segmenters=self.segmenter_settings(), elements=self.element_settings()
+            )
+            project.save_settings(new)
+        except (OSError, ValueError) as exc:
+            show_error(self, "Cannot save settings", f"{project.root / 'project.toml'}: {exc}")
+            return
+        self.ctx.data_changed.emit("settings")
+        self.accept()
+
+
+def open_settings_dialog(ctx, parent: QWidget | None = None) -> SettingsDialog | None:  # noqa: ANN001
+    """Open the settings dialog (window-modal, non-blocking) for the open project."""
+    if ctx.project is None:
+        show_error(parent, "Settings", "Open a project first: settings are stored in its project.toml.")
+        return None
+    dialog = SettingsDialog(ctx, parent)
+    dialog.setAttribute(Qt.WA_DeleteOnClose, False)
+    dialog.open()
+    return dialog
