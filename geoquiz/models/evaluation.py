@@ -1,0 +1,190 @@
+"""Evaluate a project model on a dataset split and store the result in the database.
+
+``evaluate_model`` predicts every sample (images for single-view models, locations for 4-view
+models), writes one ``predictions`` row per sample (replacing that model's earlier prediction for
+it) and one ``model_evaluations`` row whose ``metrics_json`` holds :func:`geoquiz.models.metrics.compute_metrics`
+plus the sample ids, all in one transaction.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from geoquiz.errors import GeoQuizError
+from geoquiz.progress import Reporter, step
+from geoquiz.study.db import insert, insert_many, now, transaction
+from geoquiz.types import Location
+
+if TYPE_CHECKING:
+    import sqlite_utils
+
+    from geoquiz.project import Project
+
+
+def evaluate_model(
+    project: Project,
+    model_name: str,
+    dataset: str,
+    split: str,
+    *,
+    reporter: Reporter | None = None,
+    embedding: str = "pca",
+    batch_size: int = 32,
+    device: str = "auto",
+) -> dict[str, Any]:
+    """Metrics of ``model_name`` on ``dataset``/``split`` (``split="all"`` for every split), stored.
+
+    Returns the metrics dict (see :func:`geoquiz.models.metrics.compute_metrics`) with ``evaluation_id``,
+    ``model``, ``dataset``, ``split``, ``kind`` (``image``/``location``) and ``sample_ids``.
+    Raises :class:`CheckpointError` when the model's classes differ from the dataset's.
+    """
+    from geoquiz.data.dataset import get_dataset
+    from geoquiz.models.checkpoint import check_classes
+    from geoquiz.models.jobs import load_samples
+    from geoquiz.models.metrics import compute_metrics
+    from geoquiz.models.predictor import read_sample
+    from geoquiz.models.store import get_model, load_project_model
+
+    info = get_model(project.db, model_name)
+    ds = get_dataset(project.db, dataset)
+    lm = load_project_model(project, model_name, device=device)
+    check_classes(lm.path or info.path, lm.spec, ds.classes)
+    samples = load_samples(project, dataset, None if split == "all" else split, lm.spec.integration)
+    if not samples:
+        raise GeoQuizError(f"dataset {dataset!r} has no samples in split {split!r}")
+    probs, feats = [], []
+    for start in range(0, len(samples), batch_size):
+        chunk = samples[start : start + batch_size]
+        p, f = lm.predict_arrays([read_sample(s) for s in chunk], batch_size, features=True)
+        probs.append(p)
+        feats.append(f)
+        step(reporter, start + len(chunk), len(samples), f"predicting {dataset}/{split}")
+    probs_a, feats_a = np.concatenate(probs), np.concatenate(feats)
+    labels = np.array([lm.class_index(s.label) for s in samples], dtype=np.int64)
+    metrics = compute_metrics(probs_a, labels, lm.spec.classes, features=feats_a, embedding=embedding)
+    is_loc = isinstance(samples[0], Location)
+    metrics.update(
+        {
+            "model": model_name,
+            "dataset": dataset,
+            "split": split,
+            "kind": "location" if is_loc else "image",
+            "sample_ids": [int(s.id) for s in samples],
+        }
+    )
+    stamp = now()
+    rows = []
+    for s, p in zip(samples, probs_a):
+        k = int(np.argmax(p))
+        rows.append(
+            {
+                "model_id": info.id,
+                "image_id": None if is_loc else s.id,
+                "location_id": s.id if is_loc else None,
+                "true_label": s.label,
+                "pred_label": lm.spec.classes[k],
+                "confidence": float(p[k]),
+                "probs_json": json.dumps([round(float(v), 6) for v in p]),
+                "created_at": stamp,
+            }
+        )
+    col = "location_id" if is_loc else "image_id"
+    db = project.db
+    with transaction(db):
+        db.conn.executemany(
+            f"DELETE FROM predictions WHERE model_id = ? AND {col} = ?",  # noqa: S608 - column from code
+            [(info.id, s.id) for s in samples],
+        )
+        insert_many(db, "predictions", rows)
+        metrics["evaluation_id"] = insert(
+            db,
+            "model_evaluations",
+            {
+                "model_id": info.id,
+                "dataset_id": ds.id,
+                "split": split,
+                "metrics_json": json.dumps(metrics),
+                "created_at": stamp,
+            },
+        )
+    return metrics
+
+
+def list_evaluations(db: sqlite_utils.Database, model_name: str | None = None) -> list[dict[str, Any]]:
+    """Stored evaluations, newest first: ``{"id", "model", "dataset", "split", "created_at", "top1", "top5", "n"}``."""
+    sql = (
+        "SELECT e.id, m.name, d.name, e.split, e.created_at, e.metrics_json FROM model_evaluations e "
+        "JOIN models m ON m.id = e.model_id LEFT JOIN datasets d ON d.id = e.dataset_id"
+    )
+    params: list[Any] = []
+    if model_name is not None:
+        sql += " WHERE m.name = ?"
+        params.append(model_name)
+    out = []
+    for eid, model, ds, split, created, mj in db.execute(sql + " ORDER BY e.id DESC", params).fetchall():
+        m = json.loads(mj)
+        out.append(
+            {
+                "id": eid,
+                "model": model,
+                "dataset": ds,
+                "split": split,
+                "created_at": created,
+                "top1": m.get("top1"),
+                "top5": m.get("top5"),
+                "n": m.get("n"),
+            }
+        )
+    return out
+
+
+def load_evaluation(
+    db: sqlite_utils.Database,
+    model_name: str,
+    dataset: str | None = None,
+    split: str | None = None,
+    *,
+    evaluation_id: int | None = None,
+) -> dict[str, Any] | None:
+    """The newest stored metrics of ``model_name`` (optionally for one dataset/split or one id), or None."""
+    sql = (
+        "SELECT e.id, e.metrics_json FROM model_evaluations e JOIN models m ON m.id = e.model_id "
+        "LEFT JOIN datasets d ON d.id = e.dataset_id WHERE m.name = ?"
+    )
+    params: list[Any] = [model_name]
+    if dataset is not None:
+        sql += " AND d.name = ?"
+        params.append(dataset)
+    if split is not None:
+        sql += " AND e.split = ?"
+        params.append(split)
+    if evaluation_id is not None:
+        sql += " AND e.id = ?"
+        params.append(int(evaluation_id))
+    row = db.execute(sql + " ORDER BY e.id DESC LIMIT 1", params).fetchone()
+    if row is None:
+        return None
+    return {**json.loads(row[1]), "evaluation_id": int(row[0])}
+
+
+def load_predictions(db: sqlite_utils.Database, model_name: str) -> list[dict[str, Any]]:
+    """Stored predictions of ``model_name``: image_id, location_id, true/pred label, confidence, probs."""
+    rows = db.execute(
+        "SELECT p.image_id, p.location_id, p.true_label, p.pred_label, p.confidence, p.probs_json "
+        "FROM predictions p JOIN models m ON m.id = p.model_id WHERE m.name = ? ORDER BY p.id",
+        [model_name],
+    ).fetchall()
+    return [
+        {
+            "image_id": r[0],
+            "location_id": r[1],
+            "true_label": r[2],
+            "pred_label": r[3],
+            "confidence": r[4],
+            "probs": json.loads(r[5]),
+        }
+        for r in rows
+    ]
