@@ -4,7 +4,7 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
-EXTRAS ?= test,sam,mobilesam
+EXTRAS ?= test,sam,mobilesam,ray
 
 .PHONY: run test lint bench demo clean-venv
 
