@@ -9,6 +9,9 @@ Augmentation (training only; paper 000: "random horizontal flipping and color ji
 * horizontal flip with probability 0.5. For a 4-view location every view is flipped and the east
   and west views are swapped, which is the mirror image of the whole place. Note that a flip also
   mirrors the driving side and any script, both of which are country cues; it is a setting.
+* random resized crop (off by default; ``crop`` = the smallest kept fraction of the area, e.g.
+  0.6): a zoom-and-shift that teaches position and scale invariance. All views of a location get
+  the same crop.
 * colour jitter (torchvision ``ColorJitter``) with the same random factors for all views of a
   location. Hue jitter defaults to 0: it is slow on CPU and changes colour cues (yellow vs white road
   lines, painted kerbs).
@@ -30,10 +33,12 @@ _MIRROR = [VIEWS.index(v) for v in ("north", "west", "south", "east")]
 
 @dataclass(frozen=True)
 class Augment:
-    """Training-time augmentation. ``jitter`` = (brightness, contrast, saturation, hue); all 0 = off."""
+    """Training-time augmentation. ``jitter`` = (brightness, contrast, saturation, hue); all 0 = off.
+    ``crop``: smallest area fraction of a random resized crop (0 = off)."""
 
     hflip: bool = True
     jitter: tuple[float, float, float, float] = (0.2, 0.2, 0.2, 0.0)
+    crop: float = 0.0
 
     def __call__(self, views: torch.Tensor) -> torch.Tensor:
         """``views``: uint8 ``(V, 3, S, S)`` -> augmented uint8 ``(V, 3, S, S)`` (global torch RNG)."""
@@ -41,6 +46,12 @@ class Augment:
             views = views.flip(-1)
             if views.shape[0] == 4:
                 views = views[_MIRROR]
+        if self.crop > 0:
+            from torchvision.transforms import v2
+
+            size = views.shape[-1]
+            crop = v2.RandomResizedCrop(size, scale=(self.crop, 1.0), ratio=(0.9, 1.1), antialias=True)
+            views = crop(views)
         if any(self.jitter):
             from torchvision.transforms import v2
 

@@ -60,6 +60,7 @@ class TrainConfig:
     label_smoothing: float = 0.1
     hflip: bool = True
     color_jitter: tuple[float, float, float, float] = (0.2, 0.2, 0.2, 0.0)
+    random_crop: float = 0.0
     normalization: str = "imagenet"
     scheduler: str = "none"
     seed: int = 0
@@ -85,6 +86,8 @@ class TrainConfig:
             problems.append(f"label_smoothing must be in [0, 1) (got {self.label_smoothing})")
         if self.normalization not in ("imagenet", "dataset"):
             problems.append(f"normalization must be 'imagenet' or 'dataset' (got {self.normalization!r})")
+        if not 0 <= self.random_crop < 1:
+            problems.append(f"random_crop must be in [0, 1) (got {self.random_crop})")
         if self.scheduler not in ("none", "cosine"):
             problems.append(f"scheduler must be 'none' or 'cosine' (got {self.scheduler!r})")
         if not 0 < self.val_fraction < 1:
@@ -205,7 +208,7 @@ def train(
     else:
         mean, std = IMAGENET_MEAN, IMAGENET_STD
     train_ds.mean, train_ds.std = mean, std
-    train_ds.augment = Augment(hflip=cfg.hflip, jitter=tuple(cfg.color_jitter))
+    train_ds.augment = Augment(hflip=cfg.hflip, jitter=tuple(cfg.color_jitter), crop=cfg.random_crop)
     val_ds = SampleDataset(val_samples, classes, mean=mean, std=std, **common)
     spec = ModelSpec(cfg.arch, cfg.integration, tuple(classes), cfg.input_size, cfg.pooling, mean, std)
 
