@@ -53,3 +53,11 @@ def write_png(path: Path, array: np.ndarray) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     Image.fromarray(array).save(path)
     return path
+
+
+def pytest_collection_modifyitems(config, items):
+    """Tests that need the trained demo model may pay for its training (a few minutes on 2 cores,
+    once per session) in their setup: give them a longer hang guard than the default."""
+    for item in items:
+        if "trained_demo" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.timeout(1800))

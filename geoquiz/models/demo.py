@@ -1,0 +1,111 @@
+"""The demo model: a small ResNet trained on GeoScenes on the CPU in a few minutes, cached.
+
+:func:`ensure_demo_model` trains model :data:`DEMO_MODEL` on the project's ``geoscenes`` dataset with
+:data:`DEMO_CONFIG`, evaluates it on the held-out ``test`` split (stored like any evaluation), and
+returns its name. Later calls find the registered model with the same recipe and return at once.
+An interrupted run (app closed, Ctrl-C) resumes from its last finished epoch.
+
+The recipe departs from the papers' defaults where a 2-core CPU and synthetic scenes demand it, and
+says why:
+
+* ``resnet10`` from scratch (no ImageNet weights can be assumed offline) at 128 px: about 10 s per
+  epoch over the ~630 training images on 2 cores; 16 epochs with a cosine learning-rate schedule
+  from 1e-3 (a short run needs a larger rate than the papers' 3e-4 fine-tuning rate).
+* no horizontal flip: a mirrored street swaps the driving side, one of GeoScenes' country cues,
+  and would teach the model the wrong side half the time.
+* random resized crops (down to 60 % of the area): GeoScenes are rendered from one camera height,
+  and without this zoom-and-shift the model memorises the 630 training scenes (train accuracy 1.0,
+  test about 0.90); with it, held-out top-1 is about 0.93-0.94.
+* no time cap: on a slower or busy machine the run takes longer rather than stopping before the
+  cosine schedule has annealed (which costs several points of accuracy).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from geoquiz.models.training import TrainConfig
+from geoquiz.progress import Reporter, step
+
+if TYPE_CHECKING:
+    from geoquiz.project import Project
+
+DEMO_MODEL = "demo-resnet10"
+DEMO_DATASET = "geoscenes"
+DEMO_CONFIG = TrainConfig(
+    arch="resnet10",
+    init="scratch",
+    input_size=128,
+    epochs=16,
+    patience=100,
+    batch_size=32,
+    lr=1e-3,
+    scheduler="cosine",
+    hflip=False,
+    random_crop=0.6,
+    cache_images=True,
+    seed=0,
+)
+#: Share of the demo's progress spent on training (the rest evaluates on the test split).
+_TRAIN_SHARE = 0.95
+
+
+def demo_model_ready(project: Project, name: str = DEMO_MODEL, config: TrainConfig = DEMO_CONFIG) -> bool:
+    """True when ``name`` is registered, trained with ``config`` and its checkpoint file exists."""
+    from geoquiz.errors import GeoQuizError
+    from geoquiz.models.store import get_model
+
+    try:
+        info = get_model(project.db, name)
+    except GeoQuizError:
+        return False
+    trained_with = (info.metadata.get("training") or {}).get("config")
+    return trained_with == config.to_dict() and info.resolve(project.root).is_file()
+
+
+def ensure_demo_model(
+    project: Project,
+    *,
+    reporter: Reporter | None = None,
+    dataset: str = DEMO_DATASET,
+    name: str = DEMO_MODEL,
+    config: TrainConfig = DEMO_CONFIG,
+) -> str:
+    """Train (or resume, or reuse) the demo model on ``dataset`` and evaluate it on ``test``; return its name.
+
+    Progress goes to ``reporter`` (0..1000); cancelling it stops training after the current batch,
+    keeping the resume state, so the next call continues where this one stopped.
+    """
+    from geoquiz.models.evaluation import evaluate_model, load_evaluation
+    from geoquiz.models.jobs import train_model
+
+    total = 1000
+    if demo_model_ready(project, name, config):
+        if load_evaluation(project.db, name, dataset, "test") is None:
+            evaluate_model(project, name, dataset, "test", reporter=_scaled(reporter, _TRAIN_SHARE, 1.0, total))
+        step(reporter, total, total, "the demo model is ready")
+        return name
+    train_model(
+        project,
+        name,
+        dataset,
+        config,
+        reporter=_scaled(reporter, 0.0, _TRAIN_SHARE, total),
+        resume=True,
+        overwrite=True,
+    )
+    evaluate_model(project, name, dataset, "test", reporter=_scaled(reporter, _TRAIN_SHARE, 1.0, total))
+    step(reporter, total, total, "the demo model is ready")
+    return name
+
+
+def _scaled(reporter: Reporter | None, start: float, end: float, total: int) -> Reporter | None:
+    """A reporter mapping a sub-task's ``(done, n)`` onto ``[start, end]`` of ``total``."""
+    if reporter is None:
+        return None
+
+    def on_step(done: int, n: int, message: str = "") -> None:
+        frac = min(max(done / n, 0.0), 1.0) if n > 0 else 0.0
+        step(reporter, int(total * (start + (end - start) * frac)), total, message)
+
+    return Reporter(on_step, reporter.token)
