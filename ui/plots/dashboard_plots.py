@@ -102,8 +102,13 @@ def draw_faithfulness(plot: pg.PlotItem, data: DashboardData) -> bool:
 
 def draw_roc(plot: pg.PlotItem, data: DashboardData) -> bool:
     """One-vs-rest ROC curve per class (from the model's newest evaluation), with the diagonal."""
+    return draw_roc_curves(plot, data.roc)
+
+
+def draw_roc_curves(plot: pg.PlotItem, roc: dict[str, dict]) -> bool:
+    """ROC curves ``{class: {"fpr", "tpr", "auc"}}`` (as in model metrics), AUC in the legend."""
     plot.clear()
-    curves = {c: r for c, r in data.roc.items() if r.get("fpr")}
+    curves = {c: r for c, r in roc.items() if r.get("fpr")}
     if not curves:
         return _message(plot, "no evaluation with ROC curves")
     plot.addLegend(offset=(-10, -10))
@@ -159,8 +164,12 @@ def draw_human_confusion(plot: pg.PlotItem, data: DashboardData) -> bool:
 
 def draw_embedding(plot: pg.PlotItem, data: DashboardData) -> bool:
     """2-D map (PCA) of the model's penultimate features, one colour per true class."""
+    return draw_embedding_map(plot, data.embedding)
+
+
+def draw_embedding_map(plot: pg.PlotItem, emb: dict | None) -> bool:
+    """``{"coords": (N, 2) array, "labels": N class names, "method", "info"}``, one colour per class."""
     plot.clear()
-    emb = data.embedding
     if not emb:
         return _message(plot, "no evaluation with a feature map")
     plot.addLegend(offset=(-10, 10))
@@ -174,6 +183,7 @@ def draw_embedding(plot: pg.PlotItem, data: DashboardData) -> bool:
     if len(ratios) >= 2:
         axis = [f"{a} ({r:.0%})" for a, r in zip(axis, ratios)]
     for side, text in (("bottom", axis[0]), ("left", axis[1])):
+        plot.getAxis(side).setSIPrefixEnableRanges(())  # pyqtgraph 0.14 rescales |values| < 1 regardless
         plot.getAxis(side).enableAutoSIPrefix(False)
         plot.setLabel(side, text)
     plot.autoRange()

@@ -1,5 +1,6 @@
 """The dataset browser's detail pane: the selected image (or the 4 views of a location) larger, with
-its key, label, split, path and size, and its planted cues drawn as boxes with their tags.
+its key, label, split, path and size, its planted cues drawn as boxes with their tags and, given the
+app context, a model's top-5 guesses for it (:class:`ui.views.prediction_panel.PredictionPanel`).
 
 Images are decoded off the GUI thread by :class:`ui.qtmodels.thumbnails.ThumbnailLoader` (at
 :data:`DETAIL_SIZE` pixels on the longer side); cue boxes are in the original image's pixel
@@ -14,8 +15,11 @@ from PySide6.QtCore import QRectF, QSize, Qt, QTimer
 from PySide6.QtGui import QColor, QFont, QFontMetrics, QImage, QPainter, QPen
 from PySide6.QtWidgets import QCheckBox, QComboBox, QHBoxLayout, QLabel, QSizePolicy, QVBoxLayout, QWidget
 
+from geoquiz.data.dataset import DatasetInfo
 from geoquiz.types import CUE_TAG_LABELS, CUE_TAGS, VIEWS, CueBox, ImageItem, Location
+from ui.context import AppContext
 from ui.qtmodels.thumbnails import ThumbnailLoader, thumbnail_loader
+from ui.views.prediction_panel import PredictionPanel
 
 DETAIL_SIZE = 640
 
@@ -161,9 +165,15 @@ class ViewStrip(QWidget):
 
 
 class DetailPane(QWidget):
-    """Shows one :class:`ImageItem` or one :class:`Location` (its 4 views side by side)."""
+    """Shows one :class:`ImageItem` or one :class:`Location` (its 4 views side by side); with ``ctx``
+    also a model's prediction for it."""
 
-    def __init__(self, loader: ThumbnailLoader | None = None, parent: QWidget | None = None) -> None:
+    def __init__(
+        self,
+        loader: ThumbnailLoader | None = None,
+        parent: QWidget | None = None,
+        ctx: AppContext | None = None,
+    ) -> None:
         super().__init__(parent)
         self.setObjectName("datasetDetail")
         self.loader = loader or thumbnail_loader()
@@ -195,6 +205,9 @@ class DetailPane(QWidget):
         layout.addWidget(strip)
         layout.addLayout(cue_row)
         layout.addWidget(self.info)
+        self.prediction = PredictionPanel(ctx, self) if ctx is not None else None
+        if self.prediction is not None:
+            layout.addWidget(self.prediction)
         layout.addStretch(0)
         self.loader.ready.connect(self._on_loaded)
         self.loader.broken.connect(self._on_loaded)
@@ -207,6 +220,13 @@ class DetailPane(QWidget):
         self.single.set_message(text)
         self.info.setText("")
         self._fill_tags(None)
+        if self.prediction is not None:
+            self.prediction.set_row(None)
+
+    def set_dataset(self, info: DatasetInfo | None) -> None:
+        """The dataset the rows come from (the prediction panel checks the model's classes against it)."""
+        if self.prediction is not None:
+            self.prediction.set_dataset(info)
 
     def panels(self) -> list[tuple[CueImage, ImageItem]]:
         """The visible image panels and the item each shows."""
@@ -228,6 +248,8 @@ class DetailPane(QWidget):
         self.info.setText(self._describe(row))
         self._fill_tags(row)
         self._refresh()
+        if self.prediction is not None:
+            self.prediction.set_row(row)
 
     def _refresh(self) -> None:
         for panel, item in self.panels():

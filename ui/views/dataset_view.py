@@ -1,5 +1,5 @@
 """The Dataset tab: browse the project's datasets as a thumbnail grid, filter by label and split, and
-inspect one image (or the four views of a location) with its planted cues.
+inspect one image (or the four views of a location) with its planted cues and a model's top-5 guesses.
 
 Listing comes from :mod:`geoquiz.data.dataset` on the GUI thread's project connection (a few cheap
 SQL queries); pixels are decoded off the GUI thread by :mod:`ui.qtmodels.thumbnails`. The tab reloads
@@ -78,7 +78,7 @@ class DatasetView(QWidget):
         self.grid.setSpacing(6)
         self.grid.setModel(self.model)
         self.grid.selectionModel().currentChanged.connect(self._current_changed)
-        self.detail = DetailPane(parent=self)
+        self.detail = DetailPane(parent=self, ctx=ctx)
 
         splitter = QSplitter(Qt.Horizontal, self)
         splitter.addWidget(self.grid)
@@ -164,6 +164,7 @@ class DatasetView(QWidget):
 
     def _dataset_changed(self, *_: object) -> None:
         info = self.current_dataset
+        self.detail.set_dataset(info)
         for box, values, everything in (
             (self.label_box, info.classes if info else (), "All labels"),
             (self.split_box, [s for s in SPLITS if info and s in info.splits], "All splits"),
