@@ -346,3 +346,19 @@ def test_session_on_real_geoscenes_images(qtbot, geoscenes_project_root, tmp_pat
             "SELECT t.kind, t.image_id, b.tag FROM trials t JOIN cue_boxes b ON b.trial_id = t.id"
         ).fetchone()
         assert row == ("practice", session.order[0].image_id, "road_markings")
+
+
+def test_kiosk_hides_every_researcher_window_until_unlocked(qtbot, quiz_project, tmp_path, main_window):
+    """A results window left open beside the main window must not stay reachable behind the kiosk."""
+    ctx = _ctx(quiz_project, tmp_path)
+    set_passphrase(quiz_project.db, PASS)
+    review = QWidget()
+    review.setWindowTitle("review: participants' answers")
+    qtbot.addWidget(review)
+    review.show()
+    kiosk = _launch(qtbot, ctx, main_window)
+    assert kiosk.isVisible() and not main_window.isVisible() and not review.isVisible()
+    kiosk.close()
+    with qtbot.waitSignal(kiosk.exited, timeout=2000):
+        _unlock(qtbot, kiosk)
+    assert main_window.isVisible() and review.isVisible()

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (
+    QApplication,
     QComboBox,
     QDialog,
     QFormLayout,
@@ -37,15 +38,23 @@ _kiosks: set[KioskWindow] = set()  # keep open kiosks alive
 def start_kiosk(
     ctx: AppContext, session: QuizSession, parent: QWidget | None = None, *, full_screen: bool = True
 ) -> KioskWindow:
-    """Show ``session`` in a full-screen kiosk and hide the researcher's window until it is unlocked."""
+    """Show ``session`` in a full-screen kiosk and hide every researcher window (the main window, a
+    training dialog, a review ...) until it is unlocked; they come back when the kiosk exits."""
     main = parent.window() if parent is not None else None
     kiosk = KioskWindow(session)
     _kiosks.add(kiosk)
+    hidden = [
+        w
+        for w in QApplication.topLevelWidgets()
+        if w.isVisible() and w is not kiosk and not isinstance(w, KioskWindow) and w.windowType() != Qt.Popup
+    ]
+    if main is not None and main not in hidden and main.isVisible():
+        hidden.append(main)
 
     def back() -> None:
         _kiosks.discard(kiosk)
-        if main is not None:
-            main.show()
+        for w in hidden:
+            w.show()
         ctx.data_changed.emit("sessions")
 
     kiosk.exited.connect(back)
@@ -55,8 +64,8 @@ def start_kiosk(
         kiosk.show()
     kiosk.raise_()
     kiosk.activateWindow()
-    if main is not None and main is not kiosk:
-        main.hide()
+    for w in hidden:
+        w.hide()
     return kiosk
 
 
