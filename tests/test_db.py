@@ -29,10 +29,27 @@ def test_older_schema_is_migrated_on_open(tmp_path):
     old = dbm.open_database(path, upto=first)
     assert dbm.applied_migrations(old) == [first]
     assert "views_shown" not in old["trials"].columns_dict
+    # data written by the old schema: a dataset with classes and an answered trial
+    t = "2026-01-01T00:00:00"
+    old.execute("INSERT INTO datasets (name, kind, source, created_at) VALUES ('osv', 'single', 'csv', ?)", [t])
+    old.execute("INSERT INTO classes (dataset_id, name, idx) VALUES (1, 'France', 0), (1, 'Japan', 1)")
+    old.execute("INSERT INTO studies (slug, title, definition_toml, created_at) VALUES ('s', 'S', '', ?)", [t])
+    old.execute("INSERT INTO participants (study_id, code, created_at) VALUES (1, 'P-1', ?)", [t])
+    old.execute("INSERT INTO sessions (study_id, participant_id, seed, order_json, started_at) VALUES (1, 1, 5, '[]', ?)", [t])
+    old.execute(
+        "INSERT INTO trials (session_id, position, kind, true_label, shown_at, submitted_at, response_time_ms, rationale) "
+        "VALUES (1, 0, 'main', 'France', ?, ?, 4200, 'yellow lines')",
+        [t, t],
+    )
+    old.conn.commit()
     old.conn.close()
     db = dbm.open_database(path)
     assert dbm.applied_migrations(db) == [m.name for m in all_migrations()]
     assert "views_shown" in db["trials"].columns_dict
+    assert db.execute("SELECT name FROM classes ORDER BY idx").fetchall() == [("France",), ("Japan",)]
+    assert db.execute("SELECT true_label, response_time_ms, rationale, views_shown FROM trials").fetchall() == [
+        ("France", 4200, "yellow lines", "")
+    ]
 
 
 def test_transaction_rolls_back_whole(memdb):
