@@ -146,3 +146,33 @@ def test_app_first_launch_builds_then_opens_the_demo(qtbot, small_demo):
     qtbot.addWidget(second)
     assert second.ctx.project is not None
     second.close()
+
+
+def test_window_lists_the_demo_images_fast_without_importing_torch(geoscenes_project_root, tmp_path):
+    """A fresh interpreter opens the main window on a GeoScenes project: the Dataset tab lists its
+    images, and torch is not imported to show the window (it loads lazily, in workers)."""
+    import subprocess
+    import sys
+
+    script = (
+        "import sys, time\n"
+        "t0 = time.perf_counter()\n"
+        "from PySide6.QtWidgets import QApplication\n"
+        "app = QApplication([])\n"
+        "from ui.app import create_window\n"
+        "from pathlib import Path\n"
+        "w = create_window(Path(sys.argv[1]))\n"
+        "app.processEvents()\n"
+        "shown = time.perf_counter() - t0\n"
+        "view = w.views['Dataset']\n"
+        "print('torch' in sys.modules, view.model.rowCount(), view.count_label.text(), f'{shown:.2f}')\n"
+    )
+    env = {**__import__("os").environ, "QT_QPA_PLATFORM": "offscreen", "GEOQUIZ_HOME": str(tmp_path)}
+    out = subprocess.run(
+        [sys.executable, "-c", script, str(geoscenes_project_root)],
+        capture_output=True, text=True, timeout=120, env=env, check=True,
+    )  # fmt: skip
+    torch_loaded, rows, *rest = out.stdout.split()
+    assert torch_loaded == "False"
+    assert int(rows) == 24  # 8 GeoScenes images per country
+    assert "24 of 24 images" in " ".join(rest)
