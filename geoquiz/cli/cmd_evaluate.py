@@ -8,6 +8,14 @@ Examples::
     geoquiz evaluate --list                # past runs
     geoquiz evaluate --run 3 --export out/ --formats csv,svg
     geoquiz evaluate --resume 3            # continue an interrupted run
+    geoquiz evaluate ... --engine ray --concurrency 8 --engine-batch-size 2   # on Ray Data workers
+
+With ``--engine ray`` (pip install "geoquiz[ray]") each image's explanation and tests run on a Ray
+worker that reads the image from its path; this process stores each image's rows (and the
+explanation, in the project cache) in one transaction, exactly as the local engine would (same
+seeds, same numbers). An image that fails is listed at the end, the run goes on and ends
+``incomplete``; running the same command again (or ``--resume``) tries only the missing images.
+``--choose-p`` always sweeps on the local engine (a small validation split).
 """
 
 from __future__ import annotations
@@ -17,6 +25,7 @@ import dataclasses
 from pathlib import Path
 
 from geoquiz.cli.common import add_project_arg, open_project, progress_bar
+from geoquiz.engine import add_engine_arguments, describe_outcome, engine_from_args
 from geoquiz.errors import GeoQuizError
 
 
@@ -60,6 +69,7 @@ def register(sub) -> None:  # noqa: ANN001
     p.add_argument("--list", action="store_true", help="list past runs and exit")
     p.add_argument("--run", type=int, default=None, help="an existing run (with --export: export it)")
     p.add_argument("--resume", type=int, default=None, metavar="RUN", help="continue an unfinished run")
+    add_engine_arguments(p, batch_flag="--engine-batch-size")
     p.set_defaults(func=run)
 
 
@@ -148,20 +158,39 @@ def run(args: argparse.Namespace) -> int:
             else:
                 _export(db, args.run, args.export, args.formats)
             return 0
-        if args.resume is not None:
-            from geoquiz.faithfulness.grid import resume_run
+        with engine_from_args(args) as engine:
+            if args.resume is not None:
+                from geoquiz.faithfulness.grid import resume_run
 
-            with progress_bar(f"run #{args.resume}") as reporter:
-                run_id = resume_run(project, args.resume, reporter=reporter, device=args.device)
-        else:
-            run_id = _run_grid(project, args)
+                with progress_bar(f"run #{args.resume}") as reporter:
+                    run_id = resume_run(project, args.resume, reporter=reporter, device=args.device, engine=engine)
+            else:
+                run_id = _run_grid(project, args, engine)
         _print_results(db, run_id)
+        failed = _print_outcome(db, run_id)
         if args.export is not None:
             _export(db, run_id, args.export, args.formats)
-    return 0
+    return 1 if failed else 0
 
 
-def _run_grid(project, args: argparse.Namespace) -> int:
+def _print_outcome(db, run_id: int) -> int:
+    """Print the engine, counts and failed images of a run; returns the number of failed images."""
+    from geoquiz.faithfulness.store import get_run
+
+    run = get_run(db, run_id)
+    s = run.summary
+    failures = list(s.get("failed") or [])
+    resumed = int(s.get("resumed_from") or 0)
+    done = max(0, run.n_units - resumed)
+    print(describe_outcome(s.get("engine", "local"), done, resumed, failures, verb="evaluated"))
+    if s.get("skipped"):
+        print(f"  not evaluated (label not among the model's classes): {', '.join(s['skipped'][:20])}")
+    if failures:
+        print(f"run #{run_id} is {run.status}: run the same command again (or --resume {run_id}) to retry them")
+    return len(failures)
+
+
+def _run_grid(project, args: argparse.Namespace, engine) -> int:  # noqa: ANN001
     from geoquiz.faithfulness.grid import run_grid
 
     db = project.db
@@ -214,4 +243,5 @@ def _run_grid(project, args: argparse.Namespace) -> int:
             resume=not args.new,
             device=args.device,
             top_p_source=source,
+            engine=engine,
         )

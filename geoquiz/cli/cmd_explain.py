@@ -6,8 +6,15 @@ Examples::
     geoquiz explain -p proj --model m --dataset osv --methods gradcampp,scorecam --segmenters default,mobilesam_vit_t \\
         --checkpoint mobilesam_vit_t=~/weights/mobile_sam.pt --top-p 15
     geoquiz explain --status          # which segmenters are ready
+    geoquiz explain -p proj --model m --dataset osv --split all --engine ray --concurrency 8
+    geoquiz explain ... --engine ray --ray-address auto     # on an existing Ray cluster
 
-Everything is cached in the project (``cache/`` + database), so a second run only reads. Methods:
+Everything is cached in the project (``cache/`` + database); samples already explained with these
+settings are skipped, so a re-run only does what is missing (or failed). ``--engine ray`` runs the
+samples on Ray Data workers (pip install "geoquiz[ray]"): each loads the model once, reads the images
+from their paths and sends the maps, masks and elements back; this process alone writes the project.
+A sample that fails (a corrupt image ...) is listed at the end and the run goes on (exit status 1
+when some failed). Methods:
 gradcam, gradcampp, scorecam, smoothgrad, ig. Segmenters: default (weight-free), sam_vit_b/l/h,
 mobilesam_vit_t, sam2_hiera_t/s/b/l, each optionally with ``:guided`` (SAM prompted only inside the
 salient region). Checkpoints come from project.toml ([segmenters]) or --checkpoint NAME=PATH.
@@ -20,6 +27,7 @@ import dataclasses
 import json
 
 from geoquiz.cli.common import add_project_arg, open_project, progress_bar
+from geoquiz.engine import add_engine_arguments, describe_outcome, engine_from_args
 from geoquiz.errors import GeoQuizError
 
 
@@ -79,6 +87,7 @@ def register(sub) -> None:  # noqa: ANN001
     p.add_argument("--device", default="auto", help="auto, cpu or cuda")
     p.add_argument("--status", action="store_true", help="only print which segmenters are ready")
     p.add_argument("--json", action="store_true", help="print the summary as JSON")
+    add_engine_arguments(p)
     p.set_defaults(func=run)
 
 
@@ -126,10 +135,10 @@ def run(args: argparse.Namespace) -> int:
             segmenter_params=seg_params, segmenter_settings=seg_settings,
         )  # fmt: skip
         split = None if args.split == "all" else args.split
-        with progress_bar(f"explain {args.dataset}") as reporter:
+        with engine_from_args(args) as engine, progress_bar(f"explain {args.dataset}") as reporter:
             summary = explain_dataset(
                 project, args.model, args.dataset, split, args.methods, args.segmenters,
-                params=params, reporter=reporter, explainer=explainer,
+                params=params, reporter=reporter, explainer=explainer, engine=engine,
             )  # fmt: skip
     if args.json:
         print(json.dumps(summary, indent=2))
@@ -145,4 +154,6 @@ def run(args: argparse.Namespace) -> int:
             f"{st['segmentations_computed']} computed, {st['segmentations_cached']} from cache; element sets: "
             f"{st['elements_computed']} computed, {st['elements_cached']} from cache"
         )
-    return 0
+        print(describe_outcome(summary["engine"], summary["explained"], summary["skipped"], summary["failures"],
+                               verb="explained"))  # fmt: skip
+    return 1 if summary["failed"] else 0

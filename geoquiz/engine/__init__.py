@@ -10,7 +10,15 @@ from __future__ import annotations
 
 import argparse
 
-from geoquiz.engine.base import DEFAULT_BATCH_SIZE, Engine, ItemResult, Job, RunSummary, describe_error, run_items
+from geoquiz.engine.base import (
+    DEFAULT_BATCH_SIZE,
+    Engine,
+    ItemResult,
+    Job,
+    RunSummary,
+    describe_error,
+    run_items,
+)
 from geoquiz.engine.local import LocalEngine
 from geoquiz.errors import GeoQuizError
 
@@ -26,10 +34,24 @@ __all__ = [
     "RunSummary",
     "add_engine_arguments",
     "describe_error",
+    "describe_outcome",
     "engine_from_args",
     "make_engine",
     "run_items",
 ]
+
+
+def describe_outcome(
+    engine: str, done: int, skipped: int, failures: list[dict], *, verb: str = "done", limit: int = 20
+) -> str:
+    """Lines for a CLI summary: ``engine ray: 10 explained, 2 already done (skipped), 1 failed``, then
+    each failed item (``failures``: ``[{"key", "error"}]``), at most ``limit`` of them."""
+    lines = [f"engine {engine}: {done} {verb}, {skipped} already done (skipped), {len(failures)} failed"]
+    for f in failures[:limit]:
+        lines.append(f"  failed {f['key']}: {f['error']}")
+    if len(failures) > limit:
+        lines.append(f"  ... and {len(failures) - limit} more failures")
+    return "\n".join(lines)
 
 
 def make_engine(
@@ -73,8 +95,13 @@ def _positive_int(text: str) -> int:
     return value
 
 
-def add_engine_arguments(parser: argparse.ArgumentParser) -> None:
-    """Add ``--engine``, ``--ray-address``, ``--batch-size`` and ``--concurrency`` to a sub-command."""
+def add_engine_arguments(parser: argparse.ArgumentParser, *, batch_flag: str = "--batch-size") -> None:
+    """Add ``--engine``, ``--ray-address``, ``--concurrency`` and the engine batch size to a sub-command.
+
+    ``batch_flag``: the option name of the engine batch size (items per worker call), for commands
+    where ``--batch-size`` already means something else (``geoquiz evaluate``: variants per forward
+    pass); its value is always ``args.engine_batch_size``.
+    """
     group = parser.add_argument_group("engine (where the per-item work runs)")
     group.add_argument(
         "--engine",
@@ -89,7 +116,8 @@ def add_engine_arguments(parser: argparse.ArgumentParser) -> None:
         help="join an existing Ray cluster (e.g. ray://head:10001 or auto); default: start a local one",
     )
     group.add_argument(
-        "--batch-size",
+        batch_flag,
+        dest="engine_batch_size",
         type=_positive_int,
         default=DEFAULT_BATCH_SIZE,
         help=f"items per worker call (default {DEFAULT_BATCH_SIZE})",
@@ -108,7 +136,7 @@ def engine_from_args(args: argparse.Namespace) -> Engine:
         raise GeoQuizError("--ray-address and --concurrency only apply to --engine ray")
     return make_engine(
         args.engine,
-        batch_size=args.batch_size,
+        batch_size=args.engine_batch_size,
         concurrency=args.concurrency,
         ray_address=args.ray_address,
     )

@@ -17,6 +17,9 @@ class LocalEngine:
     """
 
     name = "local"
+    #: Jobs run in the driver's process, so they may use the driver's objects (its Explainer and
+    #: database connection: the app's cache-aware path) instead of loading their own.
+    in_process = True
 
     def __init__(self, *, batch_size: int = DEFAULT_BATCH_SIZE) -> None:
         if batch_size < 1:

@@ -150,6 +150,8 @@ class RayEngine:
     """
 
     name = "ray"
+    #: Jobs are pickled to worker processes: they load their own model and return plain results.
+    in_process = False
 
     def __init__(
         self,
@@ -179,6 +181,8 @@ class RayEngine:
     # -- cluster ---------------------------------------------------------------------------
     def _ensure_ray(self) -> None:
         ray = self.ray
+        # Ray Data logs every pass at INFO on the driver's console; the caller draws its own progress
+        logging.getLogger("ray.data").setLevel(logging.WARNING)
         if ray.is_initialized():
             return
         try:

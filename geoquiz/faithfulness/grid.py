@@ -12,27 +12,36 @@
    (:func:`~geoquiz.faithfulness.evaluate.evaluate_image`);
 4. the image's rows are written in **one transaction** with the run's progress.
 
+Steps 1-3 are a per-image job (:class:`geoquiz.engine.jobs.GridJob`) run by an engine
+(:mod:`geoquiz.engine`, ``engine=``): the local engine (default, what the app uses) runs it in this
+process with the Explainer's cache; the Ray engine runs it on workers that compute each image's
+explanation from scratch and send it back with the rows. Step 4 always happens here (one writer):
+the explanation goes to the cache (:meth:`geoquiz.explain.Explainer.store_explanation`) in the same
+transaction as the image's rows. Seeds are derived per image, so both engines store identical rows.
+
 Runs are **resumable**: with ``resume=True`` (the default) an unfinished run with exactly the same
-configuration continues where it stopped (whole images only are ever stored). Cancelling (the
-reporter's token) marks the run ``cancelled``; an error marks it ``failed``; both keep what was
-written. The finished run's summary holds counts, timings (explanation vs evaluation), the
-Explainer's cache statistics, the top-p used and where it came from, and the guided-vs-random
-comparison.
+configuration continues where it stopped (whole images only are ever stored). An image that fails
+(a corrupt file ...) is listed in the summary's ``failed`` with its error and the run goes on; a run
+that ends with failures is marked ``incomplete`` (resumable: a re-run tries only those images
+again). Cancelling (the reporter's token) marks the run ``cancelled``; an error that stops the run
+(a missing checkpoint, a lost cluster) marks it ``failed``; both keep what was written. The
+finished run's summary holds counts, timings (explanation vs evaluation), the Explainer's cache
+statistics, the engine, the top-p used and where it came from, and the guided-vs-random comparison.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import time
 from collections.abc import Sequence
 from typing import Any
+
+import numpy as np
 
 from geoquiz.config import ElementSettings
 from geoquiz.errors import GeoQuizError
 from geoquiz.faithfulness import store
-from geoquiz.faithfulness.evaluate import EvalOptions, Selection, evaluate_image
+from geoquiz.faithfulness.evaluate import EvalOptions
 from geoquiz.faithfulness.perturb import FILLS, make_fill, mean_colour
-from geoquiz.faithfulness.random import derive_seed
 from geoquiz.progress import Cancelled, Reporter, step
 from geoquiz.types import ImageItem, Location
 
@@ -112,14 +121,35 @@ def read_unit(unit: ImageItem | Location):
     return read_image(unit.path)
 
 
-def _mean_fill_colour(units, reporter: Reporter | None) -> list[float]:
-    def images():
-        for i, unit in enumerate(units):
-            step(reporter, i, len(units), "dataset mean colour")
-            pix = read_unit(unit)
-            yield from (pix if isinstance(pix, list) else [pix])
+def _mean_fill_colour(units, reporter: Reporter | None, engine=None) -> list[float]:  # noqa: ANN001
+    """The split's mean colour (:func:`~geoquiz.faithfulness.perturb.mean_colour`) for the ``mean``
+    fill. With a remote ``engine`` the workers read the images and send back per-image sums, which
+    are added here in unit order (the same sums in the same order: the same colour)."""
+    if engine is None or engine.in_process:
 
-    return list(mean_colour(images()))
+        def images():
+            for i, unit in enumerate(units):
+                step(reporter, i, len(units), "dataset mean colour")
+                pix = read_unit(unit)
+                yield from (pix if isinstance(pix, list) else [pix])
+
+        return list(mean_colour(images()))
+    from geoquiz.engine import run_items
+    from geoquiz.engine.jobs import PixelSumJob
+
+    sums: dict[str, list] = {}
+    summary = run_items(engine, PixelSumJob(), units, store=lambda u, v: sums.__setitem__(u.key, v), reporter=reporter)
+    if summary.failures:
+        key, error = summary.failures[0]
+        raise GeoQuizError(f"cannot compute the dataset mean colour for the mean fill: {key}: {error}")
+    total, count = np.zeros(3), 0
+    for unit in units:
+        for part, n in sums[unit.key]:
+            total += part
+            count += n
+    if count == 0:
+        raise GeoQuizError("cannot compute a dataset mean colour from no images")
+    return list((total / count).tolist())
 
 
 def run_grid(
@@ -144,6 +174,7 @@ def run_grid(
     device: str = "auto",
     top_p_source: dict | None = None,
     explainer=None,
+    engine=None,
 ) -> int:
     """Evaluate ``methods`` x ``segmenters`` on ``dataset``/``split`` and store the results; returns the run id.
 
@@ -154,7 +185,8 @@ def run_grid(
     selections. ``limit``: evaluate at most that many images (class-balanced). ``top_p_source``:
     where ``params.top_p`` came from (recorded in the summary; see :mod:`geoquiz.faithfulness.sweep`).
     ``explainer``: an existing :class:`geoquiz.explain.Explainer` for this model (to share its
-    cache counters); by default one is made.
+    cache counters); by default one is made. ``engine``: where the per-image work runs
+    (:func:`geoquiz.engine.make_engine`; default the local engine, one image per call).
     """
     from geoquiz.models.store import load_project_model, model_id
 
@@ -200,7 +232,7 @@ def run_grid(
             run_id, config = found.id, found.config
             fill_params = dict(found.config["fill_params"])
     if fill == "mean" and "colour" not in fill_params:
-        fill_params["colour"] = _mean_fill_colour(units, reporter)
+        fill_params["colour"] = _mean_fill_colour(units, reporter, engine)
     fill_obj = make_fill(fill, **fill_params)
     config["fill_params"] = fill_obj.params()
     if run_id is None:
@@ -223,11 +255,12 @@ def run_grid(
             explainer,
             methods,
             segmenters,
-            fill_obj,
+            (fill_obj, fill_params),
             params,
             options,
             reporter,
             source,
+            engine,
         )
     except Cancelled:
         store.finish_run(db, run_id, "cancelled")
@@ -236,53 +269,54 @@ def run_grid(
         store.finish_run(db, run_id, "failed")
         raise
     summary = _summary(db, run_id, counts, params, source, explainer)
-    store.finish_run(db, run_id, "done", summary)
+    store.finish_run(db, run_id, "incomplete" if counts["failed"] else "done", summary)
     return run_id
 
 
 def _evaluate_units(
-    db, run_id, units, loaded, explainer, methods, segmenters, fill_obj, params, options, reporter, source
+    db, run_id, units, loaded, explainer, methods, segmenters, fill, params, options, reporter, source, engine
 ):
-    from geoquiz.faithfulness.engine import ImageFrame
+    """Run the per-image job over the units not yet in the run and store each image as it arrives."""
+    from geoquiz.engine import LocalEngine, run_items
+    from geoquiz.engine.base import shifted
+    from geoquiz.engine.jobs import GridJob
+    from geoquiz.study.db import transaction
 
-    done = store.done_units(db, run_id)
-    todo = [u for u in units if unit_ids(u) not in done]
-    counts = {"n_units": len(units), "resumed_from": len(units) - len(todo), "n_variants": 0, "n_forward": 0}
-    counts |= {"n_batches": 0, "explain_s": 0.0, "evaluate_s": 0.0, "skipped": []}
-    for i, unit in enumerate(todo):
-        step(reporter, i + counts["resumed_from"], len(units), unit.key)
-        label = loaded.class_index(unit.label) if unit.label in loaded.spec.classes else None
-        if label is None:
+    engine = engine or LocalEngine(batch_size=1)
+    fill_obj, fill_params = fill
+    stored = store.done_units(db, run_id)
+    done_keys = {u.key for u in units if unit_ids(u) in stored}
+    resumed = len(done_keys)
+    counts = {"n_units": len(units), "resumed_from": resumed, "n_variants": 0, "n_forward": 0}
+    counts |= {"n_batches": 0, "explain_s": 0.0, "evaluate_s": 0.0, "skipped": [], "failed": []}
+    job = GridJob.for_explainer(
+        explainer, loaded, methods, segmenters, params, fill_obj, fill_params, options, in_process=engine.in_process
+    )
+    written = 0
+
+    def store_unit(unit, value) -> None:  # noqa: ANN001
+        nonlocal written
+        if value.skipped:
             counts["skipped"].append(unit.key)
-            continue
-        t0 = time.perf_counter()
-        selections, frame_shape = [], None
-        for method in methods:
-            maps = explainer.heatmaps(unit, method)
-            frame_shape = tuple(maps[0].values.shape[:2])
-            for segmenter in segmenters:
-                elements = explainer.elements(unit, method, segmenter, params)
-                selections.append(Selection(method, segmenter, tuple(elements)))
-        t1 = time.perf_counter()
+            return
         image_id, location_id = unit_ids(unit)
-        frame = ImageFrame(
-            loaded,
-            read_unit(unit),
-            fill_obj,
-            box_frame=frame_shape,
-            seed=derive_seed(options.seed, image_id, "fill"),
-        )
-        result = evaluate_image(
-            frame, label, selections, image_id if location_id is None else location_id, options
-        )
-        progress = {"done": i + 1 + counts["resumed_from"], "total": len(units), "top_p_source": source}
-        store.write_unit(db, run_id, image_id, location_id, result.rows, result.curve_rows, progress)
-        t2 = time.perf_counter()
-        counts["explain_s"] += t1 - t0
-        counts["evaluate_s"] += t2 - t1
-        counts["n_variants"] += result.n_variants
-        counts["n_forward"] += result.n_forward
-        counts["n_batches"] += result.n_batches
+        written += 1
+        progress = {"done": resumed + written, "total": len(units), "top_p_source": source}
+        with transaction(db):
+            if value.explanation is not None:
+                explainer.store_explanation(unit, value.explanation)
+            store.write_unit(db, run_id, image_id, location_id, value.rows, value.curve_rows, progress)
+        counts["explain_s"] += value.explain_s
+        counts["evaluate_s"] += value.evaluate_s
+        counts["n_variants"] += value.n_variants
+        counts["n_forward"] += value.n_forward
+        counts["n_batches"] += value.n_batches
+
+    summary = run_items(
+        engine, job, units, store=store_unit, done_keys=done_keys, reporter=shifted(reporter, resumed)
+    )
+    counts["failed"] = [{"key": k, "error": e} for k, e in summary.failures]
+    counts["engine"] = summary.engine
     step(reporter, len(units), len(units), "done")
     return counts
 
@@ -313,8 +347,11 @@ def _records(df) -> list[dict]:
     return [{k: (None if v != v else v) for k, v in row.items()} for row in df.to_dict(orient="records")]
 
 
-def resume_run(project, run_id: int, *, reporter: Reporter | None = None, device: str = "auto") -> int:
-    """Continue an unfinished run from its stored configuration (whole images already stored are kept)."""
+def resume_run(
+    project, run_id: int, *, reporter: Reporter | None = None, device: str = "auto", engine=None
+) -> int:
+    """Continue an unfinished run from its stored configuration (whole images already stored are kept;
+    images that failed are tried again). ``engine``: as for :func:`run_grid`."""
     run = store.get_run(project.db, run_id)
     if run.kind != "grid":
         raise GeoQuizError(f"run #{run_id} is a {run.kind} run, not a faithfulness grid")
@@ -340,4 +377,5 @@ def resume_run(project, run_id: int, *, reporter: Reporter | None = None, device
         resume=True,
         device=device,
         top_p_source=run.summary.get("top_p_source"),
+        engine=engine,
     )

@@ -18,6 +18,7 @@ from geoquiz.errors import GeoQuizError
 from geoquiz.progress import Cancelled, Reporter
 from geoquiz.types import ImageItem
 
+
 class MeanColourJob(Job):
     """Reads each image from its path and returns its mean colour and the worker's pid.
 
