@@ -145,3 +145,31 @@ def test_cannot_start_without_a_model(qtbot, view):
     assert view.worker is None
     box = view.findChild(object, "errorBox")
     assert box is not None and "no model" in box.text()
+
+
+def test_running_a_grid_in_the_worker_lists_and_draws_the_run(qtbot, explain_project_root, tmp_path):
+    """Start a real grid (tiny model) from the tab: progress, then the new run is listed and drawn."""
+    import shutil
+
+    from geoquiz.project import Project
+    from ui.context import AppContext
+    from ui.views.faithfulness_view import FaithfulnessView
+    from ui.workers import wait_all
+
+    root = tmp_path / "proj"
+    shutil.copytree(explain_project_root, root)
+    with Project.open(root) as project:
+        w = FaithfulnessView(AppContext(project))
+        qtbot.addWidget(w)
+        w.model_box.setCurrentText("single")
+        w.dataset_box.setCurrentText("tiny")
+        w.split_box.setCurrentText("test")
+        w.repeats_spin.setValue(2)
+        w.start_run()
+        assert w.worker is not None and not w.run_button.isEnabled() and w.cancel_button.isEnabled()
+        qtbot.waitUntil(lambda: w.worker is None, timeout=120000)
+        assert "finished" in w.status_label.text() and w.run_button.isEnabled()
+        assert w.runs_list.count() == 1
+        qtbot.waitUntil(lambda: w.results is not None, timeout=30000)
+        assert w.fig2.charts and w.table.rowCount() == 2  # deletion and insertion for gradcampp x default
+        wait_all(10000)
