@@ -8,12 +8,13 @@ define its default here so the CLI, the app and the library agree.
 from __future__ import annotations
 
 import dataclasses
-import tomllib
 import types
 import typing
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+import tomllib
 
 from geoquiz.errors import ConfigError
 

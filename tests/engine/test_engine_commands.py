@@ -93,7 +93,7 @@ def run_all(root: Path, engine: str, capsys, names=("explain", "evaluate", "pred
 
 def snapshot(root: Path) -> dict[str, list]:
     """Everything the commands stored, without row ids or times, in a canonical order."""
-    from geoquiz.explain import _load_npz
+    from geoquiz.explain.cache import _load_npz
     from geoquiz.project import Project
 
     with Project.open(root) as project:

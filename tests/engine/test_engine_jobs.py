@@ -69,7 +69,8 @@ def test_worker_core_and_store_equal_the_explainer_on_four_views_with_guided_sam
     """A 4-view location, gradcam x (default, guided tiny SAM): the worker's core + the driver's
     store_explanation give the same keys, files and elements as the app's cache-aware Explainer."""
     from geoquiz.data.dataset import load_locations
-    from geoquiz.explain import CheckpointExplainCore, Explainer, _load_npz
+    from geoquiz.explain import CheckpointExplainCore, Explainer
+    from geoquiz.explain.cache import _load_npz
     from geoquiz.project import Project
 
     segmenters = ["default", "sam_vit_b:guided"]
