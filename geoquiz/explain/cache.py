@@ -68,10 +68,6 @@ def _write_blob(path: Path, data: bytes) -> None:
     os.replace(tmp, path)
 
 
-def _save_npz(path: Path, **arrays: np.ndarray) -> None:
-    _write_blob(path, encode_npz(**arrays))
-
-
 def _load_npz(path: Path) -> dict[str, np.ndarray] | None:
     try:
         with np.load(path) as data:
