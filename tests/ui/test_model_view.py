@@ -141,3 +141,33 @@ def test_cancel_and_mismatch_store_nothing(qtbot, view):
     _evaluate(qtbot, view, "other")
     assert "Evaluation failed" in view.status.text() and "Brazil" in view.status.text()
     assert list_evaluations(view.ctx.project.db) == [] and view.evaluate_button.isEnabled()
+
+
+def test_register_a_checkpoint_and_remove_a_model(qtbot, view, tmp_path):
+    from geoquiz.models.checkpoint import save_checkpoint
+    from geoquiz.models.registry import build_model
+    from geoquiz.models.spec import ModelSpec
+    from geoquiz.models.store import list_models
+
+    spec = ModelSpec("resnet10", "single", TINY_CLASSES, input_size=40)
+    good = save_checkpoint(tmp_path / "outside.pt", build_model(spec), spec)
+    worker = view.register_checkpoint(good, "imported", "tiny")
+    qtbot.waitUntil(lambda: worker.is_done and view.register_worker is None, timeout=30_000)
+    assert "imported" in view.models and view.current_model.name == "imported"
+    # a checkpoint trained for other classes is refused with the classes named, nothing registered
+    other = ModelSpec("resnet10", "single", ("Brazil", "Chile"), input_size=40)
+    bad = save_checkpoint(tmp_path / "bc.pt", build_model(other), other)
+    worker = view.register_checkpoint(bad, "bc", "tiny")
+    qtbot.waitUntil(lambda: worker.is_done and view.register_worker is None, timeout=30_000)
+    box = view.findChild(object, "errorBox")
+    assert box is not None and "trained for classes" in box.text() and "bc" not in view.models
+    junk = tmp_path / "junk.pt"
+    junk.write_bytes(b"not a checkpoint")
+    worker = view.register_checkpoint(junk, "junk", None)
+    qtbot.waitUntil(lambda: worker.is_done and view.register_worker is None, timeout=30_000)
+    assert "junk" not in view.models
+    # remove (no confirmation in the test): the row goes, the file stays
+    view.select_model("imported")
+    view.remove_model(confirm=False)
+    assert "imported" not in view.models and good.exists()
+    assert "imported" not in {m.name for m in list_models(view.ctx.project.db)}

@@ -44,7 +44,7 @@ from geoquiz.models.store import ModelInfo, list_models
 from ui.context import AppContext
 from ui.plots.dashboard_plots import PlotPanel
 from ui.plots.model_plots import EVAL_FIGURES, TRAIN_FIGURES, metrics_summary
-from ui.workers import Worker, start
+from ui.workers import Worker, show_error, start
 
 MODEL_COLUMNS = ("Name", "Arch", "Integration", "Classes", "Input", "Dataset")
 EVAL_COLUMNS = ("#", "Dataset", "Split", "n", "Top-1", "Top-5", "Created")
@@ -76,6 +76,16 @@ def evaluate_job(root: str, model: str, dataset: str, split: str, embedding: str
 
     with Project.open(root) as project:
         return evaluate_model(project, model, dataset, split, reporter=reporter, embedding=embedding)
+
+
+def register_job(root: str, name: str, path: str, dataset: str | None, *, reporter=None) -> str:  # noqa: ANN001
+    """Worker job: validate a checkpoint file (classes checked against ``dataset``) and register it."""
+    from geoquiz.models.store import register_model
+    from geoquiz.project import Project
+
+    with Project.open(root) as project:
+        register_model(project, name, path, dataset=dataset)
+    return name
 
 
 def _item(value: Any, data: Any = None) -> QTableWidgetItem:
@@ -150,6 +160,15 @@ class ModelView(QWidget):
         self.train_button = QPushButton("Train a model…", self)
         self.train_button.setObjectName("modelTrain")
         self.train_button.clicked.connect(self._open_train)
+        self.register_button = QPushButton("Register checkpoint…", self)
+        self.register_button.setObjectName("modelRegister")
+        self.register_button.setToolTip("Add a GeoQuiz checkpoint file (.pt) to this project")
+        self.register_button.clicked.connect(self.register_dialog)
+        self.delete_button = QPushButton("Remove model…", self)
+        self.delete_button.setObjectName("modelDelete")
+        self.delete_button.setToolTip("Remove the selected model from the project (its file is kept)")
+        self.delete_button.clicked.connect(lambda: self.remove_model(confirm=True))
+        self.register_worker: Worker | None = None
         self.save_all_button = QPushButton("Save all figures…", self)
         self.save_all_button.setObjectName("modelSaveAll")
         self.save_all_button.clicked.connect(self.save_all_dialog)
@@ -157,6 +176,8 @@ class ModelView(QWidget):
         self.status.setObjectName("modelStatus")
         top = QHBoxLayout()
         top.addWidget(self.train_button)
+        top.addWidget(self.register_button)
+        top.addWidget(self.delete_button)
         top.addWidget(self.save_all_button)
         top.addWidget(self.status, 1)
 
@@ -287,11 +308,13 @@ class ModelView(QWidget):
             self.model_table.item(r, 3).setToolTip(", ".join(m.classes))
         self.model_table.blockSignals(False)
         self.train_button.setEnabled(project is not None)
+        self.register_button.setEnabled(project is not None)
+        self.delete_button.setEnabled(bool(infos))
         if project is None:
             self.status.setText("No project open.")
         elif not infos:
             self.status.setText(
-                "No model yet: train one (“Train a model…”) or register a checkpoint with the CLI."
+                "No model yet: train one (“Train a model…”) or register a checkpoint (“Register checkpoint…”)."
             )
         else:
             self.status.setText(f"{len(infos)} model(s)")
@@ -465,6 +488,71 @@ class ModelView(QWidget):
         if folder:
             files = self.save_all(folder)
             self._set_status(f"Saved {len(files)} files to {folder}")
+
+    # ------------------------------------------------------------- register / remove
+    def register_checkpoint(self, path: str | Path, name: str, dataset: str | None) -> Worker:
+        """Validate and register ``path`` as model ``name`` in a worker; errors are shown."""
+
+        def done(registered: str) -> None:
+            self.register_worker = None
+            self.ctx.data_changed.emit("models")
+            self.refresh()
+            self.select_model(registered)
+            self._set_status(f"Registered model {registered}.")
+
+        def failed(message: str, _tb: str) -> None:
+            self.register_worker = None
+            self._set_status("The checkpoint was not registered.")
+            show_error(self, "Cannot register the checkpoint", message)
+
+        self._set_status(f"Checking {Path(path).name}…")
+        self.register_worker = start(register_job, str(self.ctx.root), name, str(path), dataset,
+                                     on_result=done, on_error=failed)  # fmt: skip
+        return self.register_worker
+
+    def register_dialog(self) -> None:
+        from PySide6.QtWidgets import QFileDialog, QInputDialog
+
+        if self.ctx.project is None:
+            return
+        path, _ = QFileDialog.getOpenFileName(
+            self, "GeoQuiz checkpoint", str(self.ctx.root), "Checkpoints (*.pt *.pth);;All files (*)"
+        )
+        if not path:
+            return
+        name, ok = QInputDialog.getText(self, "Register checkpoint", "Model name:", text=Path(path).stem)
+        if not ok or not name.strip():
+            return
+        box = self.eval_dataset
+        datasets = ["(do not check classes)", *[box.itemData(i) or box.itemText(i) for i in range(box.count())]]
+        dataset, ok = QInputDialog.getItem(
+            self, "Register checkpoint", "Check its classes against dataset:", datasets, 1 if len(datasets) > 1 else 0, False
+        )
+        if ok:
+            self.register_checkpoint(path, name.strip(), None if dataset == datasets[0] else dataset)
+
+    def remove_model(self, confirm: bool = True) -> None:
+        """Remove the selected model from the project (its checkpoint file stays on disk)."""
+        from PySide6.QtWidgets import QMessageBox
+
+        from geoquiz.models.store import delete_model
+
+        info = self.current_model
+        if info is None or self.ctx.project is None:
+            return
+        if confirm:
+            answer = QMessageBox.question(
+                self,
+                "Remove model",
+                f"Remove model “{info.name}” from the project?\n\nIts stored predictions, evaluations and cached "
+                f"explanations are removed too; the checkpoint file {info.path} is kept.",
+            )
+            if answer != QMessageBox.Yes:
+                return
+        delete_model(self.ctx.project, info.name)
+        self.ctx.data_changed.emit("models")
+        self.refresh()
+        self._set_status(f"Removed model {info.name}.")
 
     def _open_train(self) -> None:
         from ui.dialogs.train_dialog import open_train_dialog
