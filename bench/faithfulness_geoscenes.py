@@ -7,31 +7,47 @@ the guided and random accuracy and true-class probability with bootstrap 95% CIs
 difference with its CI, the Wilcoxon p-value, and whether the direction is the faithful one
 (deletion: guided lower than random; insertion: guided higher).
 
+Without ``--project`` it uses the GeoScenes benchmarks' shared project (:func:`default_project_dir`),
+built on first use (the demo dataset, 300 images per country, and the demo model: a few minutes) and
+reused by ``bench.pointing`` and ``bench.sam_guided`` too.
+
 Run: ``python -m bench.faithfulness_geoscenes [--project DIR] [--methods gradcampp,gradcam] [--limit N]``.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import tempfile
 import time
 from pathlib import Path
 
 
+def default_project_dir() -> Path:
+    """The project the GeoScenes benchmarks share when no ``--project`` is given:
+    ``$GEOQUIZ_BENCH_PROJECT``, else ``<temp dir>/geoquiz-bench-geoscenes``."""
+    env = os.environ.get("GEOQUIZ_BENCH_PROJECT")
+    return Path(env) if env else Path(tempfile.gettempdir()) / "geoquiz-bench-geoscenes"
+
+
 def ensure_project(root: Path | None, n_per_class: int):  # noqa: ANN201
-    """A project with dataset ``geoscenes`` and the demo model; returns ``(project, model_name)``."""
+    """A project with dataset ``geoscenes`` and the demo model; returns ``(project, model_name)``.
+
+    ``root``: the project folder (created when missing); ``None`` = :func:`default_project_dir`.
+    The dataset is generated with ``n_per_class`` images per country only when the project lacks it.
+    """
     from geoquiz.data.dataset import list_datasets
     from geoquiz.data.geoscenes import import_geoscenes
     from geoquiz.project import Project
 
-    root = root or Path(tempfile.mkdtemp(prefix="bench_geoscenes_")) / "proj"
+    root = root or default_project_dir()
     project = Project.open(root, create=True)
     if "geoscenes" not in {d.name for d in list_datasets(project.db)}:
         import_geoscenes(project, "geoscenes", n_per_class=n_per_class, seed=0)
     from geoquiz.cli.common import progress_bar
 
     with progress_bar("demo model") as reporter:
-        # engineer C's demo model: trained once on "geoscenes", later calls load it at once
+        # the demo model: trained once on "geoscenes", later calls load it at once
         from geoquiz.models.demo import ensure_demo_model
 
         name = ensure_demo_model(project, reporter=reporter)
@@ -41,10 +57,13 @@ def ensure_project(root: Path | None, n_per_class: int):  # noqa: ANN201
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="bench.faithfulness_geoscenes", description=__doc__.splitlines()[0])
     parser.add_argument(
-        "--project", type=Path, default=None, help="reuse this project (default: a new temp one)"
+        "--project", type=Path, default=None, help="project folder (default: the benchmarks' shared one)"
     )
     parser.add_argument(
-        "--n-per-class", type=int, default=60, help="GeoScenes images per country when generating"
+        "--n-per-class",
+        type=int,
+        default=300,
+        help="GeoScenes images per country when generating (300 = the demo dataset)",
     )
     parser.add_argument("--methods", default="gradcampp")
     parser.add_argument("--segmenters", default="default")
