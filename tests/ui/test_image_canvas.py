@@ -44,6 +44,7 @@ def test_overlays_render_at_image_pixels(qtbot):
     assert [b.key for b in canvas.boxes()] == ["first"]
     r, g, b = _scene_pixel(canvas, 50, 10)
     assert r > 100 and b < 50  # opaque red heat over the right half
+    assert _scene_pixel(canvas, 10, 30)[1] > 150  # zero attribution is transparent: green shows
     canvas.set_heatmap_opacity(0.0)
     assert _scene_pixel(canvas, 10, 30)[1] > 150  # the green image shows through
     canvas.set_heatmap(None)

@@ -200,6 +200,7 @@ class ExplainView(QWidget):
             ["Rank", "View", "Score", "Overlap", "Mean", "Centre", "Box (x0, y0, x1, y1)"]
         )
         self.table.setEditTriggers(QAbstractItemView.NoEditTriggers)
+        self.table.horizontalHeader().setStretchLastSection(True)
         self.table.setSelectionBehavior(QAbstractItemView.SelectRows)
         self.table.verticalHeader().hide()
         self.table.itemSelectionChanged.connect(self._draw_boxes)

@@ -67,6 +67,14 @@ def colormap(values: np.ndarray, name: str = "jet") -> np.ndarray:
     return (rgb * 255 + 0.5).astype(np.uint8)
 
 
+def heat_rgba(values: np.ndarray, name: str = "jet") -> np.ndarray:
+    """RGBA uint8 HxWx4: the colormap of ``values`` with alpha equal to the value, so weak attribution
+    is transparent and the scene shows through it (the layer's opacity then scales the whole)."""
+    v = np.clip(np.nan_to_num(np.asarray(values, dtype=np.float32)), 0.0, 1.0)
+    alpha = (v * 255 + 0.5).astype(np.uint8)
+    return np.concatenate([colormap(v, name), alpha[..., None]], axis=-1)
+
+
 def mask_outline(mask: np.ndarray) -> np.ndarray:
     """Bool HxW: the pixels of ``mask`` with a 4-neighbour outside it (or on the image border)."""
     m = np.asarray(mask, dtype=bool)
@@ -193,9 +201,7 @@ class ImageCanvas(QGraphicsView):
         if self._heat_values is None:
             self._heat_item.setPixmap(QPixmap())
         else:
-            self._heat_item.setPixmap(
-                QPixmap.fromImage(to_qimage(colormap(self._heat_values, colormap_name)))
-            )
+            self._heat_item.setPixmap(QPixmap.fromImage(to_qimage(heat_rgba(self._heat_values, colormap_name))))
         self._heat_item.setOpacity(self._opacity)
         self._stretch(self._heat_item)
 
