@@ -24,6 +24,8 @@ test: $(STAMP)
 
 lint: $(STAMP)
 	$(PY) -m ruff check geoquiz ui tests bench main.py
+	$(PY) -m ruff format --check geoquiz ui tests bench main.py
+	$(VENV)/bin/lint-imports
 
 bench: $(STAMP)
 	$(PY) -m bench

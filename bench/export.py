@@ -25,8 +25,8 @@ CLASSES = ("France", "India", "Japan")
 
 
 def build(root: Path, participants: int, trials: int, images: int, elements: int) -> Path:
+    from geoquiz.db import insert, transaction
     from geoquiz.project import Project
-    from geoquiz.study.db import insert, transaction
 
     rng = np.random.default_rng(0)
     with Project.open(root, create=True) as project:

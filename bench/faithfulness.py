@@ -69,9 +69,9 @@ def bench_engine(loaded, units, args) -> dict:  # noqa: ANN001
     import numpy as np
 
     from geoquiz.boxes import Box
+    from geoquiz.data.dataset import read_sample
     from geoquiz.faithfulness.engine import ImageFrame
     from geoquiz.faithfulness.evaluate import EvalOptions, Selection, evaluate_image
-    from geoquiz.faithfulness.grid import read_unit
     from geoquiz.faithfulness.perturb import make_fill
     from geoquiz.types import Element
 
@@ -79,7 +79,7 @@ def bench_engine(loaded, units, args) -> dict:  # noqa: ANN001
     options = EvalOptions(repeats=args.repeats, curve_repeats=args.curve_repeats, batch_size=args.batch_size)
     rng = np.random.default_rng(0)
     s = loaded.spec.input_size
-    images = [read_unit(u) for u in units]
+    images = [read_sample(u) for u in units]
     n_variants = n_batches = 0
     t0 = time.perf_counter()
     for unit, image in zip(units, images):

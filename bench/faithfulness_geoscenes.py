@@ -54,8 +54,9 @@ def ensure_project(root: Path | None, n_per_class: int):  # noqa: ANN201
     return project, name
 
 
-def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="bench.faithfulness_geoscenes", description=__doc__.splitlines()[0])
+def add_project_arguments(parser: argparse.ArgumentParser) -> None:
+    """``--project``, ``--n-per-class``, ``--model``, ``--dataset`` and ``--split``, shared by the
+    GeoScenes benchmarks (see :func:`ensure_project`)."""
     parser.add_argument(
         "--project", type=Path, default=None, help="project folder (default: the benchmarks' shared one)"
     )
@@ -65,9 +66,16 @@ def main(argv: list[str] | None = None) -> None:
         default=300,
         help="GeoScenes images per country when generating (300 = the demo dataset)",
     )
+    parser.add_argument("--model", default=None, help="default: the demo model")
+    parser.add_argument("--dataset", default="geoscenes")
+    parser.add_argument("--split", default="test")
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="bench.faithfulness_geoscenes", description=__doc__.splitlines()[0])
+    add_project_arguments(parser)
     parser.add_argument("--methods", default="gradcampp")
     parser.add_argument("--segmenters", default="default")
-    parser.add_argument("--split", default="test")
     parser.add_argument("--fill", default="blur")
     parser.add_argument("--repeats", type=int, default=10)
     parser.add_argument("--limit", type=int, default=None)
@@ -79,12 +87,13 @@ def main(argv: list[str] | None = None) -> None:
     from geoquiz.faithfulness.store import get_run, load_run
 
     project, model = ensure_project(args.project, args.n_per_class)
+    model = args.model or model
     t0 = time.perf_counter()
     with progress_bar("faithfulness") as reporter:
         run_id = run_grid(
             project,
             model,
-            "geoscenes",
+            args.dataset,
             args.split,
             args.methods.split(","),
             args.segmenters.split(","),

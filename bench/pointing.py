@@ -21,25 +21,15 @@ from __future__ import annotations
 
 import argparse
 import time
-from pathlib import Path
+
+from bench.faithfulness_geoscenes import add_project_arguments, ensure_project
 
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="bench.pointing", description=__doc__.splitlines()[0])
-    parser.add_argument(
-        "--project",
-        type=Path,
-        default=None,
-        help="project folder (default: the GeoScenes benchmarks' shared one)",
-    )
-    parser.add_argument("--model", default=None, help="default: the demo model")
-    parser.add_argument("--dataset", default="geoscenes")
-    parser.add_argument(
-        "--n-per-class", type=int, default=300, help="GeoScenes images per country when generating"
-    )
+    add_project_arguments(parser)
     parser.add_argument("--methods", default="gradcam,gradcampp,scorecam,smoothgrad,ig")
     parser.add_argument("--segmenters", default="default")
-    parser.add_argument("--split", default="test")
     parser.add_argument("--limit", type=int, default=None)
     parser.add_argument("--criterion", default="centre", choices=("centre", "overlap"))
     parser.add_argument("--tolerance", type=float, default=0.0, help="pixels (centre criterion)")
@@ -49,7 +39,6 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args(argv)
 
-    from bench.faithfulness_geoscenes import ensure_project
     from geoquiz.cli.common import progress_bar
     from geoquiz.explain import Explainer
     from geoquiz.ground_truth import PointingSettings, pointing_on_dataset

@@ -40,6 +40,8 @@ from pathlib import Path
 
 import numpy as np
 
+from bench.faithfulness_geoscenes import add_project_arguments, ensure_project
+
 TINY_AMG = {"pred_iou_thresh": 0.0, "stability_score_thresh": 0.0}
 
 
@@ -116,18 +118,7 @@ def _timed(fn):  # noqa: ANN001, ANN202
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="bench.sam_guided", description=__doc__.splitlines()[0])
-    parser.add_argument(
-        "--project",
-        type=Path,
-        default=None,
-        help="project folder (default: the GeoScenes benchmarks' shared one)",
-    )
-    parser.add_argument("--model", default=None, help="default: the demo model")
-    parser.add_argument("--dataset", default="geoscenes")
-    parser.add_argument("--split", default="test")
-    parser.add_argument(
-        "--n-per-class", type=int, default=300, help="GeoScenes images per country when generating"
-    )
+    add_project_arguments(parser)
     parser.add_argument("--images", type=int, default=8)
     parser.add_argument("--method", default="gradcampp")
     parser.add_argument("--iou", type=float, default=0.5)
@@ -144,7 +135,6 @@ def main(argv: list[str] | None = None) -> None:
     args.amg = [kv.split("=", 1) for kv in args.amg]
     args.amg = {k: (int(v) if v.lstrip("-").isdigit() else float(v)) for k, v in args.amg}
 
-    from bench.faithfulness_geoscenes import ensure_project
     from geoquiz.cli.common import progress_bar
     from geoquiz.data.dataset import load_items
     from geoquiz.explain import Explainer

@@ -5,7 +5,7 @@
 1. datasets ``geoscenes`` (single view, :data:`N_PER_CLASS` images per country, splits 70/15/15)
    and ``geoscenes-4view`` (:data:`N_LOCATIONS` locations per country), each generated and stored
    atomically; a stage already done with the same recipe is kept;
-2. the example studies ``studies/*.toml`` (via :func:`geoquiz.study.definition.install_study`);
+2. the example studies ``studies/*.toml`` (via :func:`geoquiz.study.store.install_study`);
 3. the demo model (via :func:`geoquiz.models.demo.ensure_demo_model`), when that module exists.
 
 A marker file (:data:`MARKER`) is written last, atomically; :func:`demo_is_ready` only reads it, so
@@ -207,7 +207,7 @@ def _install_studies(project: Any, stage: _Stage) -> dict[str, str]:
     recorded in the marker and shown by ``geoquiz demo``.
     """
     from geoquiz.errors import GeoQuizError
-    from geoquiz.study.definition import install_study
+    from geoquiz.study.store import install_study
 
     files = sorted(studies_dir().glob("*.toml"))
     result = {}

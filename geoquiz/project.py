@@ -3,7 +3,7 @@
 Layout::
 
     <root>/project.toml     settings (geoquiz.config)
-    <root>/geoquiz.sqlite   the study database (geoquiz.study.db)
+    <root>/geoquiz.sqlite   the study database (geoquiz.db)
     <root>/datasets/        images GeoQuiz generated (GeoScenes); imported datasets stay in place
     <root>/models/          checkpoints
     <root>/cache/           attribution maps and segmentations (indexed in the database)
@@ -18,8 +18,8 @@ from pathlib import Path
 import sqlite_utils
 
 from geoquiz.config import Settings, load_settings, save_settings
+from geoquiz.db import open_database
 from geoquiz.errors import ProjectError
-from geoquiz.study.db import open_database
 
 DB_NAME = "geoquiz.sqlite"
 SETTINGS_NAME = "project.toml"

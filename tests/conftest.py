@@ -34,7 +34,7 @@ def project(tmp_path):
 
 @pytest.fixture
 def memdb():
-    from geoquiz.study.db import connect, migrate
+    from geoquiz.db import connect, migrate
 
     db = connect(":memory:")
     migrate(db)

@@ -4,9 +4,9 @@ import sqlite3
 
 import pytest
 
+from geoquiz import db as dbm
+from geoquiz.db.migrations import all_migrations
 from geoquiz.errors import ProjectError
-from geoquiz.study import db as dbm
-from geoquiz.study.migrations import all_migrations
 
 
 def test_new_database_has_every_table_and_records_migrations(tmp_path):

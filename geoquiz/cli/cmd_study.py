@@ -81,7 +81,8 @@ def run_validate(args: argparse.Namespace) -> int:
 
 
 def run_install(args: argparse.Namespace) -> int:
-    from geoquiz.study.definition import install_study, load_study
+    from geoquiz.study.definition import load_study
+    from geoquiz.study.store import install_study
 
     with open_project(args) as project:
         study_id = install_study(project, args.file, replace=args.replace)

@@ -14,6 +14,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
 import sqlite_utils
 
 from geoquiz.boxes import Box
@@ -243,3 +244,12 @@ def get_location(db: sqlite_utils.Database, location_id: int) -> Location:
     if not found:
         raise GeoQuizError(f"no location with id {location_id} in this project")
     return found[0]
+
+
+def read_sample(sample: ImageItem | Location) -> np.ndarray | list[np.ndarray]:
+    """The pixels of a dataset sample: one RGB uint8 image for an item, 4 (VIEWS order) for a location."""
+    from geoquiz.data.imageio import read_image
+
+    if isinstance(sample, Location):
+        return [read_image(item.path) for item in sample.ordered()]
+    return read_image(sample.path)

@@ -4,7 +4,7 @@
 (:mod:`geoquiz.data.importer`) and GeoScenes call it. It re-checks what the database relies on (unique
 keys, known labels and splits, four distinct views per 4-view location) so that nothing inconsistent is
 ever written, and it writes everything — datasets, classes, locations, images, planted_cues — inside a
-single :func:`geoquiz.study.db.transaction`, so a failure leaves the database exactly as it was.
+single :func:`geoquiz.db.transaction`, so a failure leaves the database exactly as it was.
 """
 
 from __future__ import annotations
@@ -17,9 +17,9 @@ from typing import Any
 
 import sqlite_utils
 
+from geoquiz.db import insert, insert_many, now, transaction
 from geoquiz.errors import DatasetImportError
 from geoquiz.progress import Reporter, step
-from geoquiz.study.db import insert, insert_many, now, transaction
 from geoquiz.types import SPLITS, VIEWS, ImageItem
 
 KINDS = ("single", "4view")

@@ -204,7 +204,7 @@ class GroupedStore:
 
     def flush(self) -> None:
         """Store the buffered results in one transaction."""
-        from geoquiz.study.db import transaction
+        from geoquiz.db import transaction
 
         if self.pending:
             with transaction(self.db):

@@ -41,7 +41,7 @@ Compute vs store. The work is split in two halves so that it can run on engine w
   those functions; :meth:`Explainer.store_explanation` stores a worker's
   :class:`SampleExplanation` through the very same functions, so both give identical files and rows.
 
-:func:`explain_dataset` runs a dataset through an engine (see :class:`geoquiz.engine.jobs.ExplainJob`):
+:func:`explain_dataset` runs a dataset through an engine (see :class:`geoquiz.explain.jobs.ExplainJob`):
 in process it uses the driver's :class:`Explainer` (cache reuse, as the app); on Ray each worker
 computes whole samples and the driver stores them, a group of samples per transaction. Samples
 whose element sets for every method x segmenter (with these parameters) are already indexed are
@@ -49,7 +49,7 @@ skipped (:meth:`Explainer.explained`).
 
 Modules:
 
-``cache``      :func:`file_hash`, cache keys (:func:`element_params_key`, :func:`seg_keys`), ``.npz``
+``cache``      cache keys (:func:`element_params_key`, :func:`seg_keys`), ``.npz``
                bytes and files, map quantisation, and the plain-data :class:`SampleExplanation`
                (:class:`MapBlobs`, :class:`SegmentBlobs`, :class:`ElementBlobs`)
 ``core``       :func:`rank_elements`, :class:`ExplainCore` and :class:`CheckpointExplainCore` (compute)
@@ -70,11 +70,11 @@ from geoquiz.explain.cache import (
     SegmentBlobs,
     element_params_key,
     encode_npz,
-    file_hash,
     seg_keys,
 )
 from geoquiz.explain.core import PREDICTED, STAT_NAMES, CheckpointExplainCore, ExplainCore, rank_elements
 from geoquiz.explain.explainer import Explainer
+from geoquiz.hashing import file_hash
 
 __all__ = [
     "CACHE_VERSION",

@@ -39,7 +39,7 @@ def explain_dataset(
     from geoquiz.data.dataset import get_dataset, load_items, load_locations
     from geoquiz.engine import LocalEngine, run_items
     from geoquiz.engine.base import GroupedStore, shifted
-    from geoquiz.engine.jobs import ExplainJob
+    from geoquiz.explain.jobs import ExplainJob
 
     ex = explainer or Explainer(project, model_name)
     params = params or project.settings.elements

@@ -1,8 +1,7 @@
-"""The explanation cache's plain-data side: content hashes, cache keys, ``.npz`` files and the
-picklable blobs a worker sends back.
+"""The explanation cache's plain-data side: cache keys, ``.npz`` files and the picklable blobs a
+worker sends back (content hashes are :func:`geoquiz.hashing.file_hash`).
 
-:func:`file_hash` (memoised SHA-1 of a file), :func:`element_params_key` and :func:`seg_keys`
-(cache keys), :func:`encode_npz` and the private writers/readers of cache files, the uint16
+:func:`element_params_key` and :func:`seg_keys` (cache keys), :func:`encode_npz` and the private writers/readers of cache files, the uint16
 quantisation of maps, and :class:`SampleExplanation` with its parts (:class:`MapBlobs`,
 :class:`SegmentBlobs`, :class:`ElementBlobs`). No database, no torch.
 """
@@ -26,27 +25,6 @@ from geoquiz.config import ElementSettings
 from geoquiz.types import Element
 
 CACHE_VERSION = 1
-
-_hash_cache: dict[tuple[str, int, int], str] = {}
-_hash_lock = threading.Lock()
-
-
-def file_hash(path: str | os.PathLike) -> str:
-    """SHA-1 of a file's content, memoised per (path, size, mtime)."""
-    p = Path(path)
-    st = p.stat()
-    key = (str(p.resolve()), st.st_size, st.st_mtime_ns)
-    with _hash_lock:
-        if key in _hash_cache:
-            return _hash_cache[key]
-    h = hashlib.sha1()
-    with open(p, "rb") as fh:
-        while chunk := fh.read(1 << 22):
-            h.update(chunk)
-    with _hash_lock:
-        _hash_cache[key] = h.hexdigest()
-    return _hash_cache[key]
-
 
 def _key(*parts: Any) -> str:
     return hashlib.sha1(json.dumps([CACHE_VERSION, *parts], sort_keys=True, default=str).encode()).hexdigest()

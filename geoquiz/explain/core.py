@@ -27,8 +27,8 @@ from geoquiz.explain.cache import (
     _quantise,
     element_params_key,
     encode_npz,
-    file_hash,
 )
+from geoquiz.hashing import file_hash
 from geoquiz.progress import Reporter, step
 from geoquiz.types import VIEWS, Element, Heatmap, ImageItem, Location, Segment
 

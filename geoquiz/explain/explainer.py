@@ -15,6 +15,7 @@ from typing import Any
 
 from geoquiz.boxes import Box
 from geoquiz.config import ElementSettings, SegmenterSettings
+from geoquiz.db import now, transaction
 from geoquiz.errors import GeoQuizError
 from geoquiz.explain.cache import (
     SampleExplanation,
@@ -22,12 +23,11 @@ from geoquiz.explain.cache import (
     _load_npz,
     _write_blob,
     element_params_key,
-    file_hash,
     seg_keys,
 )
 from geoquiz.explain.core import ExplainCore, rank_elements
+from geoquiz.hashing import file_hash
 from geoquiz.progress import Reporter
-from geoquiz.study.db import now, transaction
 from geoquiz.types import Element, Heatmap, ImageItem, Location, Segment
 
 

@@ -8,7 +8,7 @@ Files written to ``out_dir`` (prefix ``faithfulness_run<ID>``):
 ``_per_class.csv``    :func:`~geoquiz.faithfulness.stats.per_class`
 ``_curves.csv``       every curve step; ``_curve_auc.csv`` mean normalised AUCs with CIs
 
-CSVs go through :func:`geoquiz.study.export.write_csv`: UTF-8, written to a temp file and renamed,
+CSVs go through :func:`geoquiz.csvio.write_csv`: UTF-8, written to a temp file and renamed,
 and text cells a spreadsheet would run as a formula (a leading ``=``, ``+``, ``-``, ``@``) quoted.
 ``_figure2.<fmt>``    bars by method (first segmenter), ``_figure3.<fmt>`` bars by segmenter
                       (Grad-CAM++ or the first method), ``_curve_plot.<fmt>`` progressive curves
@@ -34,8 +34,8 @@ def export_run(
     reporter: Reporter | None = None,
 ) -> list[Path]:
     """Write the run's CSVs and figures (see module doc); returns the paths written."""
+    from geoquiz.csvio import write_csv as _write_csv  # neutralised, UTF-8, atomic
     from geoquiz.faithfulness import figures, stats, store
-    from geoquiz.study.export import write_csv as _write_csv  # neutralised, UTF-8, atomic
 
     bad = [f for f in formats if f not in FORMATS]
     if bad:

@@ -12,7 +12,7 @@
    (:func:`~geoquiz.faithfulness.evaluate.evaluate_image`);
 4. the image's rows are written in **one transaction** with the run's progress.
 
-Steps 1-3 are a per-image job (:class:`geoquiz.engine.jobs.GridJob`) run by an engine
+Steps 1-3 are a per-image job (:class:`geoquiz.faithfulness.jobs.GridJob`) run by an engine
 (:mod:`geoquiz.engine`, ``engine=``): the local engine (default, what the app uses) runs it in this
 process with the Explainer's cache; the Ray engine runs it on workers that compute each image's
 explanation from scratch and send it back with the rows. Step 4 always happens here (one writer):
@@ -38,6 +38,7 @@ from typing import Any
 import numpy as np
 
 from geoquiz.config import ElementSettings
+from geoquiz.data.dataset import read_sample
 from geoquiz.errors import GeoQuizError
 from geoquiz.faithfulness import store
 from geoquiz.faithfulness.evaluate import EvalOptions
@@ -105,22 +106,6 @@ def load_units(
     return sorted(out, key=lambda u: u.key)
 
 
-def unit_ids(unit: ImageItem | Location) -> tuple[int | None, int | None]:
-    """``(image_id, location_id)`` of a unit; a location is stored with its north view's image id."""
-    if isinstance(unit, Location):
-        return (unit.ordered()[0].id, unit.id)
-    return (unit.id, None)
-
-
-def read_unit(unit: ImageItem | Location):
-    """Pixels of a unit: one RGB uint8 image or the 4 views in VIEWS order."""
-    from geoquiz.data.imageio import read_image
-
-    if isinstance(unit, Location):
-        return [read_image(item.path) for item in unit.ordered()]
-    return read_image(unit.path)
-
-
 def _mean_fill_colour(units, reporter: Reporter | None, engine=None) -> list[float]:  # noqa: ANN001
     """The split's mean colour (:func:`~geoquiz.faithfulness.perturb.mean_colour`) for the ``mean``
     fill. With a remote ``engine`` the workers read the images and send back per-image sums, which
@@ -130,12 +115,12 @@ def _mean_fill_colour(units, reporter: Reporter | None, engine=None) -> list[flo
         def images():
             for i, unit in enumerate(units):
                 step(reporter, i, len(units), "dataset mean colour")
-                pix = read_unit(unit)
+                pix = read_sample(unit)
                 yield from (pix if isinstance(pix, list) else [pix])
 
         return list(mean_colour(images()))
     from geoquiz.engine import run_items
-    from geoquiz.engine.jobs import PixelSumJob
+    from geoquiz.faithfulness.jobs import PixelSumJob
 
     sums: dict[str, list] = {}
     summary = run_items(engine, PixelSumJob(), units, store=lambda u, v: sums.__setitem__(u.key, v), reporter=reporter)
@@ -277,15 +262,15 @@ def _evaluate_units(
     db, run_id, units, loaded, explainer, methods, segmenters, fill, params, options, reporter, source, engine
 ):
     """Run the per-image job over the units not yet in the run and store each image as it arrives."""
+    from geoquiz.db import transaction
     from geoquiz.engine import LocalEngine, run_items
     from geoquiz.engine.base import shifted
-    from geoquiz.engine.jobs import GridJob
-    from geoquiz.study.db import transaction
+    from geoquiz.faithfulness.jobs import GridJob
 
     engine = engine or LocalEngine(batch_size=1)
     fill_obj, fill_params = fill
     stored = store.done_units(db, run_id)
-    done_keys = {u.key for u in units if unit_ids(u) in stored}
+    done_keys = {u.key for u in units if store.unit_ids(u) in stored}
     resumed = len(done_keys)
     counts = {"n_units": len(units), "resumed_from": resumed, "n_variants": 0, "n_forward": 0}
     counts |= {"n_batches": 0, "explain_s": 0.0, "evaluate_s": 0.0, "skipped": [], "failed": []}
@@ -299,7 +284,7 @@ def _evaluate_units(
         if value.skipped:
             counts["skipped"].append(unit.key)
             return
-        image_id, location_id = unit_ids(unit)
+        image_id, location_id = store.unit_ids(unit)
         written += 1
         progress = {"done": resumed + written, "total": len(units), "top_p_source": source}
         with transaction(db):

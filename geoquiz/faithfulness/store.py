@@ -16,8 +16,9 @@ from typing import Any
 
 import sqlite_utils
 
+from geoquiz.db import insert, insert_many, now, transaction
 from geoquiz.errors import GeoQuizError
-from geoquiz.study.db import insert, insert_many, now, transaction
+from geoquiz.types import ImageItem, Location
 
 RESULT_COLUMNS = (
     "run_id",
@@ -275,3 +276,10 @@ def load_run(db: sqlite_utils.Database, run_id: int):
 def load_curves(db: sqlite_utils.Database, run_id: int):
     """The run's progressive-curve steps as a ``pandas.DataFrame`` (:data:`CURVE_COLUMNS`)."""
     return _frame(db, "evaluation_curves", CURVE_COLUMNS, run_id)
+
+
+def unit_ids(unit: ImageItem | Location) -> tuple[int | None, int | None]:
+    """``(image_id, location_id)`` of a unit; a location is stored with its north view's image id."""
+    if isinstance(unit, Location):
+        return (unit.ordered()[0].id, unit.id)
+    return (unit.id, None)

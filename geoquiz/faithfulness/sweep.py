@@ -27,13 +27,15 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from geoquiz.config import ElementSettings
+from geoquiz.data.dataset import read_sample
 from geoquiz.errors import GeoQuizError
 from geoquiz.faithfulness import store
 from geoquiz.faithfulness.evaluate import EvalOptions, Selection, evaluate_image
-from geoquiz.faithfulness.grid import load_units, read_unit, unit_ids, validate
+from geoquiz.faithfulness.grid import load_units, validate
 from geoquiz.faithfulness.perturb import make_fill
 from geoquiz.faithfulness.random import derive_seed
 from geoquiz.faithfulness.stats import bootstrap_ci
+from geoquiz.faithfulness.store import unit_ids
 from geoquiz.progress import Cancelled, Reporter, step
 
 DEFAULT_VALUES: tuple[float, ...] = (5.0, 10.0, 15.0, 20.0, 30.0, 40.0, 50.0)
@@ -218,7 +220,7 @@ def _run(
         key = image_id if location_id is None else location_id
         frame = ImageFrame(
             loaded,
-            read_unit(unit),
+            read_sample(unit),
             fill_obj,
             box_frame=tuple(maps[0].values.shape[:2]),
             seed=derive_seed(options.seed, key, "fill"),

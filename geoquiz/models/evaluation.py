@@ -20,9 +20,9 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from geoquiz.db import insert, insert_many, now, transaction
 from geoquiz.errors import GeoQuizError
 from geoquiz.progress import Reporter, step
-from geoquiz.study.db import insert, insert_many, now, transaction
 from geoquiz.types import ImageItem, Location
 
 if TYPE_CHECKING:
@@ -48,11 +48,10 @@ def evaluate_model(
     ``model``, ``dataset``, ``split``, ``kind`` (``image``/``location``) and ``sample_ids``.
     Raises :class:`CheckpointError` when the model's classes differ from the dataset's.
     """
-    from geoquiz.data.dataset import get_dataset
+    from geoquiz.data.dataset import get_dataset, read_sample
     from geoquiz.models.checkpoint import check_classes
     from geoquiz.models.jobs import load_samples
     from geoquiz.models.metrics import compute_metrics
-    from geoquiz.models.predictor import read_sample
     from geoquiz.models.store import get_model, load_project_model
 
     info = get_model(project.db, model_name)
@@ -182,9 +181,8 @@ def predict_dataset(
     from geoquiz.data.dataset import get_dataset
     from geoquiz.engine import LocalEngine, run_items
     from geoquiz.engine.base import shifted
-    from geoquiz.engine.jobs import PredictJob, checkpoint_of
     from geoquiz.models.checkpoint import check_classes
-    from geoquiz.models.jobs import load_samples
+    from geoquiz.models.jobs import PredictJob, checkpoint_of, load_samples
     from geoquiz.models.spec import ModelSpec
     from geoquiz.models.store import get_model
 

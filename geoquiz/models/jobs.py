@@ -1,4 +1,5 @@
-"""Project-level training: read a dataset from the project, train, save under ``models/``, register.
+"""Project-level model jobs: training (read a dataset from the project, train, save under ``models/``,
+register) and :class:`PredictJob` (class probabilities of one sample, runnable on any engine).
 
 ``train_model`` is what the CLI (``geoquiz train``) and the app's training dialog call. The best
 checkpoint is kept in ``<project>/models/<name>.training.pt`` while the run goes on and moved to
@@ -9,13 +10,20 @@ or failed run leaves ``<name>.training.pt`` and ``<name>.training.resume.pt``, s
 
 from __future__ import annotations
 
+import os
 import re
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
-from geoquiz.errors import GeoQuizError
+import numpy as np
+
+from geoquiz.data.dataset import read_sample
+from geoquiz.engine.base import Job
+from geoquiz.errors import CheckpointError, GeoQuizError
+from geoquiz.hashing import file_hash
 from geoquiz.models.training import EpochCallback, TrainConfig, TrainResult, hold_out, resume_path, train
 from geoquiz.progress import Reporter
+from geoquiz.types import ImageItem, Location
 
 if TYPE_CHECKING:
     from geoquiz.project import Project
@@ -97,3 +105,45 @@ def train_model(
     result.checkpoint = out
     register_model(project, name, out, dataset=dataset, replace=True)
     return result
+
+
+class PredictJob(Job):
+    """The model's class probabilities for one sample (float32 ``(N,)``, the model's class order).
+
+    Each sample goes through the network alone, so its probabilities never depend on which samples
+    share its batch (batched kernels may differ in the last bits).
+    """
+
+    name = "predict"
+    worker_attrs = ("loaded",)
+
+    def __init__(self, *, checkpoint: str, model_hash: str, device: str = "auto") -> None:
+        self.checkpoint = str(checkpoint)
+        self.model_hash = model_hash
+        self.device = device
+        self.loaded: Any = None
+
+    def setup(self) -> None:
+        if getattr(self, "loaded", None) is None:
+            from geoquiz.models.checkpoint import load_checkpoint
+
+            actual = file_hash(self.checkpoint)
+            if actual != self.model_hash:
+                raise GeoQuizError(
+                    f"the checkpoint {self.checkpoint} differs from the driver's copy "
+                    f"(content hash {actual[:12]} != {self.model_hash[:12]}); give every worker the same file"
+                )
+            self.loaded = load_checkpoint(self.checkpoint, device=self.device)
+
+    def process(self, sample: ImageItem | Location) -> np.ndarray:
+        return np.asarray(self.loaded.predict_arrays([read_sample(sample)], 1)[0], dtype=np.float32)
+
+
+def checkpoint_of(project: Any, model_name: str) -> tuple[str, str]:
+    """``(absolute checkpoint path, content hash)`` of a project model."""
+    from geoquiz.models.store import get_model
+
+    path = get_model(project.db, model_name).resolve(project.root)
+    if not os.path.isfile(path):
+        raise CheckpointError(f"the checkpoint of model {model_name!r} is missing: {path}")
+    return str(path), file_hash(path)

@@ -15,20 +15,12 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from geoquiz.data.dataset import read_sample
 from geoquiz.errors import GeoQuizError
 from geoquiz.models.registry import GeoClassifier
 from geoquiz.models.spec import ModelSpec
 from geoquiz.models.transforms import as_views, assemble, normalize, resize_uint8
 from geoquiz.types import ImageItem, Location, Prediction
-
-
-def read_sample(sample: ImageItem | Location) -> np.ndarray | list[np.ndarray]:
-    """The pixels of a dataset sample: one RGB uint8 image for an item, 4 (VIEWS order) for a location."""
-    from geoquiz.data.imageio import read_image
-
-    if isinstance(sample, Location):
-        return [read_image(item.path) for item in sample.ordered()]
-    return read_image(sample.path)
 
 
 def lut_normalise(views: np.ndarray, lut: np.ndarray) -> torch.Tensor:
@@ -145,4 +137,4 @@ class LoadedModel:
 
 
 # normalize is re-exported for callers that build inputs themselves
-__all__ = ["LoadedModel", "normalize", "read_sample"]
+__all__ = ["LoadedModel", "normalize"]

@@ -15,8 +15,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from geoquiz.db import now, transaction
 from geoquiz.errors import GeoQuizError
-from geoquiz.study.db import now, transaction
 
 if TYPE_CHECKING:
     import sqlite_utils
@@ -107,7 +107,7 @@ def register_model(
         "metadata_json": json.dumps(meta),
         "created_at": now(),
     }
-    from geoquiz.study.db import insert
+    from geoquiz.db import insert
 
     with transaction(db):
         old = db.execute("SELECT id FROM models WHERE name = ?", [name]).fetchone()

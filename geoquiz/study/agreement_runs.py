@@ -35,8 +35,8 @@ import numpy as np
 
 from geoquiz import agreement as ag
 from geoquiz.boxes import Box
+from geoquiz.db import insert, insert_many, now, transaction
 from geoquiz.progress import Reporter, step
-from geoquiz.study.db import insert, insert_many, now, transaction
 from geoquiz.study.review_data import (
     HumanAnswer,
     ItemRef,

@@ -1,7 +1,8 @@
-"""Study definition files (``studies/*.toml``): load, validate and install them.
+"""Study definition files (``studies/*.toml``): load and validate them (pure: no database).
 
 The schema is documented in ``docs/study_schema.md``. :func:`load_study` checks a file on its own
-(types, ranges, known keys, answer lists); :func:`install_study` also checks it against a project
+(types, ranges, known keys, answer lists); :func:`geoquiz.study.store.install_study` also checks it
+against a project
 (the dataset exists and has the right kind, fixed keys exist, the sample can be drawn, every true
 label is an answer option) and then stores it in the ``studies`` table. Every problem is reported as
 ``<file>, line <n>, field <a.b>: <what is wrong>`` in one :class:`StudyDefinitionError` whose
@@ -411,53 +412,3 @@ def load_study(path: str | Path) -> StudyDefinition:
     except (OSError, UnicodeDecodeError) as exc:
         raise StudyDefinitionError(f"{path}: cannot read the study file ({exc})") from exc
     return loads_study(text, source=str(path))
-
-
-def install_study(project: Any, path: str | Path, *, replace: bool = False) -> int:
-    """Validate ``path`` against ``project`` (a :class:`geoquiz.project.Project` or its database) and
-    store it in ``studies``; returns the studies row id.
-
-    Installing the same file again returns the existing id. A changed definition with the same slug
-    replaces the stored one only while the study has no sessions, or with ``replace=True``.
-    """
-    from geoquiz.study.db import now, transaction
-    from geoquiz.study.selection import check_study
-
-    db = getattr(project, "db", project)
-    study = load_study(path)
-    check_study(db, study)
-    text = study.source_text
-    with transaction(db):
-        row = db.execute("SELECT id, definition_toml FROM studies WHERE slug = ?", [study.slug]).fetchone()
-        if row is None:
-            cur = db.execute(
-                "INSERT INTO studies (slug, title, definition_toml, source_path, created_at) VALUES (?, ?, ?, ?, ?)",
-                [study.slug, study.title, text, str(Path(path).resolve()), now()],
-            )
-            return int(cur.lastrowid)
-        study_id, old_text = int(row[0]), row[1]
-        if old_text == text:
-            return study_id
-        n_sessions = db.execute("SELECT COUNT(*) FROM sessions WHERE study_id = ?", [study_id]).fetchone()[0]
-        if n_sessions and not replace:
-            raise study.error(
-                ("slug",),
-                f"a different study {study.slug!r} is already installed and has {n_sessions} session(s); "
-                "give the changed study a new slug so existing sessions keep their definition",
-            )
-        db.execute(
-            "UPDATE studies SET title = ?, definition_toml = ?, source_path = ? WHERE id = ?",
-            [study.title, text, str(Path(path).resolve()), study_id],
-        )
-        return study_id
-
-
-def get_study(db: Any, study: int | str) -> tuple[int, StudyDefinition]:
-    """The installed study with this id or slug, parsed from the stored TOML."""
-    from geoquiz.errors import GeoQuizError
-
-    col = "id" if isinstance(study, int) else "slug"
-    row = db.execute(f"SELECT id, slug, definition_toml FROM studies WHERE {col} = ?", [study]).fetchone()  # noqa: S608
-    if row is None:
-        raise GeoQuizError(f"no study {study!r} is installed in this project")
-    return int(row[0]), loads_study(row[2], source=f"study {row[1]!r} (installed)")

@@ -20,7 +20,6 @@ from __future__ import annotations
 import contextlib
 import datetime as _dt
 import json
-import os
 import sqlite3
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
@@ -30,31 +29,14 @@ import numpy as np
 import pandas as pd
 
 from geoquiz import __version__
+from geoquiz.csvio import neutralise, neutralise_frame, write_csv, write_json
 from geoquiz.errors import GeoQuizError
 from geoquiz.progress import Reporter, step
 from geoquiz.study.export_codebook import EXPORTS, TABLES, codebook_rows, column_names
 from geoquiz.types import CUE_TAGS
 
-FORMULA_PREFIXES: tuple[str, ...] = ("=", "+", "-", "@", "\t", "\r")
 COCO_NAME = "coco_boxes.json"
 MODEL_CATEGORY = "model_element"
-
-
-def neutralise(value: Any) -> Any:
-    """Prefix a text value that a spreadsheet would evaluate (``=1+1``, ``+1``, ``-1``, ``@x``,
-    tab, CR) with a single quote; anything else (numbers, None, plain text) is returned unchanged."""
-    if isinstance(value, str) and value.startswith(FORMULA_PREFIXES):
-        return "'" + value
-    return value
-
-
-def neutralise_frame(df: pd.DataFrame) -> pd.DataFrame:
-    """A copy of ``df`` with :func:`neutralise` applied to every text cell (numeric columns untouched)."""
-    out = df.copy()
-    for col in out.columns:
-        if not (pd.api.types.is_numeric_dtype(out[col]) or pd.api.types.is_bool_dtype(out[col])):
-            out[col] = out[col].map(neutralise).astype(object)
-    return out
 
 
 # --------------------------------------------------------------------------- snapshot and writing
@@ -81,32 +63,6 @@ def read_snapshot(db_path: str | Path) -> Iterator[sqlite3.Connection]:
         with contextlib.suppress(sqlite3.Error):
             conn.execute("COMMIT")
         conn.close()
-
-
-def _atomic_write(path: Path, write: Callable[[Any], None]) -> Path:
-    """Write a text file atomically: ``write(fh)`` into a temp file beside ``path``, then replace."""
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        with open(tmp, "w", encoding="utf-8", newline="") as fh:
-            write(fh)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            tmp.unlink()
-        raise
-    return path
-
-
-def write_csv(df: pd.DataFrame, path: str | Path) -> Path:
-    """Write ``df`` as a neutralised UTF-8 CSV, atomically."""
-    safe = neutralise_frame(df)
-    return _atomic_write(Path(path), lambda fh: safe.to_csv(fh, index=False, lineterminator="\r\n"))
-
-
-def write_json(data: Any, path: str | Path) -> Path:
-    return _atomic_write(Path(path), lambda fh: json.dump(data, fh, ensure_ascii=False, indent=1))
 
 
 # ------------------------------------------------------------------------------------ the tables

@@ -12,8 +12,8 @@ import hmac
 import secrets
 from typing import Any
 
+from geoquiz.db import get_setting, set_setting, transaction
 from geoquiz.errors import GeoQuizError
-from geoquiz.study.db import get_setting, set_setting, transaction
 
 SETTING_KEY = "researcher_passphrase"
 MIN_LENGTH = 4

@@ -34,9 +34,9 @@ import secrets
 from dataclasses import dataclass
 from typing import Any
 
+from geoquiz.db import insert, insert_many, now, transaction
 from geoquiz.errors import GeoQuizError
-from geoquiz.study.db import insert, insert_many, now, transaction
-from geoquiz.study.definition import get_study
+from geoquiz.study.store import get_study
 from geoquiz.types import CUE_TAGS, CueBox
 
 MAX_SCORE = 5000

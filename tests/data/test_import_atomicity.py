@@ -8,9 +8,9 @@ from conftest import write_png
 
 from geoquiz.data import dataset as ds
 from geoquiz.data.importer import import_folder
+from geoquiz.db import insert, now, transaction
 from geoquiz.errors import DatasetImportError
 from geoquiz.progress import Cancelled, Reporter
-from geoquiz.study.db import insert, now, transaction
 
 
 def _dump(db) -> list[str]:

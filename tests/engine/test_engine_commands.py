@@ -46,13 +46,13 @@ def base_project(geoscenes_project_root, tmp_path_factory) -> tuple[Path, str]:
     ``tiny`` (random resnet10, 64 px) and one corrupt image, among those the evaluation (``--limit 6``) picks."""
     import torch
 
+    from geoquiz.db import transaction
     from geoquiz.faithfulness.grid import load_units
     from geoquiz.models.checkpoint import save_checkpoint
     from geoquiz.models.registry import build_model
     from geoquiz.models.spec import ModelSpec
     from geoquiz.models.store import register_model
     from geoquiz.project import Project
-    from geoquiz.study.db import transaction
 
     root = copy_project(geoscenes_project_root, tmp_path_factory.mktemp("engine_cmds") / "base")
     with Project.open(root) as project:

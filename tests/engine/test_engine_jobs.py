@@ -181,8 +181,8 @@ def test_cli_engine_errors(explain_project_root, capsys):
 
 
 def test_grouped_store_commits_groups_and_flushes_on_exit(memdb):
+    from geoquiz.db import transaction
     from geoquiz.engine.base import GroupedStore
-    from geoquiz.study.db import transaction
 
     with transaction(memdb):
         memdb.execute("CREATE TABLE t (k TEXT, v INTEGER)")

@@ -13,8 +13,8 @@ from fixtures.quiz import small_study_text
 
 from geoquiz.project import Project
 from geoquiz.study import export as ex
-from geoquiz.study.definition import install_study
 from geoquiz.study.session import QuizSession
+from geoquiz.study.store import install_study
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parents[1]

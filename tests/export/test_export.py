@@ -8,6 +8,7 @@ import pandas as pd
 import pytest
 from fixtures.review_seed import TRICKY_RATIONALES, FixedEvidence, seed_study
 
+from geoquiz import csvio
 from geoquiz.errors import GeoQuizError
 from geoquiz.study import export as ex
 from geoquiz.study.agreement_runs import AgreementConfig, compute_agreement
@@ -19,7 +20,7 @@ REPO = Path(__file__).resolve().parents[2]
 
 def _unquote(value):
     """Undo the formula neutralisation of one text cell."""
-    if isinstance(value, str) and value.startswith("'") and value[1:].startswith(ex.FORMULA_PREFIXES):
+    if isinstance(value, str) and value.startswith("'") and value[1:].startswith(csvio.FORMULA_PREFIXES):
         return value[1:]
     return value
 
@@ -231,7 +232,7 @@ def test_atomic_write_keeps_the_old_file_on_failure(tmp_path):
         raise OSError("disk full")
 
     with pytest.raises(OSError, match="disk full"):
-        ex._atomic_write(target, broken)
+        csvio.atomic_write(target, broken)
     assert target.read_bytes() == before
     assert [p.name for p in tmp_path.iterdir()] == ["t.csv"]
 

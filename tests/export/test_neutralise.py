@@ -7,6 +7,7 @@ import pandas as pd
 import pytest
 from fixtures.review_seed import FixedEvidence
 
+from geoquiz import csvio
 from geoquiz.study import export as ex
 from geoquiz.study.agreement_runs import AgreementConfig, compute_agreement
 
@@ -32,7 +33,7 @@ from geoquiz.study.agreement_runs import AgreementConfig, compute_agreement
     ],
 )
 def test_neutralise_values(value, expected):
-    assert ex.neutralise(value) == expected
+    assert csvio.neutralise(value) == expected
 
 
 def test_neutralise_frame_leaves_numbers_alone():
@@ -44,7 +45,7 @@ def test_neutralise_frame_leaves_numbers_alone():
             "mixed": pd.Series([-7, "=z", "ok"], dtype=object),
         }
     )
-    out = ex.neutralise_frame(df)
+    out = csvio.neutralise_frame(df)
     assert out["n"].dtype == df["n"].dtype and out["f"].dtype == df["f"].dtype
     assert list(out["s"][:2]) == ["'-x", "'=y"] and pd.isna(out["s"][2])
     assert list(out["mixed"]) == [-7, "'=z", "ok"]
@@ -63,7 +64,7 @@ def test_no_exported_cell_can_run_as_a_formula(seeded, tmp_path):
         with open(path, encoding="utf-8", newline="") as fh:
             for row in csv.reader(fh):
                 for cell in row:
-                    if cell.startswith(ex.FORMULA_PREFIXES):
+                    if cell.startswith(csvio.FORMULA_PREFIXES):
                         float(cell)  # only a plain number may start with - or +
                         negative_numbers += 1
                     if cell.startswith("'"):

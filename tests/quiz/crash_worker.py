@@ -12,8 +12,8 @@ import sys
 import time
 
 from geoquiz.boxes import Box
+from geoquiz.db import transaction
 from geoquiz.project import Project
-from geoquiz.study.db import transaction
 from geoquiz.study.session import QuizSession, TrialResponse
 from geoquiz.types import CueBox
 

@@ -8,7 +8,8 @@ import pytest
 
 from geoquiz.errors import StudyDefinitionError
 from geoquiz.paths import studies_dir
-from geoquiz.study.definition import StudyDefinition, install_study, load_study, loads_study, read_answer_list
+from geoquiz.study.definition import StudyDefinition, load_study, loads_study, read_answer_list
+from geoquiz.study.store import install_study
 from geoquiz.study.tomlpos import key_lines
 
 VALID = """\

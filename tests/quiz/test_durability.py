@@ -13,8 +13,8 @@ import pytest
 from crash_worker import response_for  # tests/quiz is on sys.path (pytest rootdir imports)
 
 from geoquiz.project import Project
-from geoquiz.study.definition import install_study
 from geoquiz.study.session import QuizSession
+from geoquiz.study.store import install_study
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parents[1]

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from geoquiz.db import get_setting
 from geoquiz.errors import GeoQuizError
-from geoquiz.study.db import get_setting
 from geoquiz.study.passphrase import (
     SETTING_KEY,
     check_hash,

@@ -11,7 +11,6 @@ from fixtures.quiz import small_study_text
 from geoquiz.boxes import Box
 from geoquiz.errors import GeoQuizError
 from geoquiz.paths import studies_dir
-from geoquiz.study.definition import install_study
 from geoquiz.study.session import (
     QuizSession,
     ResponseError,
@@ -22,6 +21,7 @@ from geoquiz.study.session import (
     resume_session,
     submit_trial,
 )
+from geoquiz.study.store import install_study
 from geoquiz.types import CueBox
 
 
@@ -237,7 +237,7 @@ def test_unknown_session_and_study(tiny):
 
 def test_sessions_written_by_other_tools_are_listed_not_run(tiny):
     """Seeded or imported sessions without a quiz order: listed with what they have, never run."""
-    from geoquiz.study.db import insert, now
+    from geoquiz.db import insert, now
 
     study_id = tiny.db.execute("SELECT id FROM studies").fetchone()[0]
     part = insert(tiny.db, "participants", {"study_id": study_id, "code": "SEED-0001", "created_at": now()})

@@ -11,9 +11,9 @@ from PySide6.QtCore import QPoint, QPointF, Qt
 from PySide6.QtWidgets import QWidget
 
 from geoquiz.paths import studies_dir
-from geoquiz.study.definition import install_study
 from geoquiz.study.passphrase import has_passphrase, set_passphrase
 from geoquiz.study.session import QuizSession, TrialResponse
+from geoquiz.study.store import install_study
 from ui.context import AppContext
 from ui.quiz.kiosk import KioskWindow
 from ui.quiz.launcher import open_session_launcher

@@ -27,19 +27,8 @@ from PySide6.QtWidgets import (
 from geoquiz.boxes import Box
 from geoquiz.types import CUE_TAG_LABELS, CUE_TAGS, CueBox
 from ui.widgets.image_canvas import ImageCanvas
+from ui.widgets.palette import tag_colour
 
-#: A distinct colour per cue tag (boxes and their labels).
-TAG_COLORS: dict[str, str] = {
-    "road_markings": "#ffd400",
-    "signs": "#ff5a5a",
-    "bollards": "#ff9f1c",
-    "poles": "#b388ff",
-    "vegetation": "#4cd964",
-    "architecture": "#40c4ff",
-    "vehicles": "#ff66cc",
-    "script": "#ffffff",
-    "other": "#a0a0a0",
-}
 HANDLE_PX = 7.0  # corner handle size on screen
 MIN_SIZE = 2.0  # smallest box side in image pixels
 
@@ -61,7 +50,7 @@ class CueBoxItem(QGraphicsRectItem):
 
     def set_tag(self, tag: str) -> None:
         self.tag = tag
-        color = QColor(TAG_COLORS.get(tag, "#ffffff"))
+        color = QColor(tag_colour(tag))
         self.label.setText(CUE_TAG_LABELS.get(tag, tag))
         self.label.setBrush(QBrush(QColor("black")))
         self.label_back.setRect(self.label.boundingRect().adjusted(-2, -1, 2, 1))
@@ -77,7 +66,7 @@ class CueBoxItem(QGraphicsRectItem):
         self.label.setPos(self.rect().topLeft())
 
     def _update_pen(self) -> None:
-        pen = QPen(QColor(TAG_COLORS.get(self.tag, "#ffffff")), 3 if self.isSelected() else 2)
+        pen = QPen(QColor(tag_colour(self.tag)), 3 if self.isSelected() else 2)
         pen.setCosmetic(True)
         if self.isSelected():
             pen.setStyle(Qt.DashLine)
@@ -93,7 +82,7 @@ class CueBoxItem(QGraphicsRectItem):
         if self.isSelected():
             scale = painter.worldTransform().m11() or 1.0
             size = HANDLE_PX / scale
-            painter.setBrush(QBrush(QColor(TAG_COLORS.get(self.tag, "#ffffff"))))
+            painter.setBrush(QBrush(QColor(tag_colour(self.tag))))
             painter.setPen(QPen(QColor("black"), 0))
             for corner in _corners(self.rect()):
                 painter.drawRect(QRectF(corner.x() - size / 2, corner.y() - size / 2, size, size))
@@ -312,7 +301,7 @@ class BoxEditor(ImageCanvas):
                 self.select(None)
                 self._mode = "draw"
                 start = self._clamp(pos)
-                pen = QPen(QColor(TAG_COLORS[self.current_tag]), 2, Qt.DashLine)
+                pen = QPen(QColor(tag_colour(self.current_tag)), 2, Qt.DashLine)
                 pen.setCosmetic(True)
                 self._draw_item = self.scene().addRect(QRectF(start, start), pen)
                 self._draw_item.setZValue(60)

@@ -27,7 +27,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from geoquiz.study.db import now
+from geoquiz.db import now
 from geoquiz.study.definition import StudyDefinition
 from geoquiz.study.session import TrialResponse, TrialSpec
 from geoquiz.types import CUE_TAG_LABELS, CUE_TAGS

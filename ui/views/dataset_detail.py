@@ -20,21 +20,11 @@ from geoquiz.types import CUE_TAG_LABELS, CUE_TAGS, VIEWS, CueBox, ImageItem, Lo
 from ui.context import AppContext
 from ui.qtmodels.thumbnails import ThumbnailLoader, thumbnail_loader
 from ui.views.prediction_panel import PredictionPanel
+from ui.widgets.palette import CUE_COLOURS
 
 DETAIL_SIZE = 640
 
 #: One colour per cue tag (shared look for planted cues).
-CUE_COLOURS: dict[str, str] = {
-    "road_markings": "#ffd400",
-    "signs": "#ff4d4d",
-    "bollards": "#ff9f1c",
-    "poles": "#b388ff",
-    "vegetation": "#3ddc84",
-    "architecture": "#4dd0e1",
-    "vehicles": "#2979ff",
-    "script": "#ff66c4",
-    "other": "#e0e0e0",
-}
 
 
 class CueImage(QWidget):

@@ -34,7 +34,7 @@ from ui.workers import show_error, start
 
 def _install_job(root: str, path: str, *, reporter=None) -> int:  # noqa: ANN001 - Reporter
     from geoquiz.project import Project
-    from geoquiz.study.definition import install_study
+    from geoquiz.study.store import install_study
 
     with Project.open(root) as project:
         return install_study(project, path)

@@ -1,4 +1,4 @@
-"""The review canvas: engineer D's :class:`ui.widgets.image_canvas.ImageCanvas` plus a second map
+"""The review canvas: :class:`ui.widgets.image_canvas.ImageCanvas` plus a second map
 layer for the participants' box density, a caption, and helpers that turn cue boxes and model
 elements into coloured, labelled :class:`BoxOverlay` lists.
 
@@ -17,19 +17,10 @@ from PySide6.QtWidgets import QGraphicsPixmapItem, QWidget
 
 from geoquiz.types import CUE_TAG_LABELS, CUE_TAGS, CueBox, Element
 from ui.widgets.image_canvas import BoxOverlay, ImageCanvas, to_qimage
-
-try:  # one colour per cue tag, shared with the Dataset tab's planted cues
-    from ui.views.dataset_detail import CUE_COLOURS as TAG_COLOURS
-except ImportError:  # pragma: no cover - the Dataset tab is another engineer's module
-    TAG_COLOURS = dict(zip(CUE_TAGS, ("#ffd400", "#ff4d4d", "#ff9f1c", "#b388ff", "#3ddc84", "#4dd0e1", "#2979ff",
-                                      "#ff66c4", "#e0e0e0")))  # fmt: skip
+from ui.widgets.palette import tag_colour
 
 ELEMENT_COLOUR = "#ffffff"
 DENSITY_COLOUR = "#00e676"
-
-
-def tag_colour(tag: str) -> str:
-    return TAG_COLOURS.get(tag, "#e0e0e0")
 
 
 def legend_html() -> str:

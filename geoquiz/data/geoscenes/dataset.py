@@ -28,6 +28,7 @@ from typing import Any
 
 import numpy as np
 
+from geoquiz.csvio import atomic_write
 from geoquiz.data.geoscenes.scene import ALL_COUNTRIES, COUNTRIES, render_scene
 from geoquiz.data.imageio import write_image
 from geoquiz.data.splits import DEFAULT_FRACTIONS, stratified_split
@@ -112,31 +113,20 @@ def _write_manifest(out: Path, items: list[ImageItem], four_view: bool) -> None:
         if four_view:
             row.update(location=it.location_key, view=it.view)
         rows.append(row)
-    _atomic_write(out / MANIFEST, lambda fh: _csv(fh, fields, rows))
+    atomic_write(out / MANIFEST, lambda fh: _csv(fh, fields, rows))
     cues = {
         it.key: [
             {"tag": c.tag, "detail": c.detail, "view": c.view, "box": list(c.box.as_tuple())} for c in it.cues
         ]
         for it in items
     }
-    _atomic_write(out / CUES_JSON, lambda fh: json.dump(cues, fh, indent=1, sort_keys=True))
+    atomic_write(out / CUES_JSON, lambda fh: json.dump(cues, fh, indent=1, sort_keys=True))
 
 
 def _csv(fh, fields: list[str], rows: list[dict]) -> None:  # noqa: ANN001
     writer = csv.DictWriter(fh, fieldnames=fields, lineterminator="\n")
     writer.writeheader()
     writer.writerows(rows)
-
-
-def _atomic_write(path: Path, write) -> None:  # noqa: ANN001
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as fh:
-            write(fh)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def import_geoscenes(

@@ -5,7 +5,7 @@
 * The connection runs in autocommit mode; every logical change is wrapped in :func:`transaction`
   (``BEGIN IMMEDIATE`` ... ``COMMIT``, rolled back whole on any exception), so nothing is ever
   half-written. Nested calls become savepoints.
-* Named migrations (:mod:`geoquiz.study.migrations`) are recorded in ``_migrations``; opening a
+* Named migrations (:mod:`geoquiz.db.migrations`) are recorded in ``_migrations``; opening a
   project made by an older schema applies the missing ones, each in its own transaction.
 * Only parameterised SQL. Identifiers (table and column names) come from code, never from input,
   and :func:`insert` checks them against the table's real columns.
@@ -26,8 +26,8 @@ from typing import Any
 
 import sqlite_utils
 
+from geoquiz.db.migrations import all_migrations
 from geoquiz.errors import ProjectError
-from geoquiz.study.migrations import all_migrations
 
 MIGRATIONS_TABLE = "_migrations"
 _local = threading.local()
