@@ -54,7 +54,7 @@ def synthetic_images(n: int, size: int | tuple[int, int], seed: int = 0) -> list
     return out
 
 
-def raw_torchvision(loaded):  # noqa: ANN001, ANN201 - a torchvision ResNet
+def raw_torchvision(loaded):
     """A plain torchvision ResNet with the weights of ``loaded`` (backbone + head as ``fc``)."""
     import copy
 
@@ -67,7 +67,7 @@ def raw_torchvision(loaded):  # noqa: ANN001, ANN201 - a torchvision ResNet
     return backbone.eval()
 
 
-def normalised_batch(loaded, images: list[np.ndarray]):  # noqa: ANN001, ANN201 - a torch tensor
+def normalised_batch(loaded, images: list[np.ndarray]):
     """The images (already at the input size) as the float ``(B, 3, S, S)`` network input, made
     independently of GeoQuiz with torchvision's own ``Normalize``."""
     import torch
@@ -92,7 +92,7 @@ def best_of_alternating(fns: dict, repeats: int) -> dict[str, float]:
     return {k: min(v) for k, v in times.items()}
 
 
-def bench_predict(arch: str, args) -> None:  # noqa: ANN001
+def bench_predict(arch: str, args) -> None:
     import torch
 
     from geoquiz.models.predictor import LoadedModel
@@ -207,7 +207,7 @@ def raw_train_ips(args, n: int) -> float:
     return max(rates[1:] or rates)
 
 
-def bench_train(args) -> None:  # noqa: ANN001
+def bench_train(args) -> None:
     with tempfile.TemporaryDirectory(prefix="bench_train_") as tmp:
         root = Path(tmp)
         train_items, val_items = _write_train_set(root / "data", args.train_images, args.train_size)

@@ -114,7 +114,7 @@ def row(name: str, t_geo: float, t_raw: float, note: str = "") -> None:
 # --- attribution --------------------------------------------------------------------------------
 
 
-def postprocess(attributor, attr) -> np.ndarray:  # noqa: ANN001
+def postprocess(attributor, attr) -> np.ndarray:
     """A raw captum attribution turned into a map the way GeoQuiz does it (channel reduce, blur,
     normalise), to check that the GeoQuiz map is the raw call's map and nothing else."""
     from geoquiz.attribution.base import normalise, split_views
@@ -124,7 +124,7 @@ def postprocess(attributor, attr) -> np.ndarray:  # noqa: ANN001
     return normalise(split_views(raw, attributor.spec.integration), attributor.normalisation)[0]
 
 
-def bench_attribution(lm, images: list[np.ndarray], args) -> dict[str, np.ndarray]:  # noqa: ANN001
+def bench_attribution(lm, images: list[np.ndarray], args) -> dict[str, np.ndarray]:
     """Prints one row per method; returns each method's GeoQuiz map of image 0 (for the elements)."""
     import torch
     from captum.attr import IntegratedGradients, NoiseTunnel, Saliency
@@ -140,7 +140,7 @@ def bench_attribution(lm, images: list[np.ndarray], args) -> dict[str, np.ndarra
     maps: dict[str, np.ndarray] = {}
     print(f"attribution ({lm.spec.arch} {lm.spec.input_size}px, {n} images, best of {r}):")
 
-    def cam_raw(cls, **attrs):  # noqa: ANN001, ANN202
+    def cam_raw(cls, **attrs):
         def run(i: int) -> np.ndarray:
             with cls(model=model, target_layers=[layer]) as cam:
                 for k, v in attrs.items():
@@ -150,7 +150,7 @@ def bench_attribution(lm, images: list[np.ndarray], args) -> dict[str, np.ndarra
 
         return run
 
-    def ours(method: str, **params):  # noqa: ANN003, ANN202
+    def ours(method: str, **params):
         att = get_attributor(method, lm, **params)
         return lambda i: att(images[i])[0].values
 
@@ -189,15 +189,18 @@ def bench_attribution(lm, images: list[np.ndarray], args) -> dict[str, np.ndarra
     if "smoothgrad" not in args.skip:
         p = sg.params
 
-        def sg_raw(i: int):  # noqa: ANN202
+        def sg_raw(i: int):
             x = xs[i]
             with torch.random.fork_rng(devices=[]):
                 torch.manual_seed(int(p["seed"]))
                 return NoiseTunnel(Saliency(model)).attribute(
-                    x, nt_type="smoothgrad", nt_samples=int(p["n_samples"]),
+                    x,
+                    nt_type="smoothgrad",
+                    nt_samples=int(p["n_samples"]),
                     nt_samples_batch_size=int(p["batch_size"]),
-                    stdevs=float(p["noise"]) * float(x.max() - x.min()), target=targets[i],
-                )  # fmt: skip
+                    stdevs=float(p["noise"]) * float(x.max() - x.min()),
+                    target=targets[i],
+                )
 
         tg, tr, og, orr = time_pair(lambda i: sg(images[i])[0].values, sg_raw, n, r)
         maps["smoothgrad"] = og[0]
@@ -211,12 +214,15 @@ def bench_attribution(lm, images: list[np.ndarray], args) -> dict[str, np.ndarra
     if "ig" not in args.skip:
         p = ig.params
 
-        def ig_raw(i: int):  # noqa: ANN202
+        def ig_raw(i: int):
             x = xs[i]
             return IntegratedGradients(model).attribute(
-                x, baselines=ig.baseline(x), target=targets[i], n_steps=int(p["n_steps"]),
+                x,
+                baselines=ig.baseline(x),
+                target=targets[i],
+                n_steps=int(p["n_steps"]),
                 internal_batch_size=int(p["batch_size"]),
-            )  # fmt: skip
+            )
 
         tg, tr, og, orr = time_pair(lambda i: ig(images[i])[0].values, ig_raw, n, r)
         maps["ig"] = og[0]
@@ -228,18 +234,18 @@ def bench_attribution(lm, images: list[np.ndarray], args) -> dict[str, np.ndarra
 # --- segmentation -------------------------------------------------------------------------------
 
 
-def _merge_mean_color(graph, src, dst) -> None:  # noqa: ANN001 - as in scikit-image's RAG merging example
+def _merge_mean_color(graph, src, dst) -> None:
     graph.nodes[dst]["total color"] = graph.nodes[dst]["total color"] + graph.nodes[src]["total color"]
     graph.nodes[dst]["pixel count"] = graph.nodes[dst]["pixel count"] + graph.nodes[src]["pixel count"]
     graph.nodes[dst]["mean color"] = graph.nodes[dst]["total color"] / graph.nodes[dst]["pixel count"]
 
 
-def _weight_mean_color(graph, src, dst, n) -> dict:  # noqa: ANN001 - as in scikit-image's RAG merging example
+def _weight_mean_color(graph, src, dst, n) -> dict:
     diff = graph.nodes[dst]["mean color"] - graph.nodes[n]["mean color"]
     return {"weight": np.linalg.norm(diff)}
 
 
-def skimage_pipeline(image: np.ndarray, p) -> list[np.ndarray]:  # noqa: ANN001 - DefaultSegmenterParams
+def skimage_pipeline(image: np.ndarray, p) -> list[np.ndarray]:
     """The scikit-image calls the default segmenter is built on, as one would write them directly
     (the merge callbacks of scikit-image's own RAG merging example)."""
     from skimage import graph
@@ -262,7 +268,7 @@ def skimage_pipeline(image: np.ndarray, p) -> list[np.ndarray]:  # noqa: ANN001 
                 in_place_merge=True,
                 merge_func=_merge_mean_color,
                 weight_func=_weight_mean_color,
-            )  # fmt: skip
+            )
         )
     return levels
 
@@ -278,7 +284,7 @@ def tiny_sam_checkpoint(folder: Path) -> Path:
     return path
 
 
-def sam_session(args, folder: Path, *, cache_size: int = 0):  # noqa: ANN001, ANN201 - SamSegmenter
+def sam_session(args, folder: Path, *, cache_size: int = 0):
     """``(segmenter, label)``: a real SAM from ``--sam-checkpoint``, else the tiny random-weight one,
     both loaded through GeoQuiz's checkpoint code."""
     from geoquiz.segmentation import SEGMENTERS
@@ -291,15 +297,20 @@ def sam_session(args, folder: Path, *, cache_size: int = 0):  # noqa: ANN001, AN
     else:
         # its predicted IoUs are noise: quality thresholds 0, so masks reach the post-processing
         seg = SamSegmenter(
-            TINY_SAM, str(tiny_sam_checkpoint(folder)), "cpu", build=build_tiny_sam, cache_size=cache_size,
-            pred_iou_thresh=0.0, stability_score_thresh=0.0,
-        )  # fmt: skip
+            TINY_SAM,
+            str(tiny_sam_checkpoint(folder)),
+            "cpu",
+            build=build_tiny_sam,
+            cache_size=cache_size,
+            pred_iou_thresh=0.0,
+            stability_score_thresh=0.0,
+        )
         label = "tiny random-weight SAM, quality thresholds 0 (timing path only; masks meaningless)"
     seg.load()
     return seg, label
 
 
-def bench_segmentation(images: list[np.ndarray], args) -> list:  # noqa: ANN001
+def bench_segmentation(images: list[np.ndarray], args) -> list:
     """Prints one row per segmenter; returns the default segmenter's segments of image 0."""
     from geoquiz.segmentation.default import DefaultSegmenter
 
@@ -328,7 +339,7 @@ def bench_segmentation(images: list[np.ndarray], args) -> list:  # noqa: ANN001
         sam, label = sam_session(args, Path(tmp))
         generator_cls = sam._package.SamAutomaticMaskGenerator
 
-        def raw(i: int):  # noqa: ANN202
+        def raw(i: int):
             with torch.inference_mode():
                 return generator_cls(sam._model, output_mode="binary_mask", **sam.amg).generate(images[i])
 
@@ -354,7 +365,7 @@ def bench_elements(maps: dict[str, np.ndarray], segments: list, repeats: int) ->
         print(f"  {method:<24} {t * 1000:9.1f} ms for {len(segments)} segments -> {k} elements")
 
 
-def load_model(args):  # noqa: ANN001, ANN201 - LoadedModel
+def load_model(args):
     import torch
 
     from geoquiz.models.predictor import LoadedModel

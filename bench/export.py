@@ -42,15 +42,36 @@ def build(root: Path, participants: int, trials: int, images: int, elements: int
                     for i in range(images)
                 ],
             )
-            m = insert(db, "models", {"name": "m", "path": "m.pt", "arch": "resnet18", "integration": "single",
-                                      "classes_json": json.dumps(CLASSES), "input_size": 224, "created_at": T})  # fmt: skip
+            m = insert(
+                db,
+                "models",
+                {
+                    "name": "m",
+                    "path": "m.pt",
+                    "arch": "resnet18",
+                    "integration": "single",
+                    "classes_json": json.dumps(CLASSES),
+                    "input_size": 224,
+                    "created_at": T,
+                },
+            )
             probs = rng.dirichlet((1, 1, 1), size=images)
             db.conn.executemany(
                 "INSERT INTO predictions (model_id, image_id, true_label, pred_label, confidence, probs_json, created_at) "
                 "VALUES (?,?,?,?,?,?,?)",
-                [(m, i + 1, CLASSES[i % 3], CLASSES[int(np.argmax(p))], float(p.max()), json.dumps(p.round(4).tolist()), T)
-                 for i, p in enumerate(probs)],
-            )  # fmt: skip
+                [
+                    (
+                        m,
+                        i + 1,
+                        CLASSES[i % 3],
+                        CLASSES[int(np.argmax(p))],
+                        float(p.max()),
+                        json.dumps(p.round(4).tolist()),
+                        T,
+                    )
+                    for i, p in enumerate(probs)
+                ],
+            )
             am_rows, seg_rows, el_rows = [], [], []
             for i in range(images):
                 am_rows.append((i + 1, f"am{i}", m, i + 1, "gradcam", CLASSES[i % 3], "x.npy", T))
@@ -60,13 +81,21 @@ def build(root: Path, participants: int, trials: int, images: int, elements: int
                     el_rows.append(
                         (i + 1, i + 1, "k", r + 1, x, y, x + 40, y + 40, 0.9 - 0.1 * r, 0.5, 0.5, 0.5)
                     )
-            db.conn.executemany("INSERT INTO attribution_maps (id, cache_key, model_id, image_id, method, target, path, "
-                                "created_at) VALUES (?,?,?,?,?,?,?,?)", am_rows)  # fmt: skip
-            db.conn.executemany("INSERT INTO segmentations (id, cache_key, image_id, segmenter, n_segments, path, "
-                                "created_at) VALUES (?,?,?,?,?,?,?)", seg_rows)  # fmt: skip
-            db.conn.executemany("INSERT INTO elements (attribution_map_id, segmentation_id, params_key, rank, x0, y0, "
-                                "x1, y1, score, overlap, mean_attr, centre_attr) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
-                                el_rows)  # fmt: skip
+            db.conn.executemany(
+                "INSERT INTO attribution_maps (id, cache_key, model_id, image_id, method, target, path, "
+                "created_at) VALUES (?,?,?,?,?,?,?,?)",
+                am_rows,
+            )
+            db.conn.executemany(
+                "INSERT INTO segmentations (id, cache_key, image_id, segmenter, n_segments, path, "
+                "created_at) VALUES (?,?,?,?,?,?,?)",
+                seg_rows,
+            )
+            db.conn.executemany(
+                "INSERT INTO elements (attribution_map_id, segmentation_id, params_key, rank, x0, y0, "
+                "x1, y1, score, overlap, mean_attr, centre_attr) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
+                el_rows,
+            )
             st = insert(
                 db, "studies", {"slug": "big", "title": "Big", "definition_toml": "", "created_at": T}
             )
@@ -74,21 +103,46 @@ def build(root: Path, participants: int, trials: int, images: int, elements: int
             tid = 0
             for p in range(participants):
                 part = insert(db, "participants", {"study_id": st, "code": f"P{p:05d}", "created_at": T})
-                ses = insert(db, "sessions", {"study_id": st, "participant_id": part, "seed": p, "order_json": "{}",
-                                              "state": "finished", "started_at": T})  # fmt: skip
+                ses = insert(
+                    db,
+                    "sessions",
+                    {
+                        "study_id": st,
+                        "participant_id": part,
+                        "seed": p,
+                        "order_json": "{}",
+                        "state": "finished",
+                        "started_at": T,
+                    },
+                )
                 for pos in range(trials):
                     tid += 1
                     img = int(rng.integers(0, images))
-                    trial_rows.append((tid, ses, pos, "main", img + 1, CLASSES[img % 3], T, T, int(rng.integers(2000, 60000)),
-                                       "=looks like France" if pos % 7 == 0 else "bollards", int(rng.integers(1, 6))))  # fmt: skip
+                    trial_rows.append(
+                        (
+                            tid,
+                            ses,
+                            pos,
+                            "main",
+                            img + 1,
+                            CLASSES[img % 3],
+                            T,
+                            T,
+                            int(rng.integers(2000, 60000)),
+                            "=looks like France" if pos % 7 == 0 else "bollards",
+                            int(rng.integers(1, 6)),
+                        )
+                    )
                     for r, g in enumerate(rng.permutation(CLASSES)):
                         guess_rows.append((tid, r + 1, g))
                     for _ in range(2):
                         x, y = int(rng.integers(0, 180)), int(rng.integers(0, 180))
                         box_rows.append((tid, "signs", x, y, x + 30, y + 30))
-            db.conn.executemany("INSERT INTO trials (id, session_id, position, kind, image_id, true_label, shown_at, "
-                                "submitted_at, response_time_ms, rationale, confidence) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
-                                trial_rows)  # fmt: skip
+            db.conn.executemany(
+                "INSERT INTO trials (id, session_id, position, kind, image_id, true_label, shown_at, "
+                "submitted_at, response_time_ms, rationale, confidence) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+                trial_rows,
+            )
             db.conn.executemany("INSERT INTO guesses (trial_id, rank, label) VALUES (?,?,?)", guess_rows)
             db.conn.executemany(
                 "INSERT INTO cue_boxes (trial_id, tag, x0, y0, x1, y1) VALUES (?,?,?,?,?,?)", box_rows
@@ -126,8 +180,10 @@ def main(argv: list[str] | None = None) -> None:
         t0 = time.perf_counter()
         root = build(tmp / "proj", args.participants, args.trials, args.images, args.elements)
         n_trials = args.participants * args.trials
-        print(f"built {n_trials} trials, {3 * n_trials} guesses, {2 * n_trials} boxes, "
-              f"{args.images * args.elements} elements in {time.perf_counter() - t0:.1f} s")  # fmt: skip
+        print(
+            f"built {n_trials} trials, {3 * n_trials} guesses, {2 * n_trials} boxes, "
+            f"{args.images * args.elements} elements in {time.perf_counter() - t0:.1f} s"
+        )
         (tmp / "raw").mkdir()
         raw = raw_seconds(root / "geoquiz.sqlite", tmp / "raw")
         with Project.open(root) as project:
@@ -152,8 +208,10 @@ def main(argv: list[str] | None = None) -> None:
         print(
             f"export_all, same 5 tables (joins, types, neutralisation): {same:.2f} s  ratio {same / raw:.2f}"
         )
-        print(f"export_all, everything ({len(files)} files, {size:.1f} MB incl. COCO): {full:.2f} s  "
-              f"({n_trials / full:,.0f} trials/s)")  # fmt: skip
+        print(
+            f"export_all, everything ({len(files)} files, {size:.1f} MB incl. COCO): {full:.2f} s  "
+            f"({n_trials / full:,.0f} trials/s)"
+        )
         print(f"review_data.load_answers (all trials): {answers:.2f} s; dashboard data: {dash:.2f} s")
 
 

@@ -40,7 +40,7 @@ def raw_forward_s(loaded, batch_size: int, n: int = 5) -> float:
     return statistics.median(times)
 
 
-def _project(args):  # noqa: ANN001, ANN202
+def _project(args):
     from geoquiz.project import Project
 
     if args.project:
@@ -65,7 +65,7 @@ def _project(args):  # noqa: ANN001, ANN202
     return project, "bench", "geoscenes"
 
 
-def bench_engine(loaded, units, args) -> dict:  # noqa: ANN001
+def bench_engine(loaded, units, args) -> dict:
     import numpy as np
 
     from geoquiz.boxes import Box
@@ -110,7 +110,7 @@ def bench_engine(loaded, units, args) -> dict:  # noqa: ANN001
     return {"wall_s": wall, "n_units": len(units), "n_variants": n_variants, "n_batches": n_batches}
 
 
-def bench_grid(project, model: str, dataset: str, args) -> dict | None:  # noqa: ANN001
+def bench_grid(project, model: str, dataset: str, args) -> dict | None:
     try:
         from geoquiz.explain import Explainer
     except ImportError:

@@ -30,7 +30,7 @@ def default_project_dir() -> Path:
     return Path(env) if env else Path(tempfile.gettempdir()) / "geoquiz-bench-geoscenes"
 
 
-def ensure_project(root: Path | None, n_per_class: int):  # noqa: ANN201
+def ensure_project(root: Path | None, n_per_class: int):
     """A project with dataset ``geoscenes`` and the demo model; returns ``(project, model_name)``.
 
     ``root``: the project folder (created when missing); ``None`` = :func:`default_project_dir`.

@@ -38,7 +38,7 @@ def _make(root: Path, n: int) -> list[Path]:
     return paths
 
 
-def _time(fn) -> float:  # noqa: ANN001
+def _time(fn) -> float:
     t = time.perf_counter()
     fn()
     return time.perf_counter() - t

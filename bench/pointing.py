@@ -46,17 +46,29 @@ def main(argv: list[str] | None = None) -> None:
     project, model = ensure_project(args.project, args.n_per_class)
     model = args.model or model
     settings = PointingSettings(
-        criterion=args.criterion, tolerance_px=args.tolerance, min_overlap=args.min_overlap,
-        top_k=args.top_k, repeats=args.repeats, seed=args.seed,
-    )  # fmt: skip
+        criterion=args.criterion,
+        tolerance_px=args.tolerance,
+        min_overlap=args.min_overlap,
+        top_k=args.top_k,
+        repeats=args.repeats,
+        seed=args.seed,
+    )
     explainer = Explainer(project, model)
     methods, segmenters = args.methods.split(","), args.segmenters.split(",")
     t0 = time.perf_counter()
     with progress_bar("pointing game") as reporter:
         result = pointing_on_dataset(
-            project, model, args.dataset, args.split, methods, segmenters,
-            limit=args.limit, explainer=explainer, settings=settings, reporter=reporter,
-        )  # fmt: skip
+            project,
+            model,
+            args.dataset,
+            args.split,
+            methods,
+            segmenters,
+            limit=args.limit,
+            explainer=explainer,
+            settings=settings,
+            reporter=reporter,
+        )
     wall = time.perf_counter() - t0
     n_scored = result.n_samples - len(result.wrong) - len(result.no_cues)
     crit = (

@@ -45,7 +45,7 @@ from bench.faithfulness_geoscenes import add_project_arguments, ensure_project
 TINY_AMG = {"pred_iou_thresh": 0.0, "stability_score_thresh": 0.0}
 
 
-def make_segmenter(args, folder: Path):  # noqa: ANN001, ANN201 - (SamSegmenter, label, real)
+def make_segmenter(args, folder: Path):
     """``(segmenter, label, real)``: the user's SAM-family checkpoint, else the tiny random-weight SAM."""
     import torch
 
@@ -88,7 +88,7 @@ def recovered(full: list, guided: list, iou: float) -> list[bool]:
     return [any(e.box.iou(g.box) >= iou for g in guided) for e in full]
 
 
-def measure(seg, view: np.ndarray, heat: np.ndarray, params, iou: float) -> dict:  # noqa: ANN001
+def measure(seg, view: np.ndarray, heat: np.ndarray, params, iou: float) -> dict:
     """One image: full and guided segmentation times, cold and warm, and the elements recovered."""
     from geoquiz.elements import extract_elements
 
@@ -110,7 +110,7 @@ def measure(seg, view: np.ndarray, heat: np.ndarray, params, iou: float) -> dict
     }
 
 
-def _timed(fn):  # noqa: ANN001, ANN202
+def _timed(fn):
     t0 = time.perf_counter()
     out = fn()
     return out, time.perf_counter() - t0

@@ -43,11 +43,11 @@ class NoopJob(Job):
 
     name = "noop"
 
-    def process(self, item):  # noqa: ANN001, ANN201
+    def process(self, item):
         return item.key
 
 
-def make_project(args) -> Path:  # noqa: ANN001
+def make_project(args) -> Path:
     """A GeoScenes project with a random-weight model ``bench``; returns its root."""
     import torch
 
@@ -69,7 +69,7 @@ def make_project(args) -> Path:  # noqa: ANN001
     return root
 
 
-def timed_explain(base: Path, engine, args, tag: str) -> dict:  # noqa: ANN001
+def timed_explain(base: Path, engine, args, tag: str) -> dict:
     """Explain the project in a fresh copy (the images stay where they are: the copy reads the base's)."""
     from geoquiz.explain import Explainer, explain_dataset
     from geoquiz.progress import Reporter
@@ -90,7 +90,7 @@ def timed_explain(base: Path, engine, args, tag: str) -> dict:  # noqa: ANN001
         explainer = Explainer(project, "bench")
         store = explainer.store_explanation
 
-        def timed_store(sample, explanation) -> None:  # noqa: ANN001 - the driver's writes, timed
+        def timed_store(sample, explanation) -> None:
             t = time.perf_counter()
             store(sample, explanation)
             store_s[0] += time.perf_counter() - t
@@ -98,9 +98,16 @@ def timed_explain(base: Path, engine, args, tag: str) -> dict:  # noqa: ANN001
         explainer.store_explanation = timed_store
         t0 = time.perf_counter()
         summary = explain_dataset(
-            project, "bench", "geoscenes", None, args.methods, args.segmenters,
-            engine=engine, reporter=Reporter(callback), explainer=explainer,
-        )  # fmt: skip
+            project,
+            "bench",
+            "geoscenes",
+            None,
+            args.methods,
+            args.segmenters,
+            engine=engine,
+            reporter=Reporter(callback),
+            explainer=explainer,
+        )
         wall = time.perf_counter() - t0
     cache_bytes = sum(p.stat().st_size for p in (root / "cache").rglob("*.npz"))
     shutil.rmtree(root, ignore_errors=True)
@@ -108,12 +115,25 @@ def timed_explain(base: Path, engine, args, tag: str) -> dict:  # noqa: ANN001
     if summary["failed"]:
         raise RuntimeError(f"{tag}: {summary['failures']}")
     first = stamps[0] - t0 if stamps else float("nan")
-    steady = (len(stamps) - 1) / (stamps[-1] - stamps[0]) if len(stamps) > 1 and stamps[-1] > stamps[0] else float("nan")
-    return {"tag": tag, "n": n, "wall": wall, "first": first, "rate": n / wall, "steady": steady,
-            "elements": summary["elements"], "cache_bytes": cache_bytes, "store_ms": 1000 * store_s[0] / max(n, 1)}  # fmt: skip
+    steady = (
+        (len(stamps) - 1) / (stamps[-1] - stamps[0])
+        if len(stamps) > 1 and stamps[-1] > stamps[0]
+        else float("nan")
+    )
+    return {
+        "tag": tag,
+        "n": n,
+        "wall": wall,
+        "first": first,
+        "rate": n / wall,
+        "steady": steady,
+        "elements": summary["elements"],
+        "cache_bytes": cache_bytes,
+        "store_ms": 1000 * store_s[0] / max(n, 1),
+    }
 
 
-def noop_overhead(ray, n_items: int) -> dict:  # noqa: ANN001
+def noop_overhead(ray, n_items: int) -> dict:
     """Fixed and per-item cost of a Ray pass with 2 workers for a job that does nothing."""
     from geoquiz.engine import make_engine, run_items
     from geoquiz.types import ImageItem
@@ -131,7 +151,9 @@ def noop_overhead(ray, n_items: int) -> dict:  # noqa: ANN001
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--images", type=int, default=24, help="GeoScenes images (default 24)")
     parser.add_argument("--arch", default="resnet18")
     parser.add_argument("--input-size", type=int, default=224)
@@ -151,9 +173,11 @@ def main(argv: list[str] | None = None) -> None:
 
     base = make_project(args)
     cores = os.cpu_count()
-    print(f"explain {args.images} GeoScenes images: {args.arch} @ {args.input_size} px (random weights), "
-          f"{'+'.join(args.methods)} x {'+'.join(args.segmenters)}; {cores} CPU cores, "
-          f"load average {os.getloadavg()[0]:.1f}; local engine with {torch.get_num_threads()} torch threads")  # fmt: skip
+    print(
+        f"explain {args.images} GeoScenes images: {args.arch} @ {args.input_size} px (random weights), "
+        f"{'+'.join(args.methods)} x {'+'.join(args.segmenters)}; {cores} CPU cores, "
+        f"load average {os.getloadavg()[0]:.1f}; local engine with {torch.get_num_threads()} torch threads"
+    )
     runs = [timed_explain(base, LocalEngine(batch_size=args.batch_size), args, "local")]
     threads = torch.get_num_threads()
     if threads > 1:  # the same CPU as one Ray worker: the fair baseline for the seam's overhead
@@ -182,36 +206,50 @@ def main(argv: list[str] | None = None) -> None:
     else:
         print('ray is not installed (pip install "geoquiz[ray]"): local engine only')
     local = runs[0]
-    print(f"\n{'engine':<10}{'images':>7}{'wall s':>9}{'first s':>9}{'items/s':>9}{'steady/s':>10}{'vs local':>10}"
-          f"{'store ms':>10}")  # fmt: skip
+    print(
+        f"\n{'engine':<10}{'images':>7}{'wall s':>9}{'first s':>9}{'items/s':>9}{'steady/s':>10}{'vs local':>10}"
+        f"{'store ms':>10}"
+    )
     for r in runs:
         store = f"{r['store_ms']:>10.1f}" if r["tag"].startswith("ray") else f"{'-':>10}"
-        print(f"{r['tag']:<10}{r['n']:>7}{r['wall']:>9.1f}{r['first']:>9.1f}{r['rate']:>9.2f}{r['steady']:>10.2f}"
-              f"{r['rate'] / local['rate']:>9.2f}x{store}")  # fmt: skip
+        print(
+            f"{r['tag']:<10}{r['n']:>7}{r['wall']:>9.1f}{r['first']:>9.1f}{r['rate']:>9.2f}{r['steady']:>10.2f}"
+            f"{r['rate'] / local['rate']:>9.2f}x{store}"
+        )
     print("(store ms: the driver's writes per image - cache files and index rows - for results from workers)")
     assert all(r["elements"] == local["elements"] for r in runs), "engines disagree on the number of elements"
     print(f"(every engine found the same {local['elements']} elements)")
     if ray_init is not None:
         print(f"ray.init (local instance, once per process): {ray_init:.1f} s")
     if noop is not None:
-        print(f"seam overhead, no-op job on Ray x2: {noop['fixed_s']:.1f} s fixed per pass, "
-              f"{noop['per_item_ms']:.2f} ms per item ({noop['n']} items in {noop['total_s']:.1f} s)")
-    one = next((r for r in runs if r["tag"] == "ray x1"), None) or next((r for r in runs if r["tag"] == "local 1t"), local)
+        print(
+            f"seam overhead, no-op job on Ray x2: {noop['fixed_s']:.1f} s fixed per pass, "
+            f"{noop['per_item_ms']:.2f} ms per item ({noop['n']} items in {noop['total_s']:.1f} s)"
+        )
+    one = next((r for r in runs if r["tag"] == "ray x1"), None) or next(
+        (r for r in runs if r["tag"] == "local 1t"), local
+    )
     cost = 1.0 / one["steady"] if one["steady"] == one["steady"] else one["wall"] / one["n"]
     per_image_kb = local["cache_bytes"] / local["n"] / 1024
-    print(f"\nper-image cost, one worker on one core, steady state ({one['tag']}): {cost:.2f} s; "
-          f"cache written per image: {per_image_kb:.0f} KB; load average now {os.getloadavg()[0]:.1f}")  # fmt: skip
+    print(
+        f"\nper-image cost, one worker on one core, steady state ({one['tag']}): {cost:.2f} s; "
+        f"cache written per image: {per_image_kb:.0f} KB; load average now {os.getloadavg()[0]:.1f}"
+    )
     ray_runs = [r for r in runs if r["tag"].startswith("ray")]
     store_s = max(r["store_ms"] for r in ray_runs) / 1000 if ray_runs else 0.0
     seam_s = noop["per_item_ms"] / 1000 if noop else 0.0
     driver_s = store_s + seam_s
     if driver_s:
-        print(f"one driver stores at most 1 / ({store_s * 1000:.1f} + {seam_s * 1000:.1f} ms) = {1 / driver_s:.0f} images/s "
-              f"-> no gain beyond ~{cost / driver_s:.0f} workers")  # fmt: skip
+        print(
+            f"one driver stores at most 1 / ({store_s * 1000:.1f} + {seam_s * 1000:.1f} ms) = {1 / driver_s:.0f} images/s "
+            f"-> no gain beyond ~{cost / driver_s:.0f} workers"
+        )
     for workers in (16, 64, 256):
         hours = OSV5M_IMAGES * max(cost / workers, driver_s) / 3600
-        print(f"OSV-5M estimate: {OSV5M_IMAGES / 1e6:.1f} M images x max({cost:.2f} s / {workers} workers, "
-              f"{driver_s:.3f} s driver) = {hours:,.1f} h (cache {OSV5M_IMAGES * per_image_kb / 1024 ** 2:,.0f} GB)")  # fmt: skip
+        print(
+            f"OSV-5M estimate: {OSV5M_IMAGES / 1e6:.1f} M images x max({cost:.2f} s / {workers} workers, "
+            f"{driver_s:.3f} s driver) = {hours:,.1f} h (cache {OSV5M_IMAGES * per_image_kb / 1024**2:,.0f} GB)"
+        )
     shutil.rmtree(base.parent, ignore_errors=True)
 
 

@@ -85,7 +85,12 @@ class Box:
 
     def pad(self, pad: int, width: int, height: int) -> Box:
         """Grow by ``pad`` pixels on every side, clipped to an image of ``width`` x ``height``."""
-        return Box(max(0, self.x0 - pad), max(0, self.y0 - pad), min(width, self.x1 + pad), min(height, self.y1 + pad))
+        return Box(
+            max(0, self.x0 - pad),
+            max(0, self.y0 - pad),
+            min(width, self.x1 + pad),
+            min(height, self.y1 + pad),
+        )
 
     def clip(self, width: int, height: int) -> Box:
         x0, y0 = min(max(0, self.x0), width), min(max(0, self.y0), height)

@@ -108,7 +108,7 @@ class _Stage:
 def _build_lock(root: Path) -> Iterator[None]:
     """Keep two processes (the app and ``geoquiz demo``) from building the same demo at once."""
     root.mkdir(parents=True, exist_ok=True)
-    fh = open(root / ".demo-build.lock", "w")  # noqa: SIM115
+    fh = open(root / ".demo-build.lock", "w")
     try:
         try:
             import fcntl

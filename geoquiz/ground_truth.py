@@ -378,7 +378,7 @@ def pointing_game(
                         label=s.label,
                         method=method,
                         segmenter=segmenter,
-                    )  # fmt: skip
+                    )
                 )
                 done += 1
     step(reporter, total, total, "pointing game done")

@@ -38,7 +38,9 @@ class Project:
         if root.is_file():
             raise ProjectError(f"{root} is a file, not a project folder")
         if not (root / DB_NAME).exists() and not create:
-            raise ProjectError(f"{root} is not a GeoQuiz project (no {DB_NAME}); create it with `geoquiz init {root}`")
+            raise ProjectError(
+                f"{root} is not a GeoQuiz project (no {DB_NAME}); create it with `geoquiz init {root}`"
+            )
         for sub in ("datasets", "models", "cache", "exports"):
             (root / sub).mkdir(parents=True, exist_ok=True)
         settings = load_settings(root / SETTINGS_NAME)

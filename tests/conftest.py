@@ -12,7 +12,9 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
 # Fixture modules contributed per feature live in tests/fixtures/*.py and are loaded as plugins.
 pytest_plugins = sorted(
-    f"fixtures.{p.stem}" for p in (Path(__file__).parent / "fixtures").glob("*.py") if not p.stem.startswith("_")
+    f"fixtures.{p.stem}"
+    for p in (Path(__file__).parent / "fixtures").glob("*.py")
+    if not p.stem.startswith("_")
 )
 
 SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"

@@ -13,9 +13,25 @@ def test_new_database_has_every_table_and_records_migrations(tmp_path):
     db = dbm.open_database(tmp_path / "p.sqlite")
     tables = set(db.table_names())
     expected = {
-        "datasets", "classes", "images", "locations", "planted_cues", "models", "predictions",
-        "attribution_maps", "segmentations", "elements", "evaluation_runs", "evaluation_results",
-        "studies", "participants", "sessions", "trials", "guesses", "cue_boxes", "_migrations",
+        "datasets",
+        "classes",
+        "images",
+        "locations",
+        "planted_cues",
+        "models",
+        "predictions",
+        "attribution_maps",
+        "segmentations",
+        "elements",
+        "evaluation_runs",
+        "evaluation_results",
+        "studies",
+        "participants",
+        "sessions",
+        "trials",
+        "guesses",
+        "cue_boxes",
+        "_migrations",
     }
     assert expected <= tables
     assert dbm.applied_migrations(db) == [m.name for m in all_migrations()]
@@ -31,11 +47,18 @@ def test_older_schema_is_migrated_on_open(tmp_path):
     assert "views_shown" not in old["trials"].columns_dict
     # data written by the old schema: a dataset with classes and an answered trial
     t = "2026-01-01T00:00:00"
-    old.execute("INSERT INTO datasets (name, kind, source, created_at) VALUES ('osv', 'single', 'csv', ?)", [t])
+    old.execute(
+        "INSERT INTO datasets (name, kind, source, created_at) VALUES ('osv', 'single', 'csv', ?)", [t]
+    )
     old.execute("INSERT INTO classes (dataset_id, name, idx) VALUES (1, 'France', 0), (1, 'Japan', 1)")
-    old.execute("INSERT INTO studies (slug, title, definition_toml, created_at) VALUES ('s', 'S', '', ?)", [t])
+    old.execute(
+        "INSERT INTO studies (slug, title, definition_toml, created_at) VALUES ('s', 'S', '', ?)", [t]
+    )
     old.execute("INSERT INTO participants (study_id, code, created_at) VALUES (1, 'P-1', ?)", [t])
-    old.execute("INSERT INTO sessions (study_id, participant_id, seed, order_json, started_at) VALUES (1, 1, 5, '[]', ?)", [t])
+    old.execute(
+        "INSERT INTO sessions (study_id, participant_id, seed, order_json, started_at) VALUES (1, 1, 5, '[]', ?)",
+        [t],
+    )
     old.execute(
         "INSERT INTO trials (session_id, position, kind, true_label, shown_at, submitted_at, response_time_ms, rationale) "
         "VALUES (1, 0, 'main', 'France', ?, ?, 4200, 'yellow lines')",
@@ -47,15 +70,17 @@ def test_older_schema_is_migrated_on_open(tmp_path):
     assert dbm.applied_migrations(db) == [m.name for m in all_migrations()]
     assert "views_shown" in db["trials"].columns_dict
     assert db.execute("SELECT name FROM classes ORDER BY idx").fetchall() == [("France",), ("Japan",)]
-    assert db.execute("SELECT true_label, response_time_ms, rationale, views_shown FROM trials").fetchall() == [
-        ("France", 4200, "yellow lines", "")
-    ]
+    assert db.execute(
+        "SELECT true_label, response_time_ms, rationale, views_shown FROM trials"
+    ).fetchall() == [("France", 4200, "yellow lines", "")]
 
 
 def test_transaction_rolls_back_whole(memdb):
     with pytest.raises(RuntimeError):
         with dbm.transaction(memdb):
-            dbm.insert(memdb, "datasets", {"name": "a", "kind": "single", "source": "x", "created_at": dbm.now()})
+            dbm.insert(
+                memdb, "datasets", {"name": "a", "kind": "single", "source": "x", "created_at": dbm.now()}
+            )
             raise RuntimeError("boom")
     assert memdb.execute("SELECT count(*) FROM datasets").fetchone()[0] == 0
 
@@ -65,7 +90,9 @@ def test_nested_transaction_is_a_savepoint(memdb):
         dbm.insert(memdb, "datasets", {"name": "a", "kind": "single", "source": "x", "created_at": dbm.now()})
         with pytest.raises(ValueError):
             with dbm.transaction(memdb):
-                dbm.insert(memdb, "datasets", {"name": "b", "kind": "single", "source": "x", "created_at": dbm.now()})
+                dbm.insert(
+                    memdb, "datasets", {"name": "b", "kind": "single", "source": "x", "created_at": dbm.now()}
+                )
                 raise ValueError
     assert [r[0] for r in memdb.execute("SELECT name FROM datasets")] == ["a"]
 

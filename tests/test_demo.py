@@ -170,8 +170,12 @@ def test_window_lists_the_demo_images_fast_without_importing_torch(geoscenes_pro
     env = {**__import__("os").environ, "QT_QPA_PLATFORM": "offscreen", "GEOQUIZ_HOME": str(tmp_path)}
     out = subprocess.run(
         [sys.executable, "-c", script, str(geoscenes_project_root)],
-        capture_output=True, text=True, timeout=120, env=env, check=True,
-    )  # fmt: skip
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=env,
+        check=True,
+    )
     torch_loaded, rows, *rest = out.stdout.split()
     assert torch_loaded == "False"
     assert int(rows) == 24  # 8 GeoScenes images per country

@@ -167,8 +167,27 @@ def test_explain_dataset_and_cli(project, explain_root, capsys):
     assert again["elements"] == summary["elements"]
     with pytest.raises(GeoQuizError, match="takes 4-view locations"):
         explain_dataset(project, "medium", "tiny", "val", ["gradcam"], ["default"])
-    code = main(["explain", "-p", str(explain_root), "--model", "single", "--dataset", "tiny", "--split", "val",
-                 "--methods", "gradcam", "--segmenters", "default", "--top-p", "25", "--s-min", "0.05"])  # fmt: skip
+    code = main(
+        [
+            "explain",
+            "-p",
+            str(explain_root),
+            "--model",
+            "single",
+            "--dataset",
+            "tiny",
+            "--split",
+            "val",
+            "--methods",
+            "gradcam",
+            "--segmenters",
+            "default",
+            "--top-p",
+            "25",
+            "--s-min",
+            "0.05",
+        ]
+    )
     out = capsys.readouterr().out
     assert code == 0 and "explained 3 sample(s)" in out and "3 from cache" in out
     assert main(["explain", "-p", str(explain_root), "--status"]) == 0

@@ -256,9 +256,15 @@ def test_demo_top_elements_point_at_planted_cues_far_more_often_than_random(demo
     root, name = demo_copy
     with Project.open(root) as project:
         result = pointing_on_dataset(
-            project, name, "geoscenes", "test", ["gradcampp"], ["default"], limit=60,
+            project,
+            name,
+            "geoscenes",
+            "test",
+            ["gradcampp"],
+            ["default"],
+            limit=60,
             settings=PointingSettings(repeats=50, seed=0),
-        )  # fmt: skip
+        )
     (row,) = result.summary()
     assert not result.no_cues  # GeoScenes: every image has planted cues
     assert len(result.wrong) <= 12  # the demo model is ~93 % accurate

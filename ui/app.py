@@ -37,7 +37,9 @@ def build_demo_if_needed(window: MainWindow, root: Path) -> None:
     if demo.demo_is_ready(root):
         opened()
         return
-    run_with_progress(window, "Building the GeoScenes demo project", demo.ensure_demo_project, root, on_result=opened)
+    run_with_progress(
+        window, "Building the GeoScenes demo project", demo.ensure_demo_project, root, on_result=opened
+    )
 
 
 def create_window(project: Path | None) -> MainWindow:

@@ -129,7 +129,7 @@ class MainWindow(QMainWindow):
             "GeoQuiz — which visual cues does an image-geolocation model rely on,\nand are they the cues people use?",
         )
 
-    def closeEvent(self, event) -> None:  # noqa: N802 - Qt API
+    def closeEvent(self, event) -> None:
         wait_all(10000)
         super().closeEvent(event)
 

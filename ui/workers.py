@@ -58,7 +58,7 @@ class Worker(QRunnable):
             self.result = self.fn(*self.args, reporter=self.reporter, **self.kwargs)
         except Cancelled:
             self.signals.cancelled.emit()
-        except Exception as exc:  # noqa: BLE001 - every error reaches the user as a message
+        except Exception as exc:
             self.error = str(exc) or exc.__class__.__name__
             self.signals.failed.emit(self.error, traceback.format_exc())
         else:

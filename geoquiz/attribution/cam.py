@@ -58,11 +58,11 @@ def cam_classes() -> dict[str, type]:
     """The package's CAM classes with GeoQuiz's raw (un-normalised) output; built on first use."""
     import cv2
     import torch
-    import torch.nn.functional as F  # noqa: N812
+    import torch.nn.functional as F
     from pytorch_grad_cam import GradCAM, GradCAMPlusPlus, ScoreCAM
 
     class RawCAMMixin:
-        def compute_cam_per_layer(self, input_tensor, targets, eigen_smooth):  # noqa: ANN001, ANN201
+        def compute_cam_per_layer(self, input_tensor, targets, eigen_smooth):
             acts = [a.cpu().data.numpy() for a in self.activations_and_grads.activations]
             grads = [g.cpu().data.numpy() for g in self.activations_and_grads.gradients]
             h, w = input_tensor.shape[-2:]
@@ -77,7 +77,7 @@ def cam_classes() -> dict[str, type]:
                 per_layer.append(resized[:, None])
             return per_layer
 
-        def aggregate_multi_layers(self, cam_per_target_layer):  # noqa: ANN001, ANN201
+        def aggregate_multi_layers(self, cam_per_target_layer):
             return np.maximum(np.concatenate(cam_per_target_layer, axis=1), 0).mean(axis=1)
 
     class RawGradCAM(RawCAMMixin, GradCAM):
@@ -94,7 +94,7 @@ def cam_classes() -> dict[str, type]:
         views_per_sample: int = 1
         reporter: Reporter | None = None
 
-        def get_cam_weights(self, input_tensor, target_layer, targets, activations, grads):  # noqa: ANN001, ANN201
+        def get_cam_weights(self, input_tensor, target_layer, targets, activations, grads):
             acts = torch.from_numpy(activations)
             m_total, c_total = acts.shape[:2]
             k = c_total if self.channels is None else min(int(self.channels), c_total)

@@ -83,9 +83,13 @@ class SmoothGradAttributor(GradientAttributor):
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(int(p["seed"]))
             return tunnel.attribute(
-                x, nt_type="smoothgrad", nt_samples=int(p["n_samples"]),
-                nt_samples_batch_size=int(p["batch_size"]), stdevs=sigma, target=target,
-            )  # fmt: skip
+                x,
+                nt_type="smoothgrad",
+                nt_samples=int(p["n_samples"]),
+                nt_samples_batch_size=int(p["batch_size"]),
+                stdevs=sigma,
+                target=target,
+            )
 
 
 class IntegratedGradientsAttributor(GradientAttributor):
@@ -113,6 +117,9 @@ class IntegratedGradientsAttributor(GradientAttributor):
         p = self.params
         ig = IntegratedGradients(self.lm.model)
         return ig.attribute(
-            x, baselines=self.baseline(x), target=target, n_steps=int(p["n_steps"]),
+            x,
+            baselines=self.baseline(x),
+            target=target,
+            n_steps=int(p["n_steps"]),
             internal_batch_size=int(p["batch_size"]),
-        )  # fmt: skip
+        )

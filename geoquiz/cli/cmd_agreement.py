@@ -13,7 +13,7 @@ import argparse
 from geoquiz.cli.common import add_project_arg, open_project, progress_bar
 
 
-def register(sub) -> None:  # noqa: ANN001
+def register(sub) -> None:
     p = sub.add_parser("agreement", help="human vs model agreement: compute, show, list runs")
     asub = p.add_subparsers(dest="agreement_command", metavar="ACTION", required=True)
     c = asub.add_parser("compute", help="compute and store agreement for a model and a study")

@@ -9,7 +9,7 @@ from geoquiz.cli.common import progress_bar
 from geoquiz.paths import demo_project_dir
 
 
-def register(sub) -> None:  # noqa: ANN001
+def register(sub) -> None:
     p = sub.add_parser(
         "demo",
         help="build the demo project (GeoScenes datasets, example studies, demo model); resumes if interrupted",

@@ -33,7 +33,7 @@ def _csv(value: str) -> list[str]:
     return [v.strip() for v in value.split(",") if v.strip()]
 
 
-def register(sub) -> None:  # noqa: ANN001
+def register(sub) -> None:
     p = sub.add_parser(
         "evaluate",
         help="faithfulness grid: deletion/insertion of elements vs matched random boxes",
@@ -163,7 +163,9 @@ def run(args: argparse.Namespace) -> int:
                 from geoquiz.faithfulness.grid import resume_run
 
                 with progress_bar(f"run #{args.resume}") as reporter:
-                    run_id = resume_run(project, args.resume, reporter=reporter, device=args.device, engine=engine)
+                    run_id = resume_run(
+                        project, args.resume, reporter=reporter, device=args.device, engine=engine
+                    )
             else:
                 run_id = _run_grid(project, args, engine)
         _print_results(db, run_id)
@@ -186,11 +188,13 @@ def _print_outcome(db, run_id: int) -> int:
     if s.get("skipped"):
         print(f"  not evaluated (label not among the model's classes): {', '.join(s['skipped'][:20])}")
     if failures:
-        print(f"run #{run_id} is {run.status}: run the same command again (or --resume {run_id}) to retry them")
+        print(
+            f"run #{run_id} is {run.status}: run the same command again (or --resume {run_id}) to retry them"
+        )
     return len(failures)
 
 
-def _run_grid(project, args: argparse.Namespace, engine) -> int:  # noqa: ANN001
+def _run_grid(project, args: argparse.Namespace, engine) -> int:
     from geoquiz.faithfulness.grid import run_grid
 
     db = project.db

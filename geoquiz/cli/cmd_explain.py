@@ -44,7 +44,7 @@ def _checkpoint(text: str) -> tuple[str, str]:
     return name.strip(), path.strip()
 
 
-def register(sub) -> None:  # noqa: ANN001
+def register(sub) -> None:
     p = sub.add_parser(
         "explain",
         help="compute attribution maps, segments and elements for a dataset (cached)",
@@ -61,8 +61,14 @@ def register(sub) -> None:  # noqa: ANN001
     p.add_argument(
         "--segmenters", type=_csv, default=["default"], help="comma-separated segmenters (default: default)"
     )
-    p.add_argument("--checkpoint", type=_checkpoint, action="append", default=[], metavar="NAME=PATH",
-                   help="segmenter checkpoint for this run (overrides project.toml; repeatable)")  # fmt: skip
+    p.add_argument(
+        "--checkpoint",
+        type=_checkpoint,
+        action="append",
+        default=[],
+        metavar="NAME=PATH",
+        help="segmenter checkpoint for this run (overrides project.toml; repeatable)",
+    )
     p.add_argument(
         "--save-checkpoints", action="store_true", help="also store the --checkpoint paths in project.toml"
     )
@@ -131,15 +137,27 @@ def run(args: argparse.Namespace) -> int:
         if args.points_per_side:
             seg_params = {n: {"points_per_side": args.points_per_side} for n in SEGMENTERS if n != "default"}
         explainer = Explainer(
-            project, args.model, device=args.device, method_params=method_params,
-            segmenter_params=seg_params, segmenter_settings=seg_settings,
-        )  # fmt: skip
+            project,
+            args.model,
+            device=args.device,
+            method_params=method_params,
+            segmenter_params=seg_params,
+            segmenter_settings=seg_settings,
+        )
         split = None if args.split == "all" else args.split
         with engine_from_args(args) as engine, progress_bar(f"explain {args.dataset}") as reporter:
             summary = explain_dataset(
-                project, args.model, args.dataset, split, args.methods, args.segmenters,
-                params=params, reporter=reporter, explainer=explainer, engine=engine,
-            )  # fmt: skip
+                project,
+                args.model,
+                args.dataset,
+                split,
+                args.methods,
+                args.segmenters,
+                params=params,
+                reporter=reporter,
+                explainer=explainer,
+                engine=engine,
+            )
     if args.json:
         print(json.dumps(summary, indent=2))
     else:
@@ -154,6 +172,13 @@ def run(args: argparse.Namespace) -> int:
             f"{st['segmentations_computed']} computed, {st['segmentations_cached']} from cache; element sets: "
             f"{st['elements_computed']} computed, {st['elements_cached']} from cache"
         )
-        print(describe_outcome(summary["engine"], summary["explained"], summary["skipped"], summary["failures"],
-                               verb="explained"))  # fmt: skip
+        print(
+            describe_outcome(
+                summary["engine"],
+                summary["explained"],
+                summary["skipped"],
+                summary["failures"],
+                verb="explained",
+            )
+        )
     return 1 if summary["failed"] else 0

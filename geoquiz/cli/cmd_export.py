@@ -13,7 +13,7 @@ from pathlib import Path
 from geoquiz.cli.common import add_project_arg, open_project, progress_bar
 
 
-def register(sub) -> None:  # noqa: ANN001
+def register(sub) -> None:
     from geoquiz.study.export_codebook import EXPORTS  # no pandas at parser-build time
 
     p = sub.add_parser(

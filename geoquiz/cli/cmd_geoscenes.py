@@ -13,7 +13,7 @@ from pathlib import Path
 from geoquiz.cli.common import progress_bar
 
 
-def register(sub) -> None:  # noqa: ANN001
+def register(sub) -> None:
     from geoquiz.data.geoscenes.scene import ALL_COUNTRIES, COUNTRIES
 
     p = sub.add_parser("geoscenes", help="generate synthetic GeoScenes street images with planted cue boxes")

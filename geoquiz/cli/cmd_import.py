@@ -46,7 +46,7 @@ def _none_if_empty(value: str | None) -> str | None:
     return value or None
 
 
-def register(sub) -> None:  # noqa: ANN001
+def register(sub) -> None:
     p = sub.add_parser(
         "import",
         help="import a dataset (folder-per-label, CSV manifest or 4-view locations)",

@@ -8,7 +8,7 @@ from pathlib import Path
 from geoquiz.project import Project
 
 
-def register(sub) -> None:  # noqa: ANN001
+def register(sub) -> None:
     p = sub.add_parser("init", help="create an empty project folder")
     p.add_argument("path", type=Path)
     p.set_defaults(func=run)

@@ -18,9 +18,13 @@ from pathlib import Path
 from geoquiz.cli.common import add_project_arg, open_project, progress_bar
 
 
-def register(sub) -> None:  # noqa: ANN001
-    p = sub.add_parser("models", help="list, show, register or delete the project's models", description=__doc__,
-                       formatter_class=argparse.RawDescriptionHelpFormatter)  # fmt: skip
+def register(sub) -> None:
+    p = sub.add_parser(
+        "models",
+        help="list, show, register or delete the project's models",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     actions = p.add_subparsers(dest="action", metavar="ACTION", required=True)
     ls = actions.add_parser("list", help="every registered model")
     ls.set_defaults(func=run_list)
@@ -65,7 +69,9 @@ def run_list(args: argparse.Namespace) -> int:
     print(f"{'name':<24} {'arch':<10} {'integration':<12} {'size':>5}  {'dataset':<18} classes")
     for m in models:
         classes = ", ".join(m.classes[:6]) + (f" … (+{len(m.classes) - 6})" if len(m.classes) > 6 else "")
-        print(f"{m.name:<24} {m.arch:<10} {m.integration:<12} {m.input_size:>5}  {m.dataset or '-':<18} {classes}")
+        print(
+            f"{m.name:<24} {m.arch:<10} {m.integration:<12} {m.input_size:>5}  {m.dataset or '-':<18} {classes}"
+        )
     return 0
 
 
@@ -79,7 +85,9 @@ def run_show(args: argparse.Namespace) -> int:
         path = info.resolve(project.root)
     spec = info.metadata.get("spec", {})
     training = info.metadata.get("training", {})
-    print(f"model {info.name}: {info.arch}, {info.integration} integration, {info.input_size} px, {len(info.classes)} classes")
+    print(
+        f"model {info.name}: {info.arch}, {info.integration} integration, {info.input_size} px, {len(info.classes)} classes"
+    )
     print(f"  checkpoint: {path}{'' if path.exists() else '  (MISSING)'}")
     print(f"  classes: {', '.join(info.classes)}")
     if spec.get("pooling") and info.integration == "medium":
@@ -97,7 +105,9 @@ def run_show(args: argparse.Namespace) -> int:
             print("  recipe: " + ", ".join(f"{k}={cfg[k]}" for k in keys if k in cfg))
     for e in evals:
         top5 = f"{e['top5']:.3f}" if e["top5"] is not None else "-"
-        print(f"  evaluation #{e['id']}: {e['dataset']}/{e['split']} n={e['n']} top-1 {e['top1']:.3f} top-5 {top5} ({e['created_at']})")
+        print(
+            f"  evaluation #{e['id']}: {e['dataset']}/{e['split']} n={e['n']} top-1 {e['top1']:.3f} top-5 {top5} ({e['created_at']})"
+        )
     return 0
 
 
@@ -121,14 +131,18 @@ def run_delete(args: argparse.Namespace) -> int:
 
 def format_metrics(m: dict) -> str:
     """A few readable lines of :func:`geoquiz.models.metrics.compute_metrics` output."""
-    lines = [f"{m['model']} on {m['dataset']}/{m['split']}: n={m['n']}  top-1 {m['top1']:.3f}  top-5 {m['top5']:.3f}"]
+    lines = [
+        f"{m['model']} on {m['dataset']}/{m['split']}: n={m['n']}  top-1 {m['top1']:.3f}  top-5 {m['top5']:.3f}"
+    ]
     classes = m["classes"]
     width = max(len(c) for c in classes)
     lines.append(f"{'class':<{width}}  accuracy    AUC")
     for c in classes:
         acc = m["per_class_accuracy"].get(c)
         auc = m["roc"][c]["auc"]
-        lines.append(f"{c:<{width}}  {'-' if acc is None else f'{acc:8.3f}'}  {'-' if auc is None else f'{auc:.3f}'}")
+        lines.append(
+            f"{c:<{width}}  {'-' if acc is None else f'{acc:8.3f}'}  {'-' if auc is None else f'{auc:.3f}'}"
+        )
     if m.get("macro_auc") is not None:
         lines.append(f"macro AUC {m['macro_auc']:.3f}")
     conf = m["confidence"]

@@ -24,7 +24,7 @@ from geoquiz.cli.common import add_project_arg, open_project, progress_bar
 from geoquiz.engine import add_engine_arguments, describe_outcome, engine_from_args
 
 
-def register(sub) -> None:  # noqa: ANN001
+def register(sub) -> None:
     p = sub.add_parser(
         "predict",
         help="store a model's predictions for a dataset (resumable; local or Ray engine)",
@@ -65,6 +65,13 @@ def run(args: argparse.Namespace) -> int:
             f"{summary['model']} on {summary['dataset']} ({summary['split']}): {summary['samples']} sample(s), "
             f"top-1 accuracy of the stored predictions {top1} (n = {summary['n_labelled']}), {summary['seconds']:.1f} s"
         )
-        print(describe_outcome(summary["engine"], summary["predicted"], summary["skipped"], summary["failures"],
-                               verb="predicted"))  # fmt: skip
+        print(
+            describe_outcome(
+                summary["engine"],
+                summary["predicted"],
+                summary["skipped"],
+                summary["failures"],
+                verb="predicted",
+            )
+        )
     return 1 if summary["failed"] else 0

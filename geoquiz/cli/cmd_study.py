@@ -18,7 +18,7 @@ from geoquiz.cli.common import add_project_arg, open_project
 from geoquiz.errors import GeoQuizError
 
 
-def register(sub) -> None:  # noqa: ANN001
+def register(sub) -> None:
     p = sub.add_parser("study", help="check and install study files, list quiz sessions")
     ssub = p.add_subparsers(dest="study_command", metavar="ACTION", required=True)
 
@@ -48,7 +48,7 @@ def run(args: argparse.Namespace) -> int:
     return args.study_func(args)
 
 
-def _describe(study) -> str:  # noqa: ANN001 - StudyDefinition
+def _describe(study) -> str:
     parts = [
         f"{study.n_trials} trials",
         f"{study.n_practice} practice",

@@ -72,11 +72,18 @@ def add_config_arguments(parser: argparse.ArgumentParser, defaults: TrainConfig 
         flag = "--" + f.name.replace("_", "-")
         help_text = f"{_HELP.get(f.name, f.name)} (default {default})"
         if isinstance(default, bool):
-            group.add_argument(flag, dest=f.name, action=argparse.BooleanOptionalAction, default=default, help=help_text)
+            group.add_argument(
+                flag, dest=f.name, action=argparse.BooleanOptionalAction, default=default, help=help_text
+            )
         elif isinstance(default, tuple):
             kind = type(default[0])
             group.add_argument(
-                flag, dest=f.name, type=_tuple_parser(len(default), kind), default=default, metavar="A,B", help=help_text
+                flag,
+                dest=f.name,
+                type=_tuple_parser(len(default), kind),
+                default=default,
+                metavar="A,B",
+                help=help_text,
             )
         else:
             group.add_argument(flag, dest=f.name, type=type(default), default=default, help=help_text)
@@ -87,7 +94,7 @@ def config_from_args(args: argparse.Namespace) -> TrainConfig:
     return TrainConfig(**{f.name: getattr(args, f.name) for f in dataclasses.fields(TrainConfig)})
 
 
-def register(sub) -> None:  # noqa: ANN001
+def register(sub) -> None:
     p = sub.add_parser(
         "train",
         help="train a ResNet classifier on a project dataset (resumable, Ctrl-C to stop)",

@@ -126,7 +126,7 @@ def _cues(db: sqlite_utils.Database, rows: list[tuple]) -> dict[int, tuple[CueBo
     out: dict[int, list[CueBox]] = defaultdict(list)
     for chunk in _chunks(list(views)):
         marks = ",".join("?" * len(chunk))
-        sql = f"SELECT image_id, tag, detail, x0, y0, x1, y1 FROM planted_cues WHERE image_id IN ({marks}) ORDER BY image_id, id"  # noqa: S608, E501
+        sql = f"SELECT image_id, tag, detail, x0, y0, x1, y1 FROM planted_cues WHERE image_id IN ({marks}) ORDER BY image_id, id"  # noqa: S608
         for image_id, tag, detail, x0, y0, x1, y1 in db.execute(sql, chunk):
             out[int(image_id)].append(
                 CueBox(Box(x0, y0, x1, y1), tag, view=views[int(image_id)], detail=detail)
@@ -178,7 +178,7 @@ def load_items(
     info = get_dataset(db, dataset)
     where, params = _filters(split, label, "i")
     rows = db.execute(
-        f"SELECT {_IMAGE_COLS} {_IMAGE_FROM} WHERE i.dataset_id = ?{where} ORDER BY i.key",  # noqa: S608
+        f"SELECT {_IMAGE_COLS} {_IMAGE_FROM} WHERE i.dataset_id = ?{where} ORDER BY i.key",
         [info.id, *params],
     ).fetchall()
     cues = _cues(db, rows)
@@ -188,7 +188,7 @@ def load_items(
 def get_item(db: sqlite_utils.Database, image_id: int) -> ImageItem:
     """One image by ``images.id``; raises :class:`GeoQuizError` if there is none."""
     db = _db(db)
-    row = db.execute(f"SELECT {_IMAGE_COLS} {_IMAGE_FROM} WHERE i.id = ?", [int(image_id)]).fetchone()  # noqa: S608
+    row = db.execute(f"SELECT {_IMAGE_COLS} {_IMAGE_FROM} WHERE i.id = ?", [int(image_id)]).fetchone()
     if row is None:
         raise GeoQuizError(f"no image with id {image_id} in this project")
     return _item(row, _cues(db, [row]))
@@ -206,7 +206,7 @@ def _locations(db: sqlite_utils.Database, where: str, params: list[Any]) -> list
     rows = []
     for chunk in _chunks(loc_ids):
         rows += db.execute(
-            f"SELECT {_IMAGE_COLS}, i.location_id {_IMAGE_FROM} "  # noqa: S608
+            f"SELECT {_IMAGE_COLS}, i.location_id {_IMAGE_FROM} "
             f"WHERE i.location_id IN ({','.join('?' * len(chunk))})",
             chunk,
         ).fetchall()

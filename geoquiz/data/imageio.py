@@ -37,7 +37,7 @@ def is_image_file(path: str | Path) -> bool:
     return Path(path).suffix.lower() in IMAGE_EXTENSIONS
 
 
-def _open(path: Path):  # noqa: ANN202 - PIL.Image.Image
+def _open(path: Path):
     from PIL import Image, UnidentifiedImageError
 
     if not path.exists():
@@ -56,10 +56,10 @@ def _open(path: Path):  # noqa: ANN202 - PIL.Image.Image
         raise ImageReadError(path, f"cannot read the file ({exc.strerror or exc})") from exc
 
 
-def _orientation(img) -> int:  # noqa: ANN001
+def _orientation(img) -> int:
     try:
         return int(img.getexif().get(_EXIF_ORIENTATION, 1))
-    except Exception:  # noqa: BLE001 - a broken EXIF block must not make the image unreadable
+    except Exception:
         return 1
 
 

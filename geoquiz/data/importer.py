@@ -112,10 +112,24 @@ def import_folder(
     method = "folder" if scan.split_from_folders and split is None else None
     params = {"layout": "folder", "root": str(Path(root).expanduser().resolve()), "four_view": four_view}
     return _finish(
-        project, name, "4view" if four_view else "single", scan.candidates, scan.problems, scan.ignored,
-        source=params["root"], root=params["root"], classes=classes, split=split, split_fractions=split_fractions,
-        seed=seed, split_method=method, skip_bad=skip_bad, replace=replace, params=params, reporter=reporter,
-    )  # fmt: skip
+        project,
+        name,
+        "4view" if four_view else "single",
+        scan.candidates,
+        scan.problems,
+        scan.ignored,
+        source=params["root"],
+        root=params["root"],
+        classes=classes,
+        split=split,
+        split_fractions=split_fractions,
+        seed=seed,
+        split_method=method,
+        skip_bad=skip_bad,
+        replace=replace,
+        params=params,
+        reporter=reporter,
+    )
 
 
 def import_csv(
@@ -160,11 +174,24 @@ def import_csv(
         "rows": scan.n_rows,
     }
     return _finish(
-        project, name, "4view" if four_view else "single", scan.candidates, scan.problems, [],
-        source=csv_abs, root=str(scan.image_dir), classes=classes, split=split, split_fractions=split_fractions,
-        seed=seed, split_method="column" if columns.split else None, skip_bad=skip_bad, replace=replace,
-        params=params, reporter=reporter,
-    )  # fmt: skip
+        project,
+        name,
+        "4view" if four_view else "single",
+        scan.candidates,
+        scan.problems,
+        [],
+        source=csv_abs,
+        root=str(scan.image_dir),
+        classes=classes,
+        split=split,
+        split_fractions=split_fractions,
+        seed=seed,
+        split_method="column" if columns.split else None,
+        skip_bad=skip_bad,
+        replace=replace,
+        params=params,
+        reporter=reporter,
+    )
 
 
 def import_four_view(
@@ -269,9 +296,19 @@ def _finish(
     params = {**params, "split_fractions": list(fractions) if method == "stratified" else None}
     params["skipped"] = len(problems)
     dataset_id = store_dataset(
-        project, name, kind, items, source=source, root=root, classes=class_list, split_method=method,
-        split_seed=used_seed, params=params, replace=replace, reporter=reporter,
-    )  # fmt: skip
+        project,
+        name,
+        kind,
+        items,
+        source=source,
+        root=root,
+        classes=class_list,
+        split_method=method,
+        split_seed=used_seed,
+        params=params,
+        replace=replace,
+        reporter=reporter,
+    )
     return ImportResult(
         dataset_id=dataset_id,
         name=name,

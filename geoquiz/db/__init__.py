@@ -102,7 +102,8 @@ def migrate(db: sqlite_utils.Database, *, upto: str | None = None, where: str = 
             continue
         with transaction(db):
             migration.apply(db)
-            db.execute(f"INSERT INTO {MIGRATIONS_TABLE} (name, applied_at) VALUES (?, ?)", [migration.name, now()])  # noqa: S608 - constant table name
+            record = f"INSERT INTO {MIGRATIONS_TABLE} (name, applied_at) VALUES (?, ?)"  # noqa: S608 - constant table name
+            db.execute(record, [migration.name, now()])
         applied.append(migration.name)
         if upto is not None and migration.name == upto:
             break
@@ -175,7 +176,9 @@ def insert(db: sqlite_utils.Database, table: str, row: dict[str, Any]) -> int:
     unknown = set(cols) - _columns(db, table)
     if unknown:
         raise KeyError(f"table {table} has no column(s) {', '.join(sorted(unknown))}")
-    sql = f"INSERT INTO [{table}] ({', '.join(f'[{c}]' for c in cols)}) VALUES ({', '.join('?' for _ in cols)})"  # noqa: S608 - table from code, columns checked against it
+    sql = (
+        f"INSERT INTO [{table}] ({', '.join(f'[{c}]' for c in cols)}) VALUES ({', '.join('?' for _ in cols)})"  # noqa: S608 - table from code, columns checked against it
+    )
     cur = db.execute(sql, [row[c] for c in cols])
     return int(cur.lastrowid)
 
@@ -189,7 +192,9 @@ def insert_many(db: sqlite_utils.Database, table: str, rows: Iterable[dict[str, 
     unknown = set(cols) - _columns(db, table)
     if unknown:
         raise KeyError(f"table {table} has no column(s) {', '.join(sorted(unknown))}")
-    sql = f"INSERT INTO [{table}] ({', '.join(f'[{c}]' for c in cols)}) VALUES ({', '.join('?' for _ in cols)})"  # noqa: S608 - table from code, columns checked against it
+    sql = (
+        f"INSERT INTO [{table}] ({', '.join(f'[{c}]' for c in cols)}) VALUES ({', '.join('?' for _ in cols)})"  # noqa: S608 - table from code, columns checked against it
+    )
     db.conn.executemany(sql, [[r[c] for c in cols] for r in rows])
     return len(rows)
 

@@ -107,7 +107,7 @@ def add_engine_arguments(parser: argparse.ArgumentParser, *, batch_flag: str = "
         "--engine",
         choices=ENGINES,
         default="local",
-        help="local: in this process (default); ray: Ray Data workers (needs pip install \"geoquiz[ray]\")",
+        help='local: in this process (default); ray: Ray Data workers (needs pip install "geoquiz[ray]")',
     )
     group.add_argument(
         "--ray-address",

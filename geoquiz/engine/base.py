@@ -111,7 +111,9 @@ class Job:
             msg = describe_error(exc)
             return [ItemResult(self.key(item), False, error=msg) for item in batch]
         if len(results) != len(batch):
-            raise RuntimeError(f"{type(self).__name__}.process_batch returned {len(results)} results for {len(batch)} items")
+            raise RuntimeError(
+                f"{type(self).__name__}.process_batch returned {len(results)} results for {len(batch)} items"
+            )
         return results
 
     def __getstate__(self) -> dict:
@@ -132,11 +134,11 @@ class Engine(Protocol):
     name: str
     in_process: bool
 
-    def map_items(self, job: Job, items: Sequence[Any], *, reporter: Reporter | None = None) -> Iterator[ItemResult]:
-        ...
+    def map_items(
+        self, job: Job, items: Sequence[Any], *, reporter: Reporter | None = None
+    ) -> Iterator[ItemResult]: ...
 
-    def close(self) -> None:
-        ...
+    def close(self) -> None: ...
 
 
 @dataclass
@@ -165,7 +167,9 @@ class RunSummary:
 
     def describe(self, limit: int = 20) -> str:
         """A few lines for the CLI: counts, then the failed items with their errors."""
-        lines = [f"{self.done} done, {self.skipped} already done (skipped), {self.failed} failed of {self.total}"]
+        lines = [
+            f"{self.done} done, {self.skipped} already done (skipped), {self.failed} failed of {self.total}"
+        ]
         for key, err in self.failures[:limit]:
             lines.append(f"  failed {key}: {err}")
         if self.failed > limit:
@@ -266,4 +270,3 @@ def run_items(
         else:
             summary.failures.append((res.key, res.error or "unknown error"))
     return summary
-

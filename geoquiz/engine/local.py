@@ -26,7 +26,9 @@ class LocalEngine:
             raise ValueError(f"batch_size must be >= 1, got {batch_size}")
         self.batch_size = int(batch_size)
 
-    def map_items(self, job: Job, items: Sequence[Any], *, reporter: Reporter | None = None) -> Iterator[ItemResult]:
+    def map_items(
+        self, job: Job, items: Sequence[Any], *, reporter: Reporter | None = None
+    ) -> Iterator[ItemResult]:
         items = list(items)
         total = len(items)
         step(reporter, 0, total, f"{job.name}: starting")

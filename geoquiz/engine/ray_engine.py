@@ -52,7 +52,7 @@ def import_ray():
     """Import ``ray`` and ``ray.data`` or raise a :class:`GeoQuizError` saying how to install them."""
     try:
         import ray
-        import ray.data  # noqa: F401
+        import ray.data
     except ImportError as exc:
         raise GeoQuizError(
             f"--engine ray needs Ray, which is not installed ({exc}). Install the optional extra with: {INSTALL_HINT}"
@@ -137,7 +137,11 @@ def _run_alone(job: Job, item: Any) -> tuple[str, Any]:
 def _columns(idx: list[int], status: list[str], payload: list[bytes]) -> dict[str, np.ndarray]:
     blobs = np.empty(len(payload), dtype=object)
     blobs[:] = payload
-    return {"i": np.asarray(idx, dtype=np.int64), "status": np.asarray(status, dtype=object), "payload": blobs}
+    return {
+        "i": np.asarray(idx, dtype=np.int64),
+        "status": np.asarray(status, dtype=object),
+        "payload": blobs,
+    }
 
 
 class RayEngine:
@@ -214,7 +218,10 @@ class RayEngine:
     # -- one Ray Data pass -------------------------------------------------------------------
     def _dataset(self, job: Job, pending: dict[int, Any], batch_size: int):
         ray = self.ray
-        rows = [{"i": i, "ref": pickle.dumps(item, protocol=pickle.HIGHEST_PROTOCOL)} for i, item in pending.items()]
+        rows = [
+            {"i": i, "ref": pickle.dumps(item, protocol=pickle.HIGHEST_PROTOCOL)}
+            for i, item in pending.items()
+        ]
         n_blocks = math.ceil(len(rows) / batch_size)
         n_blocks = max(1, min(n_blocks, MAX_BLOCKS))
         try:
@@ -275,9 +282,7 @@ class RayEngine:
         """
         ray = self.ray
         _, gpus = self._worker_resources()
-        remote = ray.remote(_run_alone).options(
-            num_cpus=0, num_gpus=gpus, max_retries=self.max_task_retries
-        )
+        remote = ray.remote(_run_alone).options(num_cpus=0, num_gpus=gpus, max_retries=self.max_task_retries)
         refs = {remote.remote(job, item): i for i, item in pending.items()}
         while refs:
             ready, _ = ray.wait(list(refs), num_returns=1)
@@ -285,7 +290,11 @@ class RayEngine:
             item = pending.pop(i)
             try:
                 status, value = ray.get(ready[0])
-            except (ray.exceptions.WorkerCrashedError, ray.exceptions.RayActorError, ray.exceptions.NodeDiedError):
+            except (
+                ray.exceptions.WorkerCrashedError,
+                ray.exceptions.RayActorError,
+                ray.exceptions.NodeDiedError,
+            ):
                 yield ItemResult(job.key(item), False, error=CRASH_MESSAGE)
                 continue
             except ray.exceptions.RayError as exc:
@@ -295,10 +304,16 @@ class RayEngine:
                 for ref in refs:
                     ray.cancel(ref, force=True)
                 raise value.to_exception()
-            yield ItemResult(job.key(item), status == "ok", value if status == "ok" else None,
-                             None if status == "ok" else value)
+            yield ItemResult(
+                job.key(item),
+                status == "ok",
+                value if status == "ok" else None,
+                None if status == "ok" else value,
+            )
 
-    def map_items(self, job: Job, items: Sequence[Any], *, reporter: Reporter | None = None) -> Iterator[ItemResult]:
+    def map_items(
+        self, job: Job, items: Sequence[Any], *, reporter: Reporter | None = None
+    ) -> Iterator[ItemResult]:
         items = list(items)
         total = len(items)
         step(reporter, 0, total, f"{job.name}: starting Ray")

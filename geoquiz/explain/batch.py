@@ -77,7 +77,12 @@ def explain_dataset(
     grouped = None if engine.in_process else GroupedStore(project.db, store)
     with grouped or contextlib.nullcontext():
         summary = run_items(
-            engine, job, samples, store=grouped or store, done_keys=done, reporter=shifted(reporter, len(done))
+            engine,
+            job,
+            samples,
+            store=grouped or store,
+            done_keys=done,
+            reporter=shifted(reporter, len(done)),
         )
     step(reporter, len(samples), len(samples), "done")
     return {

@@ -26,6 +26,7 @@ from geoquiz.types import Element
 
 CACHE_VERSION = 1
 
+
 def _key(*parts: Any) -> str:
     return hashlib.sha1(json.dumps([CACHE_VERSION, *parts], sort_keys=True, default=str).encode()).hexdigest()
 

@@ -250,8 +250,12 @@ class ExplainCore:
         results = []
         for i, image in enumerate(images):
             step(reporter, i, len(images), f"segmenting ({segmenter})")
-            results.append(seg.segment_guided(image, guide[i], top_p) if guide is not None else seg.segment(image))
-        return [(segs, encode_npz(**pack_masks(segs, image.shape[:2]))) for image, segs in zip(images, results)]
+            results.append(
+                seg.segment_guided(image, guide[i], top_p) if guide is not None else seg.segment(image)
+            )
+        return [
+            (segs, encode_npz(**pack_masks(segs, image.shape[:2]))) for image, segs in zip(images, results)
+        ]
 
     def explain_sample(
         self,
@@ -319,7 +323,9 @@ class CheckpointExplainCore(ExplainCore):
     copy on another node) refuses to start, so every key it computes matches the driver's.
     """
 
-    def __init__(self, checkpoint: str | os.PathLike, model_name: str, *, model_hash: str | None = None, **kwargs: Any):
+    def __init__(
+        self, checkpoint: str | os.PathLike, model_name: str, *, model_hash: str | None = None, **kwargs: Any
+    ):
         actual = file_hash(checkpoint)
         if model_hash is not None and actual != model_hash:
             raise GeoQuizError(

@@ -107,9 +107,14 @@ class Explainer(ExplainCore):
         computed = self.compute_maps(sample, method, target, reporter)
         heatmaps = [h for h, _ in computed]
         ids = self.store_maps(
-            items, keys, method, params, [h.view for h in heatmaps], [h.target for h in heatmaps],
+            items,
+            keys,
+            method,
+            params,
+            [h.view for h in heatmaps],
+            [h.target for h in heatmaps],
             [b for _, b in computed],
-        )  # fmt: skip
+        )
         return list(zip(ids, heatmaps))
 
     def store_maps(
@@ -133,9 +138,23 @@ class Explainer(ExplainCore):
                     "INSERT INTO attribution_maps (cache_key, model_id, image_id, view, method, target, params_json, path, created_at) "
                     "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT(cache_key) DO UPDATE SET path = excluded.path, "
                     "target = excluded.target, created_at = excluded.created_at",
-                    [key, self.info.id, it.id, view, method, target, json.dumps(params, default=str), rel, now()],
+                    [
+                        key,
+                        self.info.id,
+                        it.id,
+                        view,
+                        method,
+                        target,
+                        json.dumps(params, default=str),
+                        rel,
+                        now(),
+                    ],
                 )
-                out.append(int(db.execute("SELECT id FROM attribution_maps WHERE cache_key = ?", [key]).fetchone()[0]))
+                out.append(
+                    int(
+                        db.execute("SELECT id FROM attribution_maps WHERE cache_key = ?", [key]).fetchone()[0]
+                    )
+                )
         self.stats["maps_computed"] += len(out)
         return out
 
@@ -217,7 +236,9 @@ class Explainer(ExplainCore):
                     "n_segments = excluded.n_segments, created_at = excluded.created_at",
                     [key, it.id, segmenter, json.dumps(params, default=str), int(n), rel, now()],
                 )
-                out.append(int(db.execute("SELECT id FROM segmentations WHERE cache_key = ?", [key]).fetchone()[0]))
+                out.append(
+                    int(db.execute("SELECT id FROM segmentations WHERE cache_key = ?", [key]).fetchone()[0])
+                )
         self.stats["segmentations_computed"] += len(out)
         return out
 
@@ -283,7 +304,7 @@ class Explainer(ExplainCore):
         self._write_elements(pairs, [h.view for _, h in maps], pkey, params, records)
         return records
 
-    def _write_elements(self, pairs, views, pkey, params, records) -> None:  # noqa: ANN001
+    def _write_elements(self, pairs, views, pkey, params, records) -> None:
         """Replace the element sets of ``pairs`` (map id, segmentation id), one per view, with ``records``."""
         db = self.project.db
         view_of = dict(zip(views, pairs))
@@ -306,12 +327,25 @@ class Explainer(ExplainCore):
                     "INSERT INTO elements (attribution_map_id, segmentation_id, params_key, rank, x0, y0, x1, y1, score, overlap, "
                     "mean_attr, centre_attr, view, segment_index, segment_x0, segment_y0, segment_x1, segment_y1, segment_area) "
                     "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                    [mid, sid, pkey, e.rank, *e.box.as_tuple(), e.score, e.overlap, e.mean_attr, e.centre_attr, e.view,
-                     seg_index, *e.segment_box.as_tuple(), e.segment_area],
-                )  # fmt: skip
+                    [
+                        mid,
+                        sid,
+                        pkey,
+                        e.rank,
+                        *e.box.as_tuple(),
+                        e.score,
+                        e.overlap,
+                        e.mean_attr,
+                        e.centre_attr,
+                        e.view,
+                        seg_index,
+                        *e.segment_box.as_tuple(),
+                        e.segment_area,
+                    ],
+                )
         self.stats["elements_computed"] += len(pairs)
 
-    def _read_elements(self, pairs, pkey) -> list[tuple[Element, int]]:  # noqa: ANN001
+    def _read_elements(self, pairs, pkey) -> list[tuple[Element, int]]:
         out = []
         for mid, sid in pairs:
             rows = self.project.db.execute(
@@ -322,9 +356,16 @@ class Explainer(ExplainCore):
             ).fetchall()
             for r in rows:
                 e = Element(
-                    rank=int(r[0]), box=Box(*r[1:5]), score=float(r[5]), overlap=float(r[6]), mean_attr=float(r[7]),
-                    centre_attr=float(r[8]), segment_box=Box(*r[11:15]), segment_area=int(r[15]), view=r[9],
-                )  # fmt: skip
+                    rank=int(r[0]),
+                    box=Box(*r[1:5]),
+                    score=float(r[5]),
+                    overlap=float(r[6]),
+                    mean_attr=float(r[7]),
+                    centre_attr=float(r[8]),
+                    segment_box=Box(*r[11:15]),
+                    segment_area=int(r[15]),
+                    view=r[9],
+                )
                 out.append((e, int(r[10])))
         out.sort(key=lambda pair: pair[0].rank)
         return out
@@ -341,7 +382,9 @@ class Explainer(ExplainCore):
             map_ids: dict[str, list[int]] = {}
             views: dict[str, tuple[str | None, ...]] = {}
             for m in explanation.maps:
-                map_ids[m.method] = self.store_maps(items, m.keys, m.method, m.params, m.views, m.targets, m.npz)
+                map_ids[m.method] = self.store_maps(
+                    items, m.keys, m.method, m.params, m.views, m.targets, m.npz
+                )
                 views[m.method] = m.views
             seg_ids: dict[tuple[str, str | None], list[int]] = {}
             for s in explanation.segments:

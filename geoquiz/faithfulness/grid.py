@@ -106,7 +106,7 @@ def load_units(
     return sorted(out, key=lambda u: u.key)
 
 
-def _mean_fill_colour(units, reporter: Reporter | None, engine=None) -> list[float]:  # noqa: ANN001
+def _mean_fill_colour(units, reporter: Reporter | None, engine=None) -> list[float]:
     """The split's mean colour (:func:`~geoquiz.faithfulness.perturb.mean_colour`) for the ``mean``
     fill. With a remote ``engine`` the workers read the images and send back per-image sums, which
     are added here in unit order (the same sums in the same order: the same colour)."""
@@ -123,7 +123,9 @@ def _mean_fill_colour(units, reporter: Reporter | None, engine=None) -> list[flo
     from geoquiz.faithfulness.jobs import PixelSumJob
 
     sums: dict[str, list] = {}
-    summary = run_items(engine, PixelSumJob(), units, store=lambda u, v: sums.__setitem__(u.key, v), reporter=reporter)
+    summary = run_items(
+        engine, PixelSumJob(), units, store=lambda u, v: sums.__setitem__(u.key, v), reporter=reporter
+    )
     if summary.failures:
         key, error = summary.failures[0]
         raise GeoQuizError(f"cannot compute the dataset mean colour for the mean fill: {key}: {error}")
@@ -275,11 +277,19 @@ def _evaluate_units(
     counts = {"n_units": len(units), "resumed_from": resumed, "n_variants": 0, "n_forward": 0}
     counts |= {"n_batches": 0, "explain_s": 0.0, "evaluate_s": 0.0, "skipped": [], "failed": []}
     job = GridJob.for_explainer(
-        explainer, loaded, methods, segmenters, params, fill_obj, fill_params, options, in_process=engine.in_process
+        explainer,
+        loaded,
+        methods,
+        segmenters,
+        params,
+        fill_obj,
+        fill_params,
+        options,
+        in_process=engine.in_process,
     )
     written = 0
 
-    def store_unit(unit, value) -> None:  # noqa: ANN001
+    def store_unit(unit, value) -> None:
         nonlocal written
         if value.skipped:
             counts["skipped"].append(unit.key)

@@ -91,8 +91,15 @@ class GridJob(ExplainerJob):
         ``fill_params``: the parameters ``fill`` was made with (workers rebuild it from them; not
         ``fill.params()``, which rounds a mean colour for the record)."""
         settings = cls.explainer_settings(explainer, methods, in_process)
-        job = cls(methods=methods, segmenters=segmenters, params=params, fill=fill.name, fill_params=fill_params,
-                  options=options, **settings)  # fmt: skip
+        job = cls(
+            methods=methods,
+            segmenters=segmenters,
+            params=params,
+            fill=fill.name,
+            fill_params=fill_params,
+            options=options,
+            **settings,
+        )
         if in_process:
             job.core, job.loaded, job.fill = explainer, loaded, fill
         return job
@@ -123,7 +130,9 @@ class GridJob(ExplainerJob):
             for method in self.methods:
                 frame_shape = explanation.map_shape(method)
                 for segmenter in self.segmenters:
-                    selections.append(Selection(method, segmenter, tuple(explanation.elements_of(method, segmenter))))
+                    selections.append(
+                        Selection(method, segmenter, tuple(explanation.elements_of(method, segmenter)))
+                    )
         t1 = time.perf_counter()
         image_id, location_id = unit_ids(unit)
         frame = ImageFrame(

@@ -120,10 +120,14 @@ def read_checkpoint(path: str | os.PathLike) -> dict[str, Any]:
     if not isinstance(obj, dict) or obj.get("format") != FORMAT:
         hint = ""
         if isinstance(obj, dict) and any(isinstance(k, str) and k.endswith(".weight") for k in obj):
-            hint = " It looks like a plain state_dict: use it as the initial weights of a training run instead."
+            hint = (
+                " It looks like a plain state_dict: use it as the initial weights of a training run instead."
+            )
         raise CheckpointError(f"{path} is not a GeoQuiz checkpoint (no '{FORMAT}' marker).{hint}")
     if int(obj.get("format_version", 0)) > FORMAT_VERSION:
-        raise CheckpointError(f"{path} was written by a newer GeoQuiz (format {obj.get('format_version')}); upgrade GeoQuiz")
+        raise CheckpointError(
+            f"{path} was written by a newer GeoQuiz (format {obj.get('format_version')}); upgrade GeoQuiz"
+        )
     try:
         spec = ModelSpec.from_dict(obj["spec"])
     except (KeyError, TypeError, ValueError) as exc:
@@ -159,7 +163,7 @@ def load_checkpoint(
         check_classes(path, spec, expected_classes)
     try:
         model = build_model(spec, "scratch")
-    except Exception as exc:  # noqa: BLE001 - e.g. an architecture this GeoQuiz does not have
+    except Exception as exc:
         raise CheckpointError(f"{path}: cannot build its model: {exc}") from exc
     try:
         model.load_state_dict(ckpt["state_dict"], strict=True)
@@ -167,5 +171,9 @@ def load_checkpoint(
         raise CheckpointError(
             f"{path}: the weights do not fit a {spec.arch} / {spec.integration} model: {str(exc).splitlines()[0]}"
         ) from exc
-    meta = {"training": ckpt["training"], "metrics": ckpt["metrics"], "geoquiz_version": ckpt.get("geoquiz_version")}
+    meta = {
+        "training": ckpt["training"],
+        "metrics": ckpt["metrics"],
+        "geoquiz_version": ckpt.get("geoquiz_version"),
+    }
     return LoadedModel(model, spec, resolve_device(device), path=path, metadata=meta)

@@ -98,7 +98,9 @@ class SampleDataset(Dataset):
         index = {c: i for i, c in enumerate(self.classes)}
         unknown = sorted({s.label for s in self.samples} - set(index))
         if unknown:
-            raise ValueError(f"labels {', '.join(unknown)} are not among the classes {', '.join(self.classes)}")
+            raise ValueError(
+                f"labels {', '.join(unknown)} are not among the classes {', '.join(self.classes)}"
+            )
         self.targets = [index[s.label] for s in self.samples]
         self.paths = [sample_paths(s) for s in self.samples]
         self.integration, self.input_size = integration, int(input_size)
@@ -128,7 +130,7 @@ class SampleDataset(Dataset):
         return x, self.targets[i]
 
 
-def channel_stats(dataset: SampleDataset, max_samples: int = 2000, reporter=None) -> tuple[tuple, tuple]:  # noqa: ANN001
+def channel_stats(dataset: SampleDataset, max_samples: int = 2000, reporter=None) -> tuple[tuple, tuple]:
     """Per-channel mean and std of ``[0, 1]`` pixels over (up to ``max_samples``) model views."""
     from geoquiz.progress import step
 

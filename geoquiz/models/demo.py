@@ -82,7 +82,9 @@ def ensure_demo_model(
     total = 1000
     if demo_model_ready(project, name, config):
         if load_evaluation(project.db, name, dataset, "test") is None:
-            evaluate_model(project, name, dataset, "test", reporter=_scaled(reporter, _TRAIN_SHARE, 1.0, total))
+            evaluate_model(
+                project, name, dataset, "test", reporter=_scaled(reporter, _TRAIN_SHARE, 1.0, total)
+            )
         step(reporter, total, total, "the demo model is ready")
         return name
     train_model(

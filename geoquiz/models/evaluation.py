@@ -222,7 +222,9 @@ def predict_dataset(
             flush()
 
     try:
-        summary = run_items(engine, job, samples, store=store, done_keys=done, reporter=shifted(reporter, len(done)))
+        summary = run_items(
+            engine, job, samples, store=store, done_keys=done, reporter=shifted(reporter, len(done))
+        )
     finally:
         flush()  # an interrupted run keeps what it predicted
     step(reporter, len(samples), len(samples), "done")

@@ -49,7 +49,9 @@ def load_samples(project: Project, dataset: str, split: str, integration: str) -
     if integration == "single":
         return load_items(project.db, dataset, split=split)
     if info.kind != "4view":
-        raise GeoQuizError(f"{integration} integration needs a 4-view dataset, but {dataset!r} is single-view")
+        raise GeoQuizError(
+            f"{integration} integration needs a 4-view dataset, but {dataset!r} is single-view"
+        )
     return load_locations(project.db, dataset, split=split)
 
 

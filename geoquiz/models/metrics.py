@@ -59,7 +59,11 @@ def roc_per_class(probs: np.ndarray, labels: np.ndarray, classes: Sequence[str])
             out[name] = {"fpr": [], "tpr": [], "auc": None}
             continue
         fpr, tpr, _ = roc_curve(truth, probs[:, c])
-        out[name] = {"fpr": fpr.tolist(), "tpr": tpr.tolist(), "auc": float(roc_auc_score(truth, probs[:, c]))}
+        out[name] = {
+            "fpr": fpr.tolist(),
+            "tpr": tpr.tolist(),
+            "auc": float(roc_auc_score(truth, probs[:, c])),
+        }
     return out
 
 
@@ -158,5 +162,10 @@ def compute_metrics(
     }
     if features is not None and len(labels) >= 2:
         coords, info = embed_2d(features, embedding, seed)
-        out["embedding"] = {"method": embedding, "coords": coords.tolist(), "labels": labels.tolist(), "info": info}
+        out["embedding"] = {
+            "method": embedding,
+            "coords": coords.tolist(),
+            "labels": labels.tolist(),
+            "info": info,
+        }
     return out

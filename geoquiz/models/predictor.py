@@ -73,13 +73,17 @@ class LoadedModel:
         try:
             return self.spec.classes.index(label)
         except ValueError:
-            raise GeoQuizError(f"class {label!r} is not one of the model's classes: {', '.join(self.spec.classes)}") from None
+            raise GeoQuizError(
+                f"class {label!r} is not one of the model's classes: {', '.join(self.spec.classes)}"
+            ) from None
 
     def input_views(self, images: Sequence[object]) -> torch.Tensor:
         """uint8 ``(B, V, 3, S, S)``: each sample's views resized to the input size (what the model sees)."""
         n = self.spec.n_views
         flat = [v for i, s in enumerate(images) for v in as_views(s, n, f"sample {i}")]
-        return resize_uint8(flat, self.spec.input_size).reshape(len(images), n, 3, self.spec.input_size, self.spec.input_size)
+        return resize_uint8(flat, self.spec.input_size).reshape(
+            len(images), n, 3, self.spec.input_size, self.spec.input_size
+        )
 
     def input_images(self, images: Sequence[object]) -> list[list[np.ndarray]]:
         """Per sample, the list of its views as RGB uint8 ``S x S x 3`` arrays (what the model sees)."""
@@ -124,11 +128,15 @@ class LoadedModel:
         probs = self.predict_arrays(images, batch_size)
         return [Prediction(self.spec.classes, p.astype(np.float32)) for p in probs]
 
-    def predict_samples(self, samples: Sequence[ImageItem | Location], batch_size: int = 32) -> list[Prediction]:
+    def predict_samples(
+        self, samples: Sequence[ImageItem | Location], batch_size: int = 32
+    ) -> list[Prediction]:
         """Read dataset items (or 4-view locations) from disk and predict them."""
         out: list[Prediction] = []
         for start in range(0, len(samples), batch_size):
-            out.extend(self.predict([read_sample(s) for s in samples[start : start + batch_size]], batch_size))
+            out.extend(
+                self.predict([read_sample(s) for s in samples[start : start + batch_size]], batch_size)
+            )
         return out
 
     def __repr__(self) -> str:

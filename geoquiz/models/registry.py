@@ -135,7 +135,9 @@ def imagenet_weights_file(arch: str) -> tuple[str, Path]:
         raise GeoQuizError(f"unknown architecture {arch!r}; known: {', '.join(ARCHS)}")
     weights = ARCHS[arch][1]
     if weights is None:
-        raise CheckpointError(f"{arch} has no ImageNet weights in torchvision; use init='scratch' or a checkpoint")
+        raise CheckpointError(
+            f"{arch} has no ImageNet weights in torchvision; use init='scratch' or a checkpoint"
+        )
     url = weights.url
     return url, Path(torch.hub.get_dir()) / "checkpoints" / os.path.basename(url)
 
@@ -147,7 +149,7 @@ def _download(url: str, dest: Path) -> None:
     digest = hashlib.sha256()
     fd, tmp = tempfile.mkstemp(dir=dest.parent, suffix=".part")
     try:
-        with os.fdopen(fd, "wb") as out, urllib.request.urlopen(url, timeout=DOWNLOAD_TIMEOUT_S) as resp:  # noqa: S310
+        with os.fdopen(fd, "wb") as out, urllib.request.urlopen(url, timeout=DOWNLOAD_TIMEOUT_S) as resp:
             while chunk := resp.read(1 << 20):
                 digest.update(chunk)
                 out.write(chunk)
@@ -168,7 +170,7 @@ def imagenet_state_dict(arch: str) -> dict[str, torch.Tensor]:
             if os.environ.get("GEOQUIZ_OFFLINE"):
                 raise OSError("downloads are disabled by $GEOQUIZ_OFFLINE")
             _download(url, path)
-        except Exception as exc:  # noqa: BLE001 - any network/disk failure becomes one clear message
+        except Exception as exc:
             raise CheckpointError(
                 f"ImageNet weights for {arch} could not be downloaded ({exc}). Download {url} on a machine "
                 f"with internet access and place the file {path.name} at {path} (the torch hub cache, "
@@ -176,8 +178,10 @@ def imagenet_state_dict(arch: str) -> dict[str, torch.Tensor]:
             ) from exc
     try:
         return torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as exc:  # noqa: BLE001
-        raise CheckpointError(f"the ImageNet weights file {path} is corrupt ({exc}); delete it and place a fresh copy of {url}") from exc
+    except Exception as exc:
+        raise CheckpointError(
+            f"the ImageNet weights file {path} is corrupt ({exc}); delete it and place a fresh copy of {url}"
+        ) from exc
 
 
 def _backbone_keys(state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
@@ -189,7 +193,7 @@ def _init_from_file(model: GeoClassifier, path: Path) -> None:
         raise CheckpointError(f"initial weights file {path} does not exist")
     try:
         obj = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as exc:  # noqa: BLE001
+    except Exception as exc:
         raise CheckpointError(f"{path} is not a readable PyTorch weights file ({exc})") from exc
     if isinstance(obj, dict) and obj.get("format") == "geoquiz-checkpoint":
         state = obj["state_dict"]
@@ -207,7 +211,9 @@ def _init_from_file(model: GeoClassifier, path: Path) -> None:
         if same_head:
             model.head.load_state_dict(head, strict=True)
     except RuntimeError as exc:
-        raise CheckpointError(f"{path} does not fit a {model.spec.arch} backbone: {str(exc).splitlines()[0]}") from exc
+        raise CheckpointError(
+            f"{path} does not fit a {model.spec.arch} backbone: {str(exc).splitlines()[0]}"
+        ) from exc
 
 
 def build_model(spec: ModelSpec, init: str | os.PathLike = "scratch") -> GeoClassifier:

@@ -54,7 +54,9 @@ class ModelSpec:
         object.__setattr__(self, "std", tuple(float(v) for v in self.std))
         object.__setattr__(self, "input_size", int(self.input_size))
         if self.integration not in INTEGRATIONS:
-            raise ValueError(f"ModelSpec.integration must be one of {', '.join(INTEGRATIONS)}, got {self.integration!r}")
+            raise ValueError(
+                f"ModelSpec.integration must be one of {', '.join(INTEGRATIONS)}, got {self.integration!r}"
+            )
         if self.pooling not in POOLINGS:
             raise ValueError(f"ModelSpec.pooling must be one of {', '.join(POOLINGS)}, got {self.pooling!r}")
         if len(self.classes) < 2:
@@ -64,7 +66,9 @@ class ModelSpec:
         if self.input_size < 32:
             raise ValueError(f"ModelSpec.input_size must be at least 32 pixels, got {self.input_size}")
         if len(self.mean) != 3 or len(self.std) != 3 or min(self.std) <= 0:
-            raise ValueError(f"ModelSpec.mean/std must be 3 values each with std > 0, got {self.mean} / {self.std}")
+            raise ValueError(
+                f"ModelSpec.mean/std must be 3 values each with std > 0, got {self.mean} / {self.std}"
+            )
 
     @property
     def n_views(self) -> int:

@@ -55,8 +55,12 @@ def dataset_row(db: sqlite_utils.Database, name: str) -> tuple[int, list[str]]:
     row = db.execute("SELECT id FROM datasets WHERE name = ?", [name]).fetchone()
     if row is None:
         known = [r[0] for r in db.execute("SELECT name FROM datasets ORDER BY name").fetchall()]
-        raise GeoQuizError(f"no dataset named {name!r} in this project; known: {', '.join(known) or '(none)'}")
-    classes = [r[0] for r in db.execute("SELECT name FROM classes WHERE dataset_id = ? ORDER BY idx", [row[0]])]
+        raise GeoQuizError(
+            f"no dataset named {name!r} in this project; known: {', '.join(known) or '(none)'}"
+        )
+    classes = [
+        r[0] for r in db.execute("SELECT name FROM classes WHERE dataset_id = ? ORDER BY idx", [row[0]])
+    ]
     return int(row[0]), classes
 
 
@@ -113,7 +117,9 @@ def register_model(
         old = db.execute("SELECT id FROM models WHERE name = ?", [name]).fetchone()
         if old is not None:
             if not replace:
-                raise GeoQuizError(f"a model named {name!r} already exists in this project (choose another name or replace it)")
+                raise GeoQuizError(
+                    f"a model named {name!r} already exists in this project (choose another name or replace it)"
+                )
             db.execute("DELETE FROM models WHERE id = ?", [old[0]])
         return insert(db, "models", row)
 

@@ -193,7 +193,9 @@ def train(
         raise GeoQuizError(f"no validation samples (split {cfg.val_split!r} is empty)")
     want_loc = cfg.integration != "single"
     if any(isinstance(s, Location) != want_loc for s in [*train_samples[:1], *val_samples[:1]]):
-        raise GeoQuizError(f"{cfg.integration} integration needs {'4-view locations' if want_loc else 'single images'}")
+        raise GeoQuizError(
+            f"{cfg.integration} integration needs {'4-view locations' if want_loc else 'single images'}"
+        )
     device = resolve_device(cfg.device)
     start = time.perf_counter()
 
@@ -214,7 +216,9 @@ def train(
 
     _seed_all(cfg.seed)
     model = build_model(spec, "scratch" if state is not None else cfg.init).to(device)
-    optimizer = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay, betas=tuple(cfg.betas))
+    optimizer = torch.optim.AdamW(
+        model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay, betas=tuple(cfg.betas)
+    )
     criterion = torch.nn.CrossEntropyLoss(label_smoothing=cfg.label_smoothing)
     history: list[dict] = []
     best = {"epoch": 0, "val_loss": math.inf, "val_acc": 0.0}
@@ -243,7 +247,9 @@ def train(
         gen = torch.Generator().manual_seed(cfg.seed * 100_003 + epoch)
         torch.manual_seed(cfg.seed * 7_919 + epoch)
         loader = torch.utils.data.DataLoader(
-            train_ds, batch_size=cfg.batch_size, shuffle=True,
+            train_ds,
+            batch_size=cfg.batch_size,
+            shuffle=True,
             generator=gen,
             num_workers=cfg.num_workers,
             drop_last=drop_last,
@@ -321,14 +327,18 @@ def train(
     _finalise(out_path, stop_reason)
     state_path.unlink(missing_ok=True)
     result.history = history
-    result.best_epoch, result.best_val_loss, result.best_val_acc = best["epoch"], best["val_loss"], best["val_acc"]
+    result.best_epoch, result.best_val_loss, result.best_val_acc = (
+        best["epoch"],
+        best["val_loss"],
+        best["val_acc"],
+    )
     result.stop_reason = stop_reason
     result.seconds = spent + time.perf_counter() - start
     result.train_images_per_s = n_seen / train_time if train_time > 0 else 0.0
     return result
 
 
-def _set_lr(optimizer, cfg: TrainConfig, epoch: int) -> None:  # noqa: ANN001
+def _set_lr(optimizer, cfg: TrainConfig, epoch: int) -> None:
     lr = cfg.lr
     if cfg.scheduler == "cosine":
         lr = 0.5 * cfg.lr * (1 + math.cos(math.pi * epoch / cfg.epochs))
@@ -336,10 +346,12 @@ def _set_lr(optimizer, cfg: TrainConfig, epoch: int) -> None:  # noqa: ANN001
         group["lr"] = lr
 
 
-def _validate(model, dataset, criterion, cfg: TrainConfig, device, reporter) -> tuple[float, float]:  # noqa: ANN001
+def _validate(model, dataset, criterion, cfg: TrainConfig, device, reporter) -> tuple[float, float]:
     import torch
 
-    loader = torch.utils.data.DataLoader(dataset, batch_size=cfg.batch_size * 2, shuffle=False, num_workers=cfg.num_workers)
+    loader = torch.utils.data.DataLoader(
+        dataset, batch_size=cfg.batch_size * 2, shuffle=False, num_workers=cfg.num_workers
+    )
     model.eval()
     loss_sum, correct, n = 0.0, 0, 0
     with torch.inference_mode():
@@ -359,7 +371,7 @@ def _load_state(path: Path, cfg: TrainConfig) -> dict:
 
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as exc:  # noqa: BLE001
+    except Exception as exc:
         raise CheckpointError(f"cannot resume: {path} is corrupt ({exc}); delete it to start over") from exc
     if not isinstance(state, dict) or state.get("format") != "geoquiz-train-state":
         raise CheckpointError(f"cannot resume: {path} is not a GeoQuiz training state")

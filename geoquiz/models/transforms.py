@@ -14,7 +14,7 @@ from collections.abc import Sequence
 
 import numpy as np
 import torch
-import torch.nn.functional as F  # noqa: N812
+import torch.nn.functional as F
 
 from geoquiz.types import VIEWS
 
@@ -22,7 +22,9 @@ from geoquiz.types import VIEWS
 def check_image(image: object, where: str = "image") -> np.ndarray:
     """Return ``image`` if it is an RGB uint8 HWC array, else raise ``ValueError`` saying what it is."""
     if not isinstance(image, np.ndarray) or image.dtype != np.uint8 or image.ndim != 3 or image.shape[2] != 3:
-        desc = f"{type(image).__name__}" if not isinstance(image, np.ndarray) else f"{image.dtype} {image.shape}"
+        desc = (
+            f"{type(image).__name__}" if not isinstance(image, np.ndarray) else f"{image.dtype} {image.shape}"
+        )
         raise ValueError(f"{where} must be an RGB uint8 HxWx3 array, got {desc}")
     return image
 
@@ -43,7 +45,9 @@ def resize_uint8(images: Sequence[np.ndarray], size: int) -> torch.Tensor:
         stacked = np.stack([images[i] for i in idx])
         if shape[0] != size or shape[1] != size:
             batch = torch.from_numpy(stacked).permute(0, 3, 1, 2)
-            resized = F.interpolate(batch.float(), size=(size, size), mode="bilinear", align_corners=False, antialias=True)
+            resized = F.interpolate(
+                batch.float(), size=(size, size), mode="bilinear", align_corners=False, antialias=True
+            )
             batch = resized.round_().clamp_(0, 255).to(torch.uint8)
         else:
             batch = torch.from_numpy(np.ascontiguousarray(stacked.transpose(0, 3, 1, 2)))

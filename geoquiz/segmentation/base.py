@@ -204,7 +204,7 @@ def load_state_dict_checked(
     p = check_checkpoint_path(info, path)
     try:
         data = torch.load(p, map_location="cpu", weights_only=True)
-    except Exception as exc:  # noqa: BLE001 - any failure means "not a loadable checkpoint"
+    except Exception as exc:
         detail = str(exc).strip().splitlines()[0][:200] if str(exc).strip() else exc.__class__.__name__
         raise CheckpointError(
             f"{info.name}: {p} is not a readable PyTorch checkpoint ({detail}); expected the official file {info.official_file}"

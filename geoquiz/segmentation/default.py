@@ -43,21 +43,21 @@ class DefaultSegmenterParams:
     max_side: int = 320
 
 
-def _merge_mean_color(graph, src, dst) -> None:  # noqa: ANN001 - skimage RAG callbacks
+def _merge_mean_color(graph, src, dst) -> None:
     # not ``+=``: the arrays are shared with the un-merged graph that later thresholds copy
     graph.nodes[dst]["total color"] = graph.nodes[dst]["total color"] + graph.nodes[src]["total color"]
     graph.nodes[dst]["pixel count"] = graph.nodes[dst]["pixel count"] + graph.nodes[src]["pixel count"]
     graph.nodes[dst]["mean color"] = graph.nodes[dst]["total color"] / graph.nodes[dst]["pixel count"]
 
 
-def _weight_mean_color(graph, src, dst, n) -> dict:  # noqa: ANN001
+def _weight_mean_color(graph, src, dst, n) -> dict:
     diff = graph.nodes[dst]["mean color"] - graph.nodes[n]["mean color"]
     # = float(np.linalg.norm(diff)) (numpy computes a vector's 2-norm as sqrt(x.x) too), without its
     # per-call overhead: skimage calls this for every edge at every merge
     return {"weight": math.sqrt(float(diff.dot(diff)))}
 
 
-def _mean_color_rag(lab: np.ndarray, labels: np.ndarray):  # noqa: ANN202 - skimage.graph.RAG
+def _mean_color_rag(lab: np.ndarray, labels: np.ndarray):
     """The region adjacency graph of ``skimage.graph.rag_mean_color`` (same node and edge attributes),
     built with numpy: that function walks every pixel in Python and takes ~0.2 s at 224x224."""
     from skimage import graph
@@ -103,9 +103,14 @@ def _label_levels(image: np.ndarray, p: DefaultSegmenterParams) -> list[np.ndarr
     rag = _mean_color_rag(lab, superpixels)
     for t in p.merge_thresholds:
         merged = graph.merge_hierarchical(
-            superpixels, rag, thresh=t, rag_copy=True, in_place_merge=True,
-            merge_func=_merge_mean_color, weight_func=_weight_mean_color,
-        )  # fmt: skip
+            superpixels,
+            rag,
+            thresh=t,
+            rag_copy=True,
+            in_place_merge=True,
+            merge_func=_merge_mean_color,
+            weight_func=_weight_mean_color,
+        )
         levels.append(merged)
     return levels
 
@@ -166,7 +171,7 @@ class DefaultSegmenter:
             kept = [_resize(m.astype(np.uint8) * 255, (w, h)) >= 128 for m in kept]
         return masks_to_segments(kept)
 
-    def _is_repeat(self, local, box, area, kept, kept_boxes, kept_areas) -> bool:  # noqa: ANN001
+    def _is_repeat(self, local, box, area, kept, kept_boxes, kept_areas) -> bool:
         t = self._p.dedup_iou
         for mask, kbox, karea in zip(kept, kept_boxes, kept_areas):
             if min(area, karea) < t * max(area, karea) or box.intersection(kbox) < t * max(area, karea):

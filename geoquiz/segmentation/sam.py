@@ -54,7 +54,7 @@ DEFAULT_AMG: dict[str, Any] = {
 }
 
 
-def import_package(info: SegmenterInfo):  # noqa: ANN201 - a module
+def import_package(info: SegmenterInfo):
     try:
         with warnings.catch_warnings():  # mobile_sam's timm imports warn about deprecated paths
             warnings.simplefilter("ignore")
@@ -195,7 +195,7 @@ class SamSegmenter:
 # --- tiny random-weight models for tests and benchmarks (their masks mean nothing) --------------
 
 
-def build_tiny_sam(seed: int = 0, img_size: int = 256, embed_dim: int = 32):  # noqa: ANN201 - segment_anything Sam
+def build_tiny_sam(seed: int = 0, img_size: int = 256, embed_dim: int = 32):
     """A segment-anything ``Sam`` with a 2-block ViT encoder (~0.2 M parameters), random weights."""
     from functools import partial
 
@@ -206,25 +206,39 @@ def build_tiny_sam(seed: int = 0, img_size: int = 256, embed_dim: int = 32):  # 
     dim = 32
     sam = Sam(
         image_encoder=ImageEncoderViT(
-            img_size=img_size, patch_size=16, embed_dim=embed_dim, depth=2, num_heads=2, mlp_ratio=2.0,
-            out_chans=dim, qkv_bias=True, norm_layer=partial(torch.nn.LayerNorm, eps=1e-6),
-            use_rel_pos=True, window_size=4, global_attn_indexes=(1,),
+            img_size=img_size,
+            patch_size=16,
+            embed_dim=embed_dim,
+            depth=2,
+            num_heads=2,
+            mlp_ratio=2.0,
+            out_chans=dim,
+            qkv_bias=True,
+            norm_layer=partial(torch.nn.LayerNorm, eps=1e-6),
+            use_rel_pos=True,
+            window_size=4,
+            global_attn_indexes=(1,),
         ),
         prompt_encoder=PromptEncoder(
-            embed_dim=dim, image_embedding_size=(img_size // 16, img_size // 16),
-            input_image_size=(img_size, img_size), mask_in_chans=4,
+            embed_dim=dim,
+            image_embedding_size=(img_size // 16, img_size // 16),
+            input_image_size=(img_size, img_size),
+            mask_in_chans=4,
         ),
         mask_decoder=MaskDecoder(
-            num_multimask_outputs=3, transformer=TwoWayTransformer(depth=1, embedding_dim=dim, mlp_dim=64, num_heads=2),
-            transformer_dim=dim, iou_head_depth=2, iou_head_hidden_dim=dim,
+            num_multimask_outputs=3,
+            transformer=TwoWayTransformer(depth=1, embedding_dim=dim, mlp_dim=64, num_heads=2),
+            transformer_dim=dim,
+            iou_head_depth=2,
+            iou_head_hidden_dim=dim,
         ),
         pixel_mean=[123.675, 116.28, 103.53],
         pixel_std=[58.395, 57.12, 57.375],
-    )  # fmt: skip
+    )
     return sam.eval()
 
 
-def build_tiny_mobilesam(seed: int = 0):  # noqa: ANN201 - mobile_sam Sam
+def build_tiny_mobilesam(seed: int = 0):
     """A MobileSAM ``Sam`` with a minimal TinyViT encoder (TinyViT fixes the input at 1024 px and
     the embedding at 256 x 64 x 64), random weights."""
     import torch
@@ -236,20 +250,34 @@ def build_tiny_mobilesam(seed: int = 0):  # noqa: ANN201 - mobile_sam Sam
     torch.manual_seed(seed)
     sam = Sam(
         image_encoder=TinyViT(
-            img_size=1024, in_chans=3, num_classes=10, embed_dims=[8, 16, 16, 320], depths=[1, 1, 1, 1],
-            num_heads=[1, 1, 1, 2], window_sizes=[7, 7, 7, 7], mlp_ratio=2.0, drop_rate=0.0, drop_path_rate=0.0,
-            use_checkpoint=False, mbconv_expand_ratio=2.0, local_conv_size=3, layer_lr_decay=0.8,
+            img_size=1024,
+            in_chans=3,
+            num_classes=10,
+            embed_dims=[8, 16, 16, 320],
+            depths=[1, 1, 1, 1],
+            num_heads=[1, 1, 1, 2],
+            window_sizes=[7, 7, 7, 7],
+            mlp_ratio=2.0,
+            drop_rate=0.0,
+            drop_path_rate=0.0,
+            use_checkpoint=False,
+            mbconv_expand_ratio=2.0,
+            local_conv_size=3,
+            layer_lr_decay=0.8,
         ),
         prompt_encoder=PromptEncoder(
             embed_dim=256, image_embedding_size=(64, 64), input_image_size=(1024, 1024), mask_in_chans=4
         ),
         mask_decoder=MaskDecoder(
-            num_multimask_outputs=3, transformer=TwoWayTransformer(depth=1, embedding_dim=256, mlp_dim=64, num_heads=2),
-            transformer_dim=256, iou_head_depth=2, iou_head_hidden_dim=32,
+            num_multimask_outputs=3,
+            transformer=TwoWayTransformer(depth=1, embedding_dim=256, mlp_dim=64, num_heads=2),
+            transformer_dim=256,
+            iou_head_depth=2,
+            iou_head_hidden_dim=32,
         ),
         pixel_mean=[123.675, 116.28, 103.53],
         pixel_std=[58.395, 57.12, 57.375],
-    )  # fmt: skip
+    )
     return sam.eval()
 
 

@@ -64,7 +64,7 @@ class Sam2Segmenter(SamSegmenter):
 
     _state_key = "model"
 
-    def __init__(self, info, checkpoint: str, device: str = "auto", **amg: Any) -> None:  # noqa: ANN001
+    def __init__(self, info, checkpoint: str, device: str = "auto", **amg: Any) -> None:
         super().__init__(info, checkpoint, device, **amg)
         self.amg = {**SAM2_AMG, **amg}
 

@@ -166,8 +166,15 @@ def build_views(
     return out
 
 
-def _row(metric: str, value: float | None, *, reference: str = "", tag: str = "", n: int | None = None,
-         ci: tuple[float | None, float | None] = (None, None)) -> dict[str, Any]:  # fmt: skip
+def _row(
+    metric: str,
+    value: float | None,
+    *,
+    reference: str = "",
+    tag: str = "",
+    n: int | None = None,
+    ci: tuple[float | None, float | None] = (None, None),
+) -> dict[str, Any]:
     return {
         "reference": reference,
         "metric": metric,
@@ -270,8 +277,10 @@ def item_rows(
     single = isinstance(item, ImageItem)
     label = item.label
     counted = [a for a in answers if include_timed_out or not a.timed_out]
-    rows = [_row("n_trials", len(counted), n=len(counted)),
-            _row("n_participants", len({a.participant for a in counted}), n=len(counted))]  # fmt: skip
+    rows = [
+        _row("n_trials", len(counted), n=len(counted)),
+        _row("n_participants", len({a.participant for a in counted}), n=len(counted)),
+    ]
     for k in (1, 5):
         p = ag.proportion(ag.topk_correct(a.guesses, label, k) for a in counted)
         rows.append(_row(f"human_top{k}", p.rate, n=p.n, ci=(p.low, p.high)))
@@ -338,8 +347,18 @@ def _human_vs_planted(
 
 
 PROPORTION_METRICS = ("pointing_hit", "heatmap_pointing_hit")
-SKIP_OVERALL = ("n_trials", "n_participants", "n_human_boxes", "n_elements", "human_top1", "human_top5",
-                "model_top1", "model_top5", "tag_overlap", "top_tag")  # fmt: skip
+SKIP_OVERALL = (
+    "n_trials",
+    "n_participants",
+    "n_human_boxes",
+    "n_elements",
+    "human_top1",
+    "human_top5",
+    "model_top1",
+    "model_top5",
+    "tag_overlap",
+    "top_tag",
+)
 
 
 def overall_rows(
@@ -487,17 +506,29 @@ def compute_agreement(
                 item, evidence.heatmaps(item, method), evidence.elements(item, method, segmenter, params)
             )
         rows = item_rows(
-            item, answers[ref], prediction, views,
-            tolerance=config.tolerance, include_timed_out=config.include_timed_out,
-        )  # fmt: skip
+            item,
+            answers[ref],
+            prediction,
+            views,
+            tolerance=config.tolerance,
+            include_timed_out=config.include_timed_out,
+        )
         per_item[ref] = [dict(r, label=item.label, **{ref.column: ref.id}) for r in rows]
     step(reporter, len(refs), len(refs) + 1, "overall")
     overall, classes = overall_rows(
-        per_item, answers, predictions, labels,
-        include_timed_out=config.include_timed_out, n_boot=config.n_boot, seed=config.seed,
-    )  # fmt: skip
-    summary = {r["metric"] + (f"[{r['reference']}]" if r["reference"] else ""): r["value"]
-               for r in overall if not r["tag"]}  # fmt: skip
+        per_item,
+        answers,
+        predictions,
+        labels,
+        include_timed_out=config.include_timed_out,
+        n_boot=config.n_boot,
+        seed=config.seed,
+    )
+    summary = {
+        r["metric"] + (f"[{r['reference']}]" if r["reference"] else ""): r["value"]
+        for r in overall
+        if not r["tag"]
+    }
     key = _params_key(params)
     with transaction(db):
         db.execute(
@@ -528,8 +559,20 @@ def compute_agreement(
     return run_id
 
 
-_COLUMNS = ("run_id", "scope", "image_id", "location_id", "label", "reference", "metric", "tag", "value", "n",
-            "ci_low", "ci_high")  # fmt: skip
+_COLUMNS = (
+    "run_id",
+    "scope",
+    "image_id",
+    "location_id",
+    "label",
+    "reference",
+    "metric",
+    "tag",
+    "value",
+    "n",
+    "ci_low",
+    "ci_high",
+)
 
 
 def _ordered(row: dict[str, Any]) -> dict[str, Any]:

@@ -138,8 +138,12 @@ def load_dashboard(
                 labels = [
                     names[i] if isinstance(i, int) and 0 <= i < len(names) else str(i) for i in emb["labels"]
                 ]
-                data.embedding = {"coords": np.asarray(emb["coords"], dtype=np.float64), "labels": labels,
-                                  "method": emb.get("method", "pca"), "info": emb.get("info", {})}  # fmt: skip
+                data.embedding = {
+                    "coords": np.asarray(emb["coords"], dtype=np.float64),
+                    "labels": labels,
+                    "method": emb.get("method", "pca"),
+                    "info": emb.get("info", {}),
+                }
         else:
             data.notes.append(f"model {model!r} has no stored evaluation (ROC, confusion, PCA need one)")
         data.model_confidence_right = np.array([c for c, ok in conf if ok], dtype=np.float64)

@@ -164,7 +164,9 @@ def model_predictions_frame(conn: sqlite3.Connection) -> pd.DataFrame:
         "LEFT JOIN datasets d ON d.id = COALESCE(i.dataset_id, l.dataset_id) ORDER BY pr.id",
     )
     extra: dict[str, list[Any]] = {k: [] for k in ("probs_json", "true_prob", "true_rank", "top5", "correct")}
-    for probs_json, classes_json, truth, pred in zip(df["probs_json"], df["classes_json"], df["true_label"], df["pred_label"]):  # fmt: skip
+    for probs_json, classes_json, truth, pred in zip(
+        df["probs_json"], df["classes_json"], df["true_label"], df["pred_label"]
+    ):
         probs = _decode_probs(probs_json, classes_json)
         ranked = sorted(probs, key=lambda c: -probs[c])
         extra["probs_json"].append(json.dumps(probs, ensure_ascii=False))
@@ -306,9 +308,16 @@ def coco_document(conn: sqlite3.Connection, boxes: pd.DataFrame, elements: pd.Da
             if not width or not height:
                 width, height = _image_size(path)
             images.append(
-                {"id": iid, "file_name": path, "width": width, "height": height, "geoquiz_key": key, "view": view,
-                 "location_id": loc}
-            )  # fmt: skip
+                {
+                    "id": iid,
+                    "file_name": path,
+                    "width": width,
+                    "height": height,
+                    "geoquiz_key": key,
+                    "view": view,
+                    "location_id": loc,
+                }
+            )
     annotations: list[dict[str, Any]] = []
 
     def bbox(r: Any) -> list[int]:
@@ -316,19 +325,46 @@ def coco_document(conn: sqlite3.Connection, boxes: pd.DataFrame, elements: pd.Da
 
     for r in boxes.dropna(subset=["image_id"]).itertuples(index=False):
         annotations.append(
-            {"id": len(annotations) + 1, "image_id": int(r.image_id), "category_id": cat_id.get(r.tag, cat_id["other"]),
-             "bbox": bbox(r), "area": int((r.x1 - r.x0) * (r.y1 - r.y0)), "iscrowd": 0,
-             "attributes": {"source": "human", "box_id": int(r.box_id), "trial_id": int(r.trial_id),
-                            "study": r.study, "participant": r.participant, "kind": r.kind, "note": r.note}}
-        )  # fmt: skip
+            {
+                "id": len(annotations) + 1,
+                "image_id": int(r.image_id),
+                "category_id": cat_id.get(r.tag, cat_id["other"]),
+                "bbox": bbox(r),
+                "area": int((r.x1 - r.x0) * (r.y1 - r.y0)),
+                "iscrowd": 0,
+                "attributes": {
+                    "source": "human",
+                    "box_id": int(r.box_id),
+                    "trial_id": int(r.trial_id),
+                    "study": r.study,
+                    "participant": r.participant,
+                    "kind": r.kind,
+                    "note": r.note,
+                },
+            }
+        )
     for r in elements.dropna(subset=["image_id"]).itertuples(index=False):
         annotations.append(
-            {"id": len(annotations) + 1, "image_id": int(r.image_id), "category_id": cat_id[MODEL_CATEGORY],
-             "bbox": bbox(r), "area": int((r.x1 - r.x0) * (r.y1 - r.y0)), "iscrowd": 0, "score": float(r.score),
-             "attributes": {"source": "model", "element_id": int(r.element_id), "model": r.model,
-                            "method": r.method, "segmenter": r.segmenter, "params_key": r.params_key,
-                            "rank": int(r.rank), "target": r.target}}
-        )  # fmt: skip
+            {
+                "id": len(annotations) + 1,
+                "image_id": int(r.image_id),
+                "category_id": cat_id[MODEL_CATEGORY],
+                "bbox": bbox(r),
+                "area": int((r.x1 - r.x0) * (r.y1 - r.y0)),
+                "iscrowd": 0,
+                "score": float(r.score),
+                "attributes": {
+                    "source": "model",
+                    "element_id": int(r.element_id),
+                    "model": r.model,
+                    "method": r.method,
+                    "segmenter": r.segmenter,
+                    "params_key": r.params_key,
+                    "rank": int(r.rank),
+                    "target": r.target,
+                },
+            }
+        )
     return {
         "info": {
             "description": "GeoQuiz: participants' cue boxes and the model's elements",

@@ -153,7 +153,7 @@ TABLES: dict[str, list[Column]] = {
             "int",
             "Left edge in the model's S x S input frame, as computed (x0 = input_x0 * width / S, "
             "rounded down).",
-        ),  # fmt: skip
+        ),
         C("input_y0", "int", "Top edge in the S x S input frame."),
         C("input_x1", "int", "Right edge in the S x S input frame (exclusive; x1 rounds up)."),
         C("input_y1", "int", "Bottom edge in the S x S input frame (exclusive)."),
@@ -204,7 +204,7 @@ TABLES: dict[str, list[Column]] = {
             "str",
             "What the model is compared with: human (cue boxes), planted (GeoScenes cues), "
             "or empty for answer measures.",
-        ),  # fmt: skip
+        ),
         C("metric", "str", "Measure name; see the metric list in docs/codebook.md."),
         C("tag", "str", "Cue tag for tag_overlap, top_tag and top_tag_share rows; empty otherwise."),
         C("value", "float", "Value of the measure."),

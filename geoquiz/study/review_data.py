@@ -248,7 +248,7 @@ def load_predictions(db: sqlite_utils.Database, model: str) -> dict[ItemRef, Pre
     return out
 
 
-def load_item(db: sqlite_utils.Database, ref: ItemRef):  # noqa: ANN201 - ImageItem | Location
+def load_item(db: sqlite_utils.Database, ref: ItemRef):
     """The ImageItem or Location behind ``ref`` (planted cues included), via geoquiz.data.dataset."""
     from geoquiz.data import dataset
 

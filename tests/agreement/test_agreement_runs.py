@@ -39,8 +39,13 @@ def test_review_data_reads_answers_back(seeded):
 
 def test_item_measures_match_hand_computation(seeded):
     project, ids = seeded
-    run = ar.compute_agreement(project, "m1", study="pilot", evidence=FixedEvidence(project.db),
-                               config=ar.AgreementConfig(n_boot=200))  # fmt: skip
+    run = ar.compute_agreement(
+        project,
+        "m1",
+        study="pilot",
+        evidence=FixedEvidence(project.db),
+        config=ar.AgreementConfig(n_boot=200),
+    )
     rows = ar.load_agreement(project.db, run, ref=ItemRef("image", ids["images"][0]))
     v = _values(rows)
     # three participants: P1 box == element 1; P2 boxes cover both elements; P3 misses both
@@ -76,9 +81,14 @@ def test_item_measures_match_hand_computation(seeded):
 def test_overall_measures_and_storage(seeded):
     project, ids = seeded
     reporter_calls = []
-    run = ar.compute_agreement(project, "m1", study="pilot", evidence=FixedEvidence(project.db),
-                               config=ar.AgreementConfig(n_boot=200),
-                               reporter=Reporter(lambda d, t, m: reporter_calls.append((d, t))))  # fmt: skip
+    run = ar.compute_agreement(
+        project,
+        "m1",
+        study="pilot",
+        evidence=FixedEvidence(project.db),
+        config=ar.AgreementConfig(n_boot=200),
+        reporter=Reporter(lambda d, t, m: reporter_calls.append((d, t))),
+    )
     assert reporter_calls[-1][0] == reporter_calls[-1][1]
     overall = ar.load_agreement(project.db, run, scope="overall")
     v = _values(overall)
@@ -104,8 +114,9 @@ def test_overall_measures_and_storage(seeded):
     assert runs[0]["model"] == "m1" and runs[0]["study"] == "pilot"
     assert runs[0]["summary"]["fleiss_kappa"] == pytest.approx((1 / 6 - 0.38) / 0.62)
     # a second run with the same settings replaces the first
-    run2 = ar.compute_agreement(project, "m1", study="pilot", evidence=FixedEvidence(project.db),
-                                config=ar.AgreementConfig(n_boot=50))  # fmt: skip
+    run2 = ar.compute_agreement(
+        project, "m1", study="pilot", evidence=FixedEvidence(project.db), config=ar.AgreementConfig(n_boot=50)
+    )
     assert [r["id"] for r in ar.list_runs(project.db)] == [run2]
     assert ar.latest_run(project.db, "m1", method="gradcam") == run2
     assert ar.latest_run(project.db, "m1", method="ig") is None
@@ -115,8 +126,13 @@ def test_overall_measures_and_storage(seeded):
 
 def test_four_view_locations_pool_their_views(seeded):
     project, ids = seeded
-    run = ar.compute_agreement(project, "m4", study="pilot4", evidence=FixedEvidence(project.db),
-                               config=ar.AgreementConfig(n_boot=50))  # fmt: skip
+    run = ar.compute_agreement(
+        project,
+        "m4",
+        study="pilot4",
+        evidence=FixedEvidence(project.db),
+        config=ar.AgreementConfig(n_boot=50),
+    )
     v = _values(ar.load_agreement(project.db, run, ref=ItemRef("location", ids["locations"][0])))
     # areas pool over the four views shown; every view has elements (0,0,8,16) + (20,0,32,8) = 224 px
     # Q1: east (0,0,16,16) overlaps east's first element by 128: IoU 128 / (256 + 4 * 224 - 128)
@@ -133,8 +149,13 @@ def test_four_view_locations_pool_their_views(seeded):
         project, "m1", evidence=FixedEvidence(project.db), config=ar.AgreementConfig(n_boot=20)
     )
     loc_rows = ar.load_agreement(project.db, run, ref=ItemRef("location", ids["locations"][0]))
-    assert {r["metric"] for r in loc_rows} == {"n_trials", "n_participants", "human_top1", "human_top5",
-                                               "human_agreement"}  # fmt: skip
+    assert {r["metric"] for r in loc_rows} == {
+        "n_trials",
+        "n_participants",
+        "human_top1",
+        "human_top5",
+        "human_agreement",
+    }
 
 
 def test_cancelled_run_writes_nothing(seeded):

@@ -35,8 +35,14 @@ def test_agreement_review_and_export_with_the_real_explainer(real_model, tmp_pat
     from ui.views.review_view import explain_job
 
     project, ids = real_model
-    run = compute_agreement(project, "rand", method="gradcam", segmenter="default", study="pilot",
-                            config=AgreementConfig(n_boot=50))  # fmt: skip
+    run = compute_agreement(
+        project,
+        "rand",
+        method="gradcam",
+        segmenter="default",
+        study="pilot",
+        config=AgreementConfig(n_boot=50),
+    )
     rows = load_agreement(project.db, run, scope="item", ref=ItemRef("image", ids["images"][0]))
     values = {(r["reference"], r["metric"]): r["value"] for r in rows}
     assert values[("", "model_top1")] in (0.0, 1.0) and 0 < values[("", "model_confidence")] <= 1
@@ -48,8 +54,23 @@ def test_agreement_review_and_export_with_the_real_explainer(real_model, tmp_pat
     # the CLI runs the same computation (maps and elements now come from the Explainer's cache)
     from geoquiz.cli import main
 
-    assert main(["agreement", "compute", "-p", str(project.root), "--model", "rand", "--study", "pilot",
-                 "--bootstrap", "20"]) == 0  # fmt: skip
+    assert (
+        main(
+            [
+                "agreement",
+                "compute",
+                "-p",
+                str(project.root),
+                "--model",
+                "rand",
+                "--study",
+                "pilot",
+                "--bootstrap",
+                "20",
+            ]
+        )
+        == 0
+    )
     # the Review tab's explanation job: map and elements in the 64 x 48 image frame
     result = explain_job(str(project.root), "rand", ItemRef("image", ids["images"][0]), "gradcam", "default")
     heat, elements = result["views"][None]

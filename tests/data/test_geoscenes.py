@@ -14,7 +14,7 @@ from geoquiz.data.geoscenes.scene import render_plan
 from geoquiz.types import CUE_TAGS, VIEWS
 
 
-def _digest(img: np.ndarray, cues) -> str:  # noqa: ANN001
+def _digest(img: np.ndarray, cues) -> str:
     h = hashlib.sha256(img.tobytes())
     for c in cues:
         h.update(repr((c.box.as_tuple(), c.tag, c.view, c.detail)).encode())

@@ -59,10 +59,16 @@ def test_replace_refused_when_quiz_trials_use_the_images(project, tree):
             db,
             "trials",
             {
-                "session_id": session, "position": 0, "kind": "main", "image_id": image_id, "true_label": "a",
-                "shown_at": now(), "submitted_at": now(), "response_time_ms": 100,
+                "session_id": session,
+                "position": 0,
+                "kind": "main",
+                "image_id": image_id,
+                "true_label": "a",
+                "shown_at": now(),
+                "submitted_at": now(),
+                "response_time_ms": 100,
             },
-        )  # fmt: skip
+        )
     before = _dump(db)
     with pytest.raises(DatasetImportError, match="1 recorded quiz trial"):
         import_folder(project, "d", tree, replace=True)

@@ -27,7 +27,7 @@ EVAL_LIMIT = 6  # 2 per country (class-balanced), the corrupt one among them
 ENGINE_ARGS = {"local": [], "ray": ["--engine", "ray", "--concurrency", "2"]}
 
 
-def ray_test(fn):  # noqa: ANN001, ANN201
+def ray_test(fn):
     """Mark a test as needing Ray (skipped cleanly without it)."""
     fn = pytest.mark.skipif(not RAY_INSTALLED, reason='ray not installed: pip install "geoquiz[ray]"')(fn)
     return pytest.mark.ray(fn)
@@ -75,14 +75,37 @@ def base_project(geoscenes_project_root, tmp_path_factory) -> tuple[Path, str]:
 def commands(root: Path) -> dict[str, list[str]]:
     common = ["-p", str(root), "--model", MODEL, "--dataset", DATASET, "--split", SPLIT]
     return {
-        "explain": ["explain", *common, "--methods", "gradcam", "--segmenters", "default", "--batch-size", "3"],
-        "evaluate": ["evaluate", *common, "--methods", "gradcam,gradcampp", "--segmenters", "default",
-                     "--repeats", "3", "--curve-repeats", "1", "--limit", str(EVAL_LIMIT), "--engine-batch-size", "2"],
+        "explain": [
+            "explain",
+            *common,
+            "--methods",
+            "gradcam",
+            "--segmenters",
+            "default",
+            "--batch-size",
+            "3",
+        ],
+        "evaluate": [
+            "evaluate",
+            *common,
+            "--methods",
+            "gradcam,gradcampp",
+            "--segmenters",
+            "default",
+            "--repeats",
+            "3",
+            "--curve-repeats",
+            "1",
+            "--limit",
+            str(EVAL_LIMIT),
+            "--engine-batch-size",
+            "2",
+        ],
         "predict": ["predict", *common, "--batch-size", "4"],
-    }  # fmt: skip
+    }
 
 
-def run_all(root: Path, engine: str, capsys, names=("explain", "evaluate", "predict")) -> dict:  # noqa: ANN001
+def run_all(root: Path, engine: str, capsys, names=("explain", "evaluate", "predict")) -> dict:
     """Run the commands with ``engine``; ``{command: (exit code, stdout)}``."""
     out = {}
     for name in names:
@@ -99,11 +122,15 @@ def snapshot(root: Path) -> dict[str, list]:
     with Project.open(root) as project:
         db = project.db
         q = lambda sql: sorted(tuple(r) for r in db.execute(sql).fetchall())  # noqa: E731
-        maps = q("SELECT am.cache_key, i.key, am.method, am.target, am.params_json, am.path FROM attribution_maps am "
-                 "JOIN images i ON i.id = am.image_id")  # fmt: skip
+        maps = q(
+            "SELECT am.cache_key, i.key, am.method, am.target, am.params_json, am.path FROM attribution_maps am "
+            "JOIN images i ON i.id = am.image_id"
+        )
         map_values = [(m[0], _load_npz(root / "cache" / m[5])["values"].tobytes()) for m in maps]
-        segs = q("SELECT sg.cache_key, i.key, sg.segmenter, sg.params_json, sg.n_segments, sg.path FROM segmentations sg "
-                 "JOIN images i ON i.id = sg.image_id")  # fmt: skip
+        segs = q(
+            "SELECT sg.cache_key, i.key, sg.segmenter, sg.params_json, sg.n_segments, sg.path FROM segmentations sg "
+            "JOIN images i ON i.id = sg.image_id"
+        )
         seg_masks = [(s[0], _load_npz(root / "cache" / s[5])["masks"].tobytes()) for s in segs]
         return {
             "maps": maps,
@@ -156,7 +183,7 @@ def projects(base_project, tmp_path_factory) -> tuple[dict[str, Path], str, dict
     return roots, bad, {}
 
 
-def outputs_for(engine: str, projects, capsys) -> tuple[Path, str, dict]:  # noqa: ANN001
+def outputs_for(engine: str, projects, capsys) -> tuple[Path, str, dict]:
     """``(root, corrupt key, {command: (exit code, stdout)})`` of ``engine``'s first run."""
     roots, bad, outputs = projects
     if engine not in outputs:
@@ -181,7 +208,9 @@ def check_first_run(root: Path, bad: str, outputs: dict, engine: str) -> None:
     assert len(snap["maps"]) == N - 1 + n_eval and len(snap["segments"]) == N - 1
     assert len(snap["element_sets"]) == N - 1 + n_eval
     assert len(snap["predictions"]) == N - 1 and bad not in {p[0] for p in snap["predictions"]}
-    assert bad not in {r[0] for r in snap["results"]} and len({r[0] for r in snap["results"]}) == EVAL_LIMIT - 1
+    assert (
+        bad not in {r[0] for r in snap["results"]} and len({r[0] for r in snap["results"]}) == EVAL_LIMIT - 1
+    )
 
 
 def test_local_engine_reports_the_corrupt_image_and_goes_on(projects, capsys):
@@ -212,9 +241,16 @@ def test_rerun_does_only_the_missing_image_then_nothing(ray_local, projects, cap
         image_path(root, bad).write_bytes(good)
         again = run_all(root, engine, capsys)
         assert all(code == 0 for code, _ in again.values()), again
-        assert f"engine {engine}: 1 explained, {N - 1} already done (skipped), 0 failed" in again["explain"][1]
-        assert f"engine {engine}: 1 evaluated, {EVAL_LIMIT - 1} already done (skipped), 0 failed" in again["evaluate"][1]
-        assert f"engine {engine}: 1 predicted, {N - 1} already done (skipped), 0 failed" in again["predict"][1]
+        assert (
+            f"engine {engine}: 1 explained, {N - 1} already done (skipped), 0 failed" in again["explain"][1]
+        )
+        assert (
+            f"engine {engine}: 1 evaluated, {EVAL_LIMIT - 1} already done (skipped), 0 failed"
+            in again["evaluate"][1]
+        )
+        assert (
+            f"engine {engine}: 1 predicted, {N - 1} already done (skipped), 0 failed" in again["predict"][1]
+        )
         summary = run_summary(root)
         assert summary["status"] == "done" and summary["n_units"] == EVAL_LIMIT and not summary["failed"]
         third = run_all(root, engine, capsys, names=("explain", "predict"))

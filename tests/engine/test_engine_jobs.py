@@ -42,17 +42,28 @@ def tiny_sam_ckpt(tmp_path_factory):
     return path
 
 
-def tiny_sam(ckpt):  # noqa: ANN001, ANN201
+def tiny_sam(ckpt):
     from geoquiz.segmentation.sam import TINY_SAM, SamSegmenter, build_tiny_sam
 
-    return SamSegmenter(TINY_SAM, str(ckpt), "cpu", build=build_tiny_sam, points_per_side=4,
-                        pred_iou_thresh=0.0, stability_score_thresh=0.0)  # fmt: skip
+    return SamSegmenter(
+        TINY_SAM,
+        str(ckpt),
+        "cpu",
+        build=build_tiny_sam,
+        points_per_side=4,
+        pred_iou_thresh=0.0,
+        stability_score_thresh=0.0,
+    )
 
 
-def cache_index(db):  # noqa: ANN001, ANN201
+def cache_index(db):
     """Every cache key with its element rows (no ids), canonically ordered."""
-    maps = sorted(db.execute("SELECT cache_key, view, method, target, params_json FROM attribution_maps").fetchall())
-    segs = sorted(db.execute("SELECT cache_key, segmenter, params_json, n_segments FROM segmentations").fetchall())
+    maps = sorted(
+        db.execute("SELECT cache_key, view, method, target, params_json FROM attribution_maps").fetchall()
+    )
+    segs = sorted(
+        db.execute("SELECT cache_key, segmenter, params_json, n_segments FROM segmentations").fetchall()
+    )
     elements = sorted(
         db.execute(
             "SELECT am.cache_key, sg.cache_key, e.params_key, e.rank, e.x0, e.y0, e.x1, e.y1, e.score, e.overlap, "
@@ -80,20 +91,29 @@ def test_worker_core_and_store_equal_the_explainer_on_four_views_with_guided_sam
         ex = Explainer(project, "medium", segmenter_objects={"sam_vit_b": tiny_sam(tiny_sam_ckpt)})
         expected = {s: ex.elements(loc, "gradcam", s, PARAMS) for s in segmenters}
         app_index = cache_index(project.db)
-        app_files = {p.relative_to(roots["app"] / "cache"): p.read_bytes() for p in (roots["app"] / "cache").rglob("*.npz")}
+        app_files = {
+            p.relative_to(roots["app"] / "cache"): p.read_bytes()
+            for p in (roots["app"] / "cache").rglob("*.npz")
+        }
     with Project.open(roots["worker"]) as project:
         driver = Explainer(project, "medium", segmenter_objects={"sam_vit_b": tiny_sam(tiny_sam_ckpt)})
         core = CheckpointExplainCore(
-            driver.checkpoint, "medium", model_hash=driver.model_hash, device="cpu",
+            driver.checkpoint,
+            "medium",
+            model_hash=driver.model_hash,
+            device="cpu",
             segmenter_objects={"sam_vit_b": tiny_sam(tiny_sam_ckpt)},
-        )  # fmt: skip
+        )
         explanation = core.explain_sample(loc, ["gradcam"], segmenters, PARAMS)
         assert {s: explanation.elements_of("gradcam", s) for s in segmenters} == expected
         assert expected["sam_vit_b:guided"] and all(e.view in VIEWS for v in expected.values() for e in v)
         assert driver.explained([loc], ["gradcam"], segmenters, PARAMS) == {}
         driver.store_explanation(loc, explanation)
         assert cache_index(project.db) == app_index
-        files = {p.relative_to(roots["worker"] / "cache"): p.read_bytes() for p in (roots["worker"] / "cache").rglob("*.npz")}
+        files = {
+            p.relative_to(roots["worker"] / "cache"): p.read_bytes()
+            for p in (roots["worker"] / "cache").rglob("*.npz")
+        }
         assert files.keys() == app_files.keys()
         for rel in files:  # the same arrays (zip metadata aside)
             a, b = _load_npz(roots["app"] / "cache" / rel), _load_npz(roots["worker"] / "cache" / rel)
@@ -106,7 +126,9 @@ def test_worker_core_and_store_equal_the_explainer_on_four_views_with_guided_sam
         assert again.stats["maps_computed"] == 0 and again.stats["elements_cached"] == 4
 
 
-def test_explain_dataset_on_a_remote_style_engine_matches_local_and_skips_done(explain_project_root, tmp_path):
+def test_explain_dataset_on_a_remote_style_engine_matches_local_and_skips_done(
+    explain_project_root, tmp_path
+):
     from geoquiz.explain import explain_dataset
     from geoquiz.project import Project
 
@@ -114,10 +136,20 @@ def test_explain_dataset_on_a_remote_style_engine_matches_local_and_skips_done(e
     for name, engine in (("local", LocalEngine(batch_size=2)), ("pickling", PicklingEngine(batch_size=3))):
         root = copy_project(explain_project_root, tmp_path / name)
         with Project.open(root) as project:
-            summaries[name] = explain_dataset(project, "medium", "tiny4", None, ["gradcam", "gradcampp"], ["default"],
-                                              params=PARAMS, engine=engine)  # fmt: skip
+            summaries[name] = explain_dataset(
+                project,
+                "medium",
+                "tiny4",
+                None,
+                ["gradcam", "gradcampp"],
+                ["default"],
+                params=PARAMS,
+                engine=engine,
+            )
             indexes[name] = cache_index(project.db)
-            again = explain_dataset(project, "medium", "tiny4", None, ["gradcam"], ["default"], params=PARAMS, engine=engine)
+            again = explain_dataset(
+                project, "medium", "tiny4", None, ["gradcam"], ["default"], params=PARAMS, engine=engine
+            )
             assert (again["skipped"], again["explained"], again["stats"]["maps_computed"]) == (6, 0, 0)
     assert indexes["pickling"] == indexes["local"]
     local, remote = summaries["local"], summaries["pickling"]
@@ -129,8 +161,16 @@ def test_explain_dataset_on_a_remote_style_engine_matches_local_and_skips_done(e
 
         with Project.open(tmp_path / "local") as project:
             ex = Explainer(project, "medium", segmenter_objects={"sam_vit_b": object()})
-            explain_dataset(project, "medium", "tiny4", None, ["gradcam"], ["default"], explainer=ex,
-                            engine=PicklingEngine())  # fmt: skip
+            explain_dataset(
+                project,
+                "medium",
+                "tiny4",
+                None,
+                ["gradcam"],
+                ["default"],
+                explainer=ex,
+                engine=PicklingEngine(),
+            )
 
 
 def test_predictions_do_not_depend_on_the_batch_or_the_engine(explain_project_root, tmp_path):
@@ -144,8 +184,10 @@ def test_predictions_do_not_depend_on_the_batch_or_the_engine(explain_project_ro
             summary = predict_dataset(project, "single", "tiny", "all", engine=engine)
             assert (summary["samples"], summary["predicted"], summary["failed"]) == (15, 15, 0)
             assert 0.0 <= summary["top1"] <= 1.0 and summary["n_labelled"] == 15
-            stored[name] = sorted((p["image_id"], p["pred_label"], p["confidence"], tuple(p["probs"]))
-                                  for p in load_predictions(project.db, "single"))  # fmt: skip
+            stored[name] = sorted(
+                (p["image_id"], p["pred_label"], p["confidence"], tuple(p["probs"]))
+                for p in load_predictions(project.db, "single")
+            )
             again = predict_dataset(project, "single", "tiny", "all", engine=engine)
             assert (again["skipped"], again["predicted"]) == (15, 0)
             redo = predict_dataset(project, "single", "tiny", "test", engine=engine, redo=True)
@@ -189,7 +231,7 @@ def test_grouped_store_commits_groups_and_flushes_on_exit(memdb):
     commits = []
     memdb.conn.set_trace_callback(lambda sql: commits.append(sql) if sql == "COMMIT" else None)
 
-    def store(key, value):  # noqa: ANN001
+    def store(key, value):
         memdb.execute("INSERT INTO t (k, v) VALUES (?, ?)", [key, value])
 
     with GroupedStore(memdb, store, max_items=3, max_seconds=3600) as grouped:

@@ -57,7 +57,9 @@ def image_items(tmp_path_factory) -> list[ImageItem]:
     items = []
     for i in range(12):
         arr = np.full((8, 10, 3), (i * 10, 255 - i * 10, 7), dtype=np.uint8)
-        items.append(ImageItem(key=f"img{i:02d}", path=str(write_png(root / f"img{i:02d}.png", arr)), label="x", id=i))
+        items.append(
+            ImageItem(key=f"img{i:02d}", path=str(write_png(root / f"img{i:02d}.png", arr)), label="x", id=i)
+        )
     bad = root / "bad.png"
     bad.write_bytes(b"\x89PNG\r\n\x1a\nthis is not a png")
     items.insert(5, ImageItem(key="bad", path=str(bad), label="x", id=99))
@@ -71,7 +73,11 @@ def expected_mean(i: int) -> tuple[float, float, float]:
 def collect(engine, job, items, done_keys=()):
     stored: dict[str, tuple] = {}
     summary = run_items(
-        engine, job, items, store=lambda item, value: stored.__setitem__(item.key, value["mean"]), done_keys=done_keys
+        engine,
+        job,
+        items,
+        store=lambda item, value: stored.__setitem__(item.key, value["mean"]),
+        done_keys=done_keys,
     )
     return stored, summary
 
@@ -165,7 +171,9 @@ def test_engine_ray_without_ray_installed_gives_the_install_hint():
         "except GeoQuizError as exc:\n"
         "    print(exc)\n"
     )
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=120)
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=120
+    )
     assert 'pip install "geoquiz[ray]"' in out.stdout
 
 
@@ -213,4 +221,3 @@ def test_ray_setup_error_stops_the_run_with_the_worker_message(ray_local, image_
     engine = make_engine("ray", batch_size=4, concurrency=1)
     with pytest.raises(GeoQuizError, match="model.pt is missing"):
         collect(engine, MeanColourJob(fail_setup=True), image_items)
-

@@ -39,9 +39,19 @@ def test_guided_deletion_hurts_and_guided_insertion_keeps_more_than_random(demo_
     root, name = demo_copy
     with Project.open(root) as project:
         run_id = run_grid(
-            project, name, "geoscenes", "test", ["gradcampp"], ["default"],
-            fill="blur", repeats=10, seed=0, limit=60, curves=False, resume=False,
-        )  # fmt: skip
+            project,
+            name,
+            "geoscenes",
+            "test",
+            ["gradcampp"],
+            ["default"],
+            fill="blur",
+            repeats=10,
+            seed=0,
+            limit=60,
+            curves=False,
+            resume=False,
+        )
         run = get_run(project.db, run_id)
         df = load_run(project.db, run_id)
     assert run.status == "done" and run.n_units == 60

@@ -28,10 +28,22 @@ def test_grid_reuses_maps_and_segments_across_the_grid(proj):
 
     ex = Explainer(proj, "single")
     methods = ["gradcam", "gradcampp"]
-    run_id = run_grid(proj, "single", "tiny", "test", methods, ["default"], repeats=2, curve_repeats=1,
-                      explainer=ex, device="cpu")  # fmt: skip
-    n_images = proj.db.execute("SELECT COUNT(*) FROM images i JOIN datasets d ON d.id = i.dataset_id "
-                               "WHERE d.name = 'tiny' AND i.split = 'test'").fetchone()[0]  # fmt: skip
+    run_id = run_grid(
+        proj,
+        "single",
+        "tiny",
+        "test",
+        methods,
+        ["default"],
+        repeats=2,
+        curve_repeats=1,
+        explainer=ex,
+        device="cpu",
+    )
+    n_images = proj.db.execute(
+        "SELECT COUNT(*) FROM images i JOIN datasets d ON d.id = i.dataset_id "
+        "WHERE d.name = 'tiny' AND i.split = 'test'"
+    ).fetchone()[0]
     # one map per image and method, one segmentation per image shared by both methods
     assert ex.stats["maps_computed"] == n_images * len(methods)
     assert ex.stats["segmentations_computed"] == n_images
@@ -45,8 +57,19 @@ def test_grid_reuses_maps_and_segments_across_the_grid(proj):
 
     # a second grid with the same model reads every map and segmentation from the cache
     ex2 = Explainer(proj, "single")
-    run_grid(proj, "single", "tiny", "test", methods, ["default"], repeats=1, curves=False, explainer=ex2,
-             device="cpu", seed=5)  # fmt: skip
+    run_grid(
+        proj,
+        "single",
+        "tiny",
+        "test",
+        methods,
+        ["default"],
+        repeats=1,
+        curves=False,
+        explainer=ex2,
+        device="cpu",
+        seed=5,
+    )
     assert ex2.stats["maps_computed"] == 0 and ex2.stats["segmentations_computed"] == 0
 
 
@@ -65,14 +88,34 @@ def test_cancelled_grid_resumes_without_redoing_images(proj):
 
     reporter.callback = on_step
     with pytest.raises(Cancelled):
-        run_grid(proj, "single", "tiny", "test", ["gradcam"], ["default"], repeats=1, curves=False,
-                 reporter=reporter, device="cpu")  # fmt: skip
+        run_grid(
+            proj,
+            "single",
+            "tiny",
+            "test",
+            ["gradcam"],
+            ["default"],
+            repeats=1,
+            curves=False,
+            reporter=reporter,
+            device="cpu",
+        )
     (run,) = list_runs(proj.db, kind="grid")
     first = done_units(proj.db, run.id)
     assert len(first) >= 1
     ex = Explainer(proj, "single")
-    again = run_grid(proj, "single", "tiny", "test", ["gradcam"], ["default"], repeats=1, curves=False,
-                     explainer=ex, device="cpu")  # fmt: skip
+    again = run_grid(
+        proj,
+        "single",
+        "tiny",
+        "test",
+        ["gradcam"],
+        ["default"],
+        repeats=1,
+        curves=False,
+        explainer=ex,
+        device="cpu",
+    )
     assert again == run.id  # the same settings resume the same run
     assert ex.stats["maps_computed"] == 3 * 1 - len(first)  # only the images not done yet (3 test images)
 
@@ -82,7 +125,9 @@ def test_sweep_chooses_a_top_p_and_bad_settings_are_refused(proj):
     from geoquiz.faithfulness.store import get_run
     from geoquiz.faithfulness.sweep import choose, sweep_top_p
 
-    res = sweep_top_p(proj, "single", "tiny", split="val", method="gradcam", values=(10, 30), repeats=1, device="cpu")
+    res = sweep_top_p(
+        proj, "single", "tiny", split="val", method="gradcam", values=(10, 30), repeats=1, device="cpu"
+    )
     assert res.chosen_top_p in (10.0, 30.0)
     assert list(res.table["top_p"]) == [10.0, 30.0]
     assert res.chosen_top_p == choose(res.table)  # the documented criterion, applied to the stored table

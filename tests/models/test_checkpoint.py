@@ -18,10 +18,20 @@ CLASSES = ("France", "India", "Japan")
 
 @pytest.fixture
 def saved(tmp_path):
-    spec = ModelSpec("resnet10", "medium", CLASSES, input_size=32, pooling="concat", mean=(0.5, 0.4, 0.3), std=(0.2, 0.2, 0.25))
+    spec = ModelSpec(
+        "resnet10",
+        "medium",
+        CLASSES,
+        input_size=32,
+        pooling="concat",
+        mean=(0.5, 0.4, 0.3),
+        std=(0.2, 0.2, 0.25),
+    )
     torch.manual_seed(0)
     model = build_model(spec).eval()
-    path = save_checkpoint(tmp_path / "m.pt", model, spec, training={"epochs": np.int64(3)}, metrics={"val_acc": np.float32(0.5)})
+    path = save_checkpoint(
+        tmp_path / "m.pt", model, spec, training={"epochs": np.int64(3)}, metrics={"val_acc": np.float32(0.5)}
+    )
     return path, model, spec
 
 
@@ -44,7 +54,11 @@ def test_checkpoint_for_other_classes_is_refused(saved):
     with pytest.raises(CheckpointError) as err:
         load_checkpoint(path, expected_classes=["France", "India", "Spain"])
     msg = str(err.value)
-    assert str(path) in msg and "Spain which the model does not know" in msg and "Japan which the dataset lacks" in msg
+    assert (
+        str(path) in msg
+        and "Spain which the model does not know" in msg
+        and "Japan which the dataset lacks" in msg
+    )
 
 
 def test_corrupt_truncated_and_foreign_files(saved, tmp_path):
@@ -103,7 +117,9 @@ def test_register_checks_classes_and_names(tiny_project_root, tmp_path, saved):
         assert get_model(project.db, "m").id == mid and [m.name for m in list_models(project.db)] == ["m"]
         with pytest.raises(GeoQuizError, match="already exists"):
             register_model(project, "m", path, dataset="tiny4")
-        assert load_project_model(project, "m", device="cpu") is load_project_model(project, "m", device="cpu")
+        assert load_project_model(project, "m", device="cpu") is load_project_model(
+            project, "m", device="cpu"
+        )
         other = ModelSpec("resnet10", "single", ("A", "B"), input_size=32)
         p2 = save_checkpoint(tmp_path / "ab.pt", build_model(other), other)
         with pytest.raises(CheckpointError, match="trained for classes"):

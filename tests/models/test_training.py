@@ -11,7 +11,9 @@ from geoquiz.errors import CheckpointError, GeoQuizError
 from geoquiz.models.training import TrainConfig, resume_path, train
 from geoquiz.progress import Cancelled, Reporter
 
-TINY = dict(arch="resnet10", init="scratch", input_size=32, batch_size=16, lr=3e-3, cache_images=True, device="cpu")
+TINY = dict(
+    arch="resnet10", init="scratch", input_size=32, batch_size=16, lr=3e-3, cache_images=True, device="cpu"
+)
 
 
 @pytest.fixture
@@ -27,13 +29,22 @@ def proj(tiny_project_root, tmp_path):
 def _samples(project, dataset="tiny", integration="single"):
     from geoquiz.models.jobs import load_samples
 
-    return load_samples(project, dataset, "train", integration), load_samples(project, dataset, "val", integration)
+    return load_samples(project, dataset, "train", integration), load_samples(
+        project, dataset, "val", integration
+    )
 
 
 def test_a_few_real_training_steps_lower_the_loss(proj, tmp_path):
     tr, va = _samples(proj)
     seen = []
-    result = train(tr, va, ("France", "India", "Japan"), TrainConfig(epochs=4, **TINY), tmp_path / "m.pt", on_epoch=seen.append)
+    result = train(
+        tr,
+        va,
+        ("France", "India", "Japan"),
+        TrainConfig(epochs=4, **TINY),
+        tmp_path / "m.pt",
+        on_epoch=seen.append,
+    )
     assert [e["epoch"] for e in seen] == [1, 2, 3, 4]
     assert seen[-1]["train_loss"] < seen[0]["train_loss"]
     assert result.best_val_loss == min(e["val_loss"] for e in seen)
@@ -54,7 +65,15 @@ def test_resumed_run_equals_an_uninterrupted_one(proj, tmp_path):
             token_reporter.token.cancel()
 
     with pytest.raises(Cancelled):
-        train(tr, va, classes, TrainConfig(epochs=3, **TINY), tmp_path / "part.pt", reporter=token_reporter, on_epoch=on_epoch)
+        train(
+            tr,
+            va,
+            classes,
+            TrainConfig(epochs=3, **TINY),
+            tmp_path / "part.pt",
+            reporter=token_reporter,
+            on_epoch=on_epoch,
+        )
     assert resume_path(tmp_path / "part.pt").exists() and (tmp_path / "part.pt").exists()
     resumed = train(tr, va, classes, TrainConfig(epochs=3, **TINY), tmp_path / "part.pt", resume=True)
     assert [e["epoch"] for e in resumed.history] == [1, 2, 3]
@@ -67,7 +86,15 @@ def test_resumed_run_equals_an_uninterrupted_one(proj, tmp_path):
     # a resume with other model settings is refused, naming them
     with pytest.raises(Cancelled):
         r = Reporter()
-        train(tr, va, classes, TrainConfig(epochs=3, **TINY), tmp_path / "x.pt", reporter=r, on_epoch=lambda e: r.token.cancel())
+        train(
+            tr,
+            va,
+            classes,
+            TrainConfig(epochs=3, **TINY),
+            tmp_path / "x.pt",
+            reporter=r,
+            on_epoch=lambda e: r.token.cancel(),
+        )
     changed = {**TINY, "input_size": 40}
     with pytest.raises(CheckpointError, match="input_size"):
         train(tr, va, classes, TrainConfig(epochs=3, **changed), tmp_path / "x.pt", resume=True)
@@ -79,7 +106,9 @@ def test_early_stopping_and_dataset_normalisation(proj, tmp_path):
     result = train(tr, va, ("France", "India", "Japan"), cfg, tmp_path / "m.pt")
     assert result.stop_reason == "early_stopping" and len(result.history) == 2 and result.best_epoch == 1
     meta = torch.load(tmp_path / "m.pt", weights_only=True)
-    assert meta["spec"]["mean"] != [0.485, 0.456, 0.406] and meta["training"]["stop_reason"] == "early_stopping"
+    assert (
+        meta["spec"]["mean"] != [0.485, 0.456, 0.406] and meta["training"]["stop_reason"] == "early_stopping"
+    )
 
 
 @pytest.mark.parametrize("integration", ["early", "medium"])
@@ -107,9 +136,30 @@ def test_cli_train_models_and_evaluate(proj, capsys, tmp_path):
     from geoquiz.cli import main
 
     root = str(proj.root)
-    args = ["train", "-p", root, "--dataset", "tiny", "--name", "cli", "--arch", "resnet10", "--init", "scratch",
-            "--input-size", "32", "--epochs", "2", "--batch-size", "16", "--no-hflip", "--color-jitter", "0.1,0.1,0.1,0",
-            "--device", "cpu"]  # fmt: skip
+    args = [
+        "train",
+        "-p",
+        root,
+        "--dataset",
+        "tiny",
+        "--name",
+        "cli",
+        "--arch",
+        "resnet10",
+        "--init",
+        "scratch",
+        "--input-size",
+        "32",
+        "--epochs",
+        "2",
+        "--batch-size",
+        "16",
+        "--no-hflip",
+        "--color-jitter",
+        "0.1,0.1,0.1,0",
+        "--device",
+        "cpu",
+    ]
     assert main(args) == 0
     out = capsys.readouterr()
     assert "model cli: best epoch" in out.out and "epoch   2:" in out.err
@@ -120,7 +170,24 @@ def test_cli_train_models_and_evaluate(proj, capsys, tmp_path):
     shown = capsys.readouterr().out
     assert "resnet10, single integration, 32 px" in shown and "hflip" not in shown
     out_json = tmp_path / "m.json"
-    assert main(["evaluate-model", "-p", root, "--model", "cli", "--dataset", "tiny", "--device", "cpu", "--json", str(out_json)]) == 0
+    assert (
+        main(
+            [
+                "evaluate-model",
+                "-p",
+                root,
+                "--model",
+                "cli",
+                "--dataset",
+                "tiny",
+                "--device",
+                "cpu",
+                "--json",
+                str(out_json),
+            ]
+        )
+        == 0
+    )
     text = capsys.readouterr().out
     assert "top-1" in text and "confusion" in text and out_json.exists()
     assert main(["train", "-p", root, "--dataset", "tiny", "--name", "bad", "--epochs", "0"]) == 2

@@ -20,7 +20,7 @@ def ctx(explain_project_root):
     context.project.close()
 
 
-def _select(combo, data) -> None:  # noqa: ANN001
+def _select(combo, data) -> None:
     index = combo.findData(data)
     assert index >= 0, f"{data!r} not in {combo.objectName()}"
     combo.setCurrentIndex(index)

@@ -14,10 +14,19 @@ from fixtures.demo_model import TINY_CLASSES
 from PySide6.QtGui import QImage
 
 HISTORY = [
-    {"epoch": e, "train_loss": 1.1 - 0.2 * e, "train_acc": 0.3 * e, "val_loss": 1.0 - 0.1 * e, "val_acc": 0.25 * e,
-     "lr": 3e-4, "seconds": 1.0, "images_per_s": 50.0, "best": e in (1, 2)}
+    {
+        "epoch": e,
+        "train_loss": 1.1 - 0.2 * e,
+        "train_acc": 0.3 * e,
+        "val_loss": 1.0 - 0.1 * e,
+        "val_acc": 0.25 * e,
+        "lr": 3e-4,
+        "seconds": 1.0,
+        "images_per_s": 50.0,
+        "best": e in (1, 2),
+    }
     for e in (1, 2, 3)
-]  # fmt: skip
+]
 
 
 def register(project, name: str, classes=TINY_CLASSES, dataset: str | None = "tiny", seed: int = 0) -> None:
@@ -31,8 +40,15 @@ def register(project, name: str, classes=TINY_CLASSES, dataset: str | None = "ti
 
     spec = ModelSpec("resnet10", "single", tuple(classes), input_size=40)
     torch.manual_seed(seed)
-    training = {"dataset": dataset, "history": HISTORY, "best_epoch": 2, "stop_reason": "epochs",
-                "n_train": 54, "n_val": 18, "config": {"init": "scratch", "lr": 3e-4}}  # fmt: skip
+    training = {
+        "dataset": dataset,
+        "history": HISTORY,
+        "best_epoch": 2,
+        "stop_reason": "epochs",
+        "n_train": 54,
+        "n_val": 18,
+        "config": {"init": "scratch", "lr": 3e-4},
+    }
     path = save_checkpoint(project.root / "models" / f"{name}.pt", build_model(spec), spec, training=training)
     register_model(project, name, path, dataset=dataset)
 
@@ -75,8 +91,10 @@ def _items(panel, cls):
 
 def test_lists_models_with_training_curves(view):
     assert view.model_table.rowCount() == 2
-    rows = {view.model_table.item(r, 0).text(): [view.model_table.item(r, c).text() for c in range(6)]
-            for r in range(2)}  # fmt: skip
+    rows = {
+        view.model_table.item(r, 0).text(): [view.model_table.item(r, c).text() for c in range(6)]
+        for r in range(2)
+    }
     assert rows["r10"] == ["r10", "resnet10", "single", "France, India, Japan", "40px", "tiny"]
     assert rows["other"][5] == "—"
     view.select_model("r10")

@@ -40,10 +40,15 @@ def _project(tmp_path, tiny_project_root, *, with_models: bool):
     if with_models:
         rng = np.random.default_rng(0)
         items = [
-            ImageItem(f"{c}-{i}", str(write_image(root / "six" / f"{c}-{i}.png", rng.integers(0, 255, (40, 40, 3), np.uint8))),
-                      c, "test")
-            for c in SIX for i in range(2)
-        ]  # fmt: skip
+            ImageItem(
+                f"{c}-{i}",
+                str(write_image(root / "six" / f"{c}-{i}.png", rng.integers(0, 255, (40, 40, 3), np.uint8))),
+                c,
+                "test",
+            )
+            for c in SIX
+            for i in range(2)
+        ]
         store_dataset(project, "six", "single", items, source="test", classes=list(SIX))
         register(project, "single", TINY_CLASSES, dataset="tiny")
         register(project, "medium4", TINY_CLASSES, integration="medium", dataset="tiny4")

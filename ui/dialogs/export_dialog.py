@@ -43,7 +43,7 @@ LABELS = {
 }
 
 
-def export_job(root: str, out_dir: str, what: list[str], *, reporter=None) -> list[Path]:  # noqa: ANN001
+def export_job(root: str, out_dir: str, what: list[str], *, reporter=None) -> list[Path]:
     """Runs in a worker: open a private project connection, export, close."""
     from geoquiz.project import Project
     from geoquiz.study.export import export_all
@@ -127,9 +127,15 @@ class ExportDialog(QDialog):
         self.export_button.setEnabled(False)
         self.result.setText("Exporting…")
         self.worker = run_with_progress(
-            self, "Exporting study data", export_job, str(self.ctx.root), folder, what,
-            on_result=self.done_export, on_error=self.failed,
-        )  # fmt: skip
+            self,
+            "Exporting study data",
+            export_job,
+            str(self.ctx.root),
+            folder,
+            what,
+            on_result=self.done_export,
+            on_error=self.failed,
+        )
         self.worker.signals.done.connect(lambda: self.export_button.setEnabled(True))
 
     def done_export(self, files: list[Path]) -> None:

@@ -46,7 +46,7 @@ LAYOUTS = (
 NONE = "(none)"
 
 
-def import_job(root: str, layout: str, name: str, source: str, options: dict[str, Any], *, reporter=None):  # noqa: ANN001, ANN201
+def import_job(root: str, layout: str, name: str, source: str, options: dict[str, Any], *, reporter=None):
     """Runs in a worker: open a private project connection, import, close. Returns the ImportResult."""
     from geoquiz.data.importer import CsvColumns, import_csv, import_folder, import_four_view
     from geoquiz.project import Project
@@ -199,7 +199,7 @@ class ImportDialog(QDialog):
         self._layout_changed()
 
     # -- helpers ------------------------------------------------------------------------------
-    def _with_browse(self, edit: QLineEdit, slot) -> QWidget:  # noqa: ANN001
+    def _with_browse(self, edit: QLineEdit, slot) -> QWidget:
         w = QWidget(self)
         row = QHBoxLayout(w)
         row.setContentsMargins(0, 0, 0, 0)
@@ -338,7 +338,7 @@ class ImportDialog(QDialog):
         )
         return self.worker
 
-    def _finished(self, result) -> None:  # noqa: ANN001
+    def _finished(self, result) -> None:
         self.import_result = result
         self.import_button.setEnabled(True)
         self.ctx.data_changed.emit("datasets")

@@ -35,19 +35,55 @@ from ui.workers import show_error
 
 #: ElementSettings field -> (label, minimum, maximum, step or None for ints, tooltip)
 ELEMENT_FIELDS: dict[str, tuple[str, float, float, float | None, str]] = {
-    "top_p": ("Salient pixels, top-p (%)", 0.5, 100.0, 1.0, "Percentage of the map's most attributed pixels that form the salient region."),
-    "s_min": ("Minimum score s_min", 0.0, 1.0, 0.05, "Segments scoring below this (geometric mean of overlap, mean and centre attribution) are dropped."),
-    "iou_threshold": ("Containment IoU cut", 0.0, 1.0, 0.05, "Intersection over the smaller segment at or above which two similar-sized segments are duplicates."),
-    "detail_ratio": ("Detail size ratio", 0.0, 1.0, 0.05, "A segment smaller than this fraction of an overlapping one is a detail and is kept."),
-    "padding": ("Box padding (fraction)", 0.0, 1.0, 0.05, "Padding added around each element box, as a fraction of its larger side."),
+    "top_p": (
+        "Salient pixels, top-p (%)",
+        0.5,
+        100.0,
+        1.0,
+        "Percentage of the map's most attributed pixels that form the salient region.",
+    ),
+    "s_min": (
+        "Minimum score s_min",
+        0.0,
+        1.0,
+        0.05,
+        "Segments scoring below this (geometric mean of overlap, mean and centre attribution) are dropped.",
+    ),
+    "iou_threshold": (
+        "Containment IoU cut",
+        0.0,
+        1.0,
+        0.05,
+        "Intersection over the smaller segment at or above which two similar-sized segments are duplicates.",
+    ),
+    "detail_ratio": (
+        "Detail size ratio",
+        0.0,
+        1.0,
+        0.05,
+        "A segment smaller than this fraction of an overlapping one is a detail and is kept.",
+    ),
+    "padding": (
+        "Box padding (fraction)",
+        0.0,
+        1.0,
+        0.05,
+        "Padding added around each element box, as a fraction of its larger side.",
+    ),
     "min_padding_px": ("Minimum padding (px)", 0, 100, None, "Padding is at least this many pixels."),
-    "max_elements": ("Maximum elements (0 = all)", 0, 1000, None, "At most this many elements per image or location."),
+    "max_elements": (
+        "Maximum elements (0 = all)",
+        0,
+        1000,
+        None,
+        "At most this many elements per image or location.",
+    ),
     "min_segment_area": ("Minimum segment area (px)", 0, 100000, None, "Smaller segments are ignored."),
-}  # fmt: skip
+}
 
 
 class SettingsDialog(QDialog):
-    def __init__(self, ctx, parent: QWidget | None = None) -> None:  # noqa: ANN001
+    def __init__(self, ctx, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.ctx = ctx
         self.setObjectName("settingsDialog")
@@ -162,7 +198,7 @@ class SettingsDialog(QDialog):
         self.accept()
 
 
-def open_settings_dialog(ctx, parent: QWidget | None = None) -> SettingsDialog | None:  # noqa: ANN001
+def open_settings_dialog(ctx, parent: QWidget | None = None) -> SettingsDialog | None:
     """Open the settings dialog (window-modal, non-blocking) for the open project."""
     if ctx.project is None:
         show_error(parent, "Settings", "Open a project first: settings are stored in its project.toml.")

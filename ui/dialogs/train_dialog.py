@@ -53,14 +53,22 @@ def train_job(
     overwrite: bool,
     on_epoch,
     reporter=None,
-) -> dict:  # noqa: ANN001 - fmt: skip
+) -> dict:
     """Worker job: open the project, train and register model ``name``; a summary of the run."""
     from geoquiz.models.jobs import train_model
     from geoquiz.project import Project
 
     with Project.open(root) as project:
-        res = train_model(project, name, dataset, TrainConfig.from_dict(config), reporter=reporter,
-                          on_epoch=on_epoch, resume=resume, overwrite=overwrite)  # fmt: skip
+        res = train_model(
+            project,
+            name,
+            dataset,
+            TrainConfig.from_dict(config),
+            reporter=reporter,
+            on_epoch=on_epoch,
+            resume=resume,
+            overwrite=overwrite,
+        )
     return {
         "name": name,
         "checkpoint": str(res.checkpoint),
@@ -184,12 +192,19 @@ class TrainDialog(QDialog):
         self._set_running(True)
         run, relay = self._run, self.relay
         self.worker = start(
-            train_job, str(self.ctx.root), name, dataset, cfg.to_dict(),
-            resume=self.form.resume.isChecked(), overwrite=self.form.overwrite.isChecked(),
+            train_job,
+            str(self.ctx.root),
+            name,
+            dataset,
+            cfg.to_dict(),
+            resume=self.form.resume.isChecked(),
+            overwrite=self.form.overwrite.isChecked(),
             on_epoch=lambda entry: relay.epoch.emit(run, entry),
-            on_result=self._finished, on_error=self._failed,
-            on_progress=self._progress, on_cancelled=self._cancelled,
-        )  # fmt: skip
+            on_result=self._finished,
+            on_error=self._failed,
+            on_progress=self._progress,
+            on_cancelled=self._cancelled,
+        )
         return self.worker
 
     def cancel_training(self) -> None:

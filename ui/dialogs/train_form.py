@@ -62,20 +62,20 @@ class SciSpinBox(QDoubleSpinBox):
         self.setRange(1e-9, 10.0)
         self.setValue(value)
 
-    def textFromValue(self, value: float) -> str:  # noqa: N802 - Qt API
+    def textFromValue(self, value: float) -> str:
         return f"{value:.3g}"
 
-    def valueFromText(self, text: str) -> float:  # noqa: N802 - Qt API
+    def valueFromText(self, text: str) -> float:
         return float(text)
 
-    def validate(self, text: str, pos: int):  # noqa: ANN201 - Qt API
+    def validate(self, text: str, pos: int):
         try:
             ok = 0 < float(text) <= 10
         except ValueError:
             ok = False
         return (QValidator.Acceptable if ok else QValidator.Intermediate, text, pos)
 
-    def stepBy(self, steps: int) -> None:  # noqa: N802 - Qt API
+    def stepBy(self, steps: int) -> None:
         self.setValue(self.value() * 2.0**steps)
 
 
@@ -121,9 +121,14 @@ class TrainForm(QTabWidget):
         self.addTab(self._model_tab(), "Model")
         self.addTab(self._recipe_tab(), "Recipe")
         self.addTab(self._run_tab(), "Data && run")
-        for sig in (self.dataset_box.currentIndexChanged, self.integration_box.currentIndexChanged,
-                    self.arch_box.currentIndexChanged, self.init_box.currentIndexChanged,
-                    self.val_split_box.currentIndexChanged, self.train_split_box.currentIndexChanged):  # fmt: skip
+        for sig in (
+            self.dataset_box.currentIndexChanged,
+            self.integration_box.currentIndexChanged,
+            self.arch_box.currentIndexChanged,
+            self.init_box.currentIndexChanged,
+            self.val_split_box.currentIndexChanged,
+            self.train_split_box.currentIndexChanged,
+        ):
             sig.connect(self.update_form)
         self.name_edit.textChanged.connect(self.update_form)
         ctx.data_changed.connect(self._data_changed)
@@ -149,8 +154,11 @@ class TrainForm(QTabWidget):
         self.dataset_hint.setStyleSheet("color: #666")
         self.arch_box = _combo([(a, a) for a in ARCHS], d.arch, "trainArch")
         self.integration_box = _combo(list(INTEGRATIONS.items()), d.integration, "trainIntegration")
-        self.pooling_box = _combo([("mean", "mean of the 4 views"), ("concat", "concatenate the 4 views")],
-                                  d.pooling, "trainPooling")  # fmt: skip
+        self.pooling_box = _combo(
+            [("mean", "mean of the 4 views"), ("concat", "concatenate the 4 views")],
+            d.pooling,
+            "trainPooling",
+        )
         self.init_box = _combo(list(INITS), d.init, "trainInit")
         self.init_path = QLineEdit(w)
         self.init_path.setObjectName("trainInitPath")
@@ -212,8 +220,9 @@ class TrainForm(QTabWidget):
         bl.setContentsMargins(0, 0, 0, 0)
         bl.addWidget(self.beta1)
         bl.addWidget(self.beta2)
-        self.scheduler_box = _combo([("none", "constant"), ("cosine", "cosine annealing to 0")], d.scheduler,
-                                    "trainScheduler")  # fmt: skip
+        self.scheduler_box = _combo(
+            [("none", "constant"), ("cosine", "cosine annealing to 0")], d.scheduler, "trainScheduler"
+        )
         self.label_smoothing = _dspin(
             0.0, 0.99, d.label_smoothing, "trainLabelSmoothing", step=0.05, decimals=3
         )
@@ -238,8 +247,9 @@ class TrainForm(QTabWidget):
         self.random_crop.setToolTip("random resized crop: the smallest kept fraction of the area (0 = off)")
         self.normalization_box = _combo(
             [("imagenet", "ImageNet statistics"), ("dataset", "statistics of the training images")],
-            d.normalization, "trainNormalization",
-        )  # fmt: skip
+            d.normalization,
+            "trainNormalization",
+        )
         self.seed = _spin(0, 2**31 - 1, d.seed, "trainSeed")
         form.addRow("Max. epochs", self.epochs)
         form.addRow("Early-stopping patience", self.patience)

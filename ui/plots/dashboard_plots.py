@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 import pyqtgraph as pg
-import pyqtgraph.exporters  # noqa: F401 - registers pg.exporters
+import pyqtgraph.exporters
 from PySide6.QtWidgets import QFileDialog, QHBoxLayout, QLabel, QPushButton, QVBoxLayout, QWidget
 
 from geoquiz.study.dashboard_data import Bar, DashboardData
@@ -123,8 +123,9 @@ def draw_roc_curves(plot: pg.PlotItem, roc: dict[str, dict]) -> bool:
     return True
 
 
-def draw_confusion(plot: pg.PlotItem, matrix: np.ndarray | None, rows: Sequence[str], cols: Sequence[str],
-                   *, x_label: str) -> bool:  # fmt: skip
+def draw_confusion(
+    plot: pg.PlotItem, matrix: np.ndarray | None, rows: Sequence[str], cols: Sequence[str], *, x_label: str
+) -> bool:
     """A confusion matrix (rows = true class, top to bottom; columns = answer), shaded by row share,
     with the counts written in the cells."""
     plot.clear()
@@ -158,8 +159,13 @@ def draw_model_confusion(plot: pg.PlotItem, data: DashboardData) -> bool:
 
 
 def draw_human_confusion(plot: pg.PlotItem, data: DashboardData) -> bool:
-    return draw_confusion(plot, data.human_confusion, data.classes, data.human_confusion_guesses,
-                          x_label="participants' first guess")  # fmt: skip
+    return draw_confusion(
+        plot,
+        data.human_confusion,
+        data.classes,
+        data.human_confusion_guesses,
+        x_label="participants' first guess",
+    )
 
 
 def draw_embedding(plot: pg.PlotItem, data: DashboardData) -> bool:
@@ -199,8 +205,15 @@ def _histogram(
         if density and counts.sum():
             counts = counts / counts.sum()
         colour = _colour(name, i)
-        plot.plot(edges, counts, stepMode="center", fillLevel=0, brush=pg.mkBrush(colour + "66"),
-                  pen=pg.mkPen(colour, width=2), name=f"{name} (n={len(values)})")  # fmt: skip
+        plot.plot(
+            edges,
+            counts,
+            stepMode="center",
+            fillLevel=0,
+            brush=pg.mkBrush(colour + "66"),
+            pen=pg.mkPen(colour, width=2),
+            name=f"{name} (n={len(values)})",
+        )
 
 
 def draw_response_times(plot: pg.PlotItem, data: DashboardData) -> bool:

@@ -20,7 +20,7 @@ from geoquiz.faithfulness.figures import BarChart, LineChart
 class ChartPanel(pg.GraphicsLayoutWidget):
     """Charts side by side. ``set_charts([])`` shows an explanatory message instead."""
 
-    def __init__(self, parent=None, empty_text: str = "No results yet") -> None:  # noqa: ANN001
+    def __init__(self, parent=None, empty_text: str = "No results yet") -> None:
         super().__init__(parent)
         self.setBackground("w")
         self.empty_text = empty_text

@@ -42,8 +42,9 @@ def plain_axes(plot: pg.PlotItem) -> None:
 
 def legend(plot: pg.PlotItem, offset: tuple[int, int]) -> pg.LegendItem:
     """The plot's legend (created once) on a light box so it stays readable over the data."""
-    return plot.addLegend(offset=offset, labelTextColor="#222", brush=pg.mkBrush(255, 255, 255, 210),
-                          pen=pg.mkPen("#cccccc"))  # fmt: skip
+    return plot.addLegend(
+        offset=offset, labelTextColor="#222", brush=pg.mkBrush(255, 255, 255, 210), pen=pg.mkPen("#cccccc")
+    )
 
 
 def _curves(plot: pg.PlotItem, history: Sequence[dict], key: str, y_label: str, empty: str) -> bool:
@@ -57,8 +58,16 @@ def _curves(plot: pg.PlotItem, history: Sequence[dict], key: str, y_label: str, 
     for split, colour in (("train", TRAIN_COLOUR), ("val", VAL_COLOUR)):
         y = np.array([h.get(f"{split}_{key}", np.nan) for h in history], dtype=float)
         values.append(y)
-        plot.plot(epochs, y, pen=pg.mkPen(colour, width=2), symbol="o", symbolSize=6,
-                  symbolBrush=colour, symbolPen=None, name=f"{split} {key}")  # fmt: skip
+        plot.plot(
+            epochs,
+            y,
+            pen=pg.mkPen(colour, width=2),
+            symbol="o",
+            symbolSize=6,
+            symbolBrush=colour,
+            symbolPen=None,
+            name=f"{split} {key}",
+        )
     best = best_entry(history)
     if best is not None:
         pen = pg.mkPen(BEST_COLOUR, width=1.5, style=Qt.DashLine)
@@ -128,8 +137,15 @@ def draw_eval_confidence(plot: pg.PlotItem, metrics: dict | None) -> bool:
         if counts.sum() == 0:  # keep the legend entry ("wrong (n=0)") without a flat line at 0
             plot.plot([], [], pen=pg.mkPen(colour, width=2), name=name)
             continue
-        plot.plot(edges, counts, stepMode="center", fillLevel=0, brush=pg.mkBrush(colour + "55"),
-                  pen=pg.mkPen(colour, width=2), name=name)  # fmt: skip
+        plot.plot(
+            edges,
+            counts,
+            stepMode="center",
+            fillLevel=0,
+            brush=pg.mkBrush(colour + "55"),
+            pen=pg.mkPen(colour, width=2),
+            name=name,
+        )
         if mean is not None:
             plot.addItem(
                 pg.InfiniteLine(pos=mean, angle=90, pen=pg.mkPen(colour, width=2, style=Qt.DashLine))
@@ -152,9 +168,13 @@ def draw_eval_embedding(plot: pg.PlotItem, metrics: dict | None) -> bool:
     labels = [classes[i] if isinstance(i, int) and 0 <= i < len(classes) else str(i) for i in emb["labels"]]
     return draw_embedding_map(
         plot,
-        {"coords": np.asarray(emb["coords"], dtype=float), "labels": labels,
-         "method": emb.get("method", "pca"), "info": emb.get("info", {})},
-    )  # fmt: skip
+        {
+            "coords": np.asarray(emb["coords"], dtype=float),
+            "labels": labels,
+            "method": emb.get("method", "pca"),
+            "info": emb.get("info", {}),
+        },
+    )
 
 
 def accuracy_bars(metrics: dict) -> list[Bar]:

@@ -72,7 +72,7 @@ class _Task(QRunnable):
             arrays = [read_thumbnail(p, self.size) for p in self.paths]
             arr = arrays[0] if len(arrays) == 1 else compose_strip(arrays, min(a.shape[0] for a in arrays))
             self.signals.loaded.emit(self.key, array_to_qimage(arr))
-        except Exception as exc:  # noqa: BLE001 - a broken file shows as a broken thumbnail, not a crash
+        except Exception as exc:
             self.signals.failed.emit(self.key, str(exc))
 
 
@@ -219,7 +219,7 @@ class ThumbnailListModel(QAbstractListModel):
         return QSize(self.thumb_size, self.thumb_size)
 
     # -- Qt model API -----------------------------------------------------------------------
-    def rowCount(self, parent: QModelIndex = QModelIndex()) -> int:  # noqa: N802, B008
+    def rowCount(self, parent: QModelIndex = QModelIndex()) -> int:
         return 0 if parent.isValid() else len(self.rows)
 
     def data(self, index: QModelIndex, role: int = Qt.DisplayRole) -> Any:

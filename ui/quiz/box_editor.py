@@ -58,7 +58,7 @@ class CueBoxItem(QGraphicsRectItem):
         self._update_pen()
         self._place_label()
 
-    def setRect(self, rect: QRectF) -> None:  # noqa: N802 - Qt API
+    def setRect(self, rect: QRectF) -> None:
         super().setRect(rect)
         self._place_label()
 
@@ -72,12 +72,12 @@ class CueBoxItem(QGraphicsRectItem):
             pen.setStyle(Qt.DashLine)
         self.setPen(pen)
 
-    def itemChange(self, change, value):  # noqa: N802, ANN001, ANN201 - Qt API
+    def itemChange(self, change, value):
         if change == QGraphicsItem.ItemSelectedHasChanged:
             self._update_pen()
         return super().itemChange(change, value)
 
-    def paint(self, painter, option, widget=None) -> None:  # noqa: ANN001
+    def paint(self, painter, option, widget=None) -> None:
         super().paint(painter, option, widget)
         if self.isSelected():
             scale = painter.worldTransform().m11() or 1.0
@@ -165,8 +165,8 @@ class BoxEditor(ImageCanvas):
     starts working in this editor (used to route the tag palette in 4-view trials).
     """
 
-    boxesChanged = Signal()  # noqa: N815 - Qt naming
-    selectedTagChanged = Signal(str)  # noqa: N815
+    boxesChanged = Signal()
+    selectedTagChanged = Signal(str)
     activated = Signal()
 
     def __init__(
@@ -281,7 +281,7 @@ class BoxEditor(ImageCanvas):
         hits = [it for it in self._items if it.rect().contains(pos)]
         return min(hits, key=lambda it: it.rect().width() * it.rect().height()) if hits else None
 
-    def mousePressEvent(self, event) -> None:  # noqa: N802 - Qt API
+    def mousePressEvent(self, event) -> None:
         self.setFocus(Qt.MouseFocusReason)
         self.activated.emit()
         pos = self.mapToScene(event.position().toPoint())
@@ -308,7 +308,7 @@ class BoxEditor(ImageCanvas):
                 self._press_scene = start
         event.accept()
 
-    def mouseMoveEvent(self, event) -> None:  # noqa: N802
+    def mouseMoveEvent(self, event) -> None:
         pos = self.mapToScene(event.position().toPoint())
         if self._mode == "pan":
             delta = event.position() - self._press_view
@@ -323,7 +323,7 @@ class BoxEditor(ImageCanvas):
             self._active.setRect(QRectF(self._anchor, self._clamp(pos)).normalized())
         event.accept()
 
-    def mouseReleaseEvent(self, event) -> None:  # noqa: N802
+    def mouseReleaseEvent(self, event) -> None:
         mode, self._mode = self._mode, None
         if mode == "pan":
             self.setCursor(Qt.CrossCursor if self._drawing_enabled else Qt.ArrowCursor)
@@ -346,7 +346,7 @@ class BoxEditor(ImageCanvas):
         self._active = None
         event.accept()
 
-    def mouseDoubleClickEvent(self, event) -> None:  # noqa: N802
+    def mouseDoubleClickEvent(self, event) -> None:
         if event.button() == Qt.LeftButton and self._item_at(self.mapToScene(event.position().toPoint())):
             event.accept()
             return
@@ -363,7 +363,7 @@ class BoxEditor(ImageCanvas):
         return rect.translated(dx, dy)
 
     # -- keyboard --------------------------------------------------------------------------------
-    def keyPressEvent(self, event: QKeyEvent) -> None:  # noqa: N802
+    def keyPressEvent(self, event: QKeyEvent) -> None:
         item = self.selected_item()
         key, mods = event.key(), event.modifiers()
         if item is not None and self._drawing_enabled and key in (Qt.Key_Delete, Qt.Key_Backspace):

@@ -171,7 +171,7 @@ class GuessPicker(QWidget):
         self.add_button.setEnabled(not full)
         self.changed.emit()
 
-    def eventFilter(self, obj: QObject, event: QEvent) -> bool:  # noqa: N802 - Qt API
+    def eventFilter(self, obj: QObject, event: QEvent) -> bool:
         if event.type() != QEvent.KeyPress:
             return False
         key, mods = event.key(), event.modifiers()

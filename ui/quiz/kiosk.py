@@ -49,7 +49,7 @@ def _paragraphs(text: str) -> str:
 class PassphraseDialog(QDialog):
     """Asks for the researcher passphrase; accepts only when it matches."""
 
-    def __init__(self, check, parent: QWidget | None = None) -> None:  # noqa: ANN001 - callable(str) -> bool
+    def __init__(self, check, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setObjectName("passphraseDialog")
         self.setWindowTitle("Researcher")
@@ -202,7 +202,7 @@ class KioskWindow(QWidget):
         else:
             self._next_trial()
 
-    def _show_message(self, title: str, body: str, button: str | None, after=None) -> None:  # noqa: ANN001
+    def _show_message(self, title: str, body: str, button: str | None, after=None) -> None:
         self.trial.stop()
         self._after = after
         self.message.set_content(title, body, button)
@@ -321,7 +321,7 @@ class KioskWindow(QWidget):
     def unlocked(self) -> bool:
         return self._unlocked
 
-    def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802 - Qt API
+    def closeEvent(self, event: QCloseEvent) -> None:
         if not self._unlocked:
             event.ignore()
             self.request_exit()

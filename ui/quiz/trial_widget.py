@@ -225,7 +225,7 @@ class TrialWidget(QWidget):
             context=Qt.WidgetWithChildrenShortcut,
         )
 
-    def eventFilter(self, obj: QObject, event: QEvent) -> bool:  # noqa: N802 - Qt API
+    def eventFilter(self, obj: QObject, event: QEvent) -> bool:
         if (
             event.type() == QEvent.KeyPress
             and event.key() in (Qt.Key_Return, Qt.Key_Enter)

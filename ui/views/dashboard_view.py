@@ -34,7 +34,7 @@ NO_MODEL = "(no model)"
 RELOAD_ON = {"sessions", "studies", "models", "evaluations", "agreement", "datasets", "explanations"}
 
 
-def load_job(root: str, model: str | None, study: str | None, *, reporter=None) -> DashboardData:  # noqa: ANN001
+def load_job(root: str, model: str | None, study: str | None, *, reporter=None) -> DashboardData:
     """Worker job: open the project and collect the dashboard data."""
     from geoquiz.project import Project
     from geoquiz.study.dashboard_data import load_dashboard

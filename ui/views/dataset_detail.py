@@ -42,7 +42,7 @@ class CueImage(QWidget):
         self.setMinimumSize(120, 100)
         self.setSizePolicy(QSizePolicy.Expanding, QSizePolicy.Expanding)
 
-    def sizeHint(self) -> QSize:  # noqa: N802 - Qt API
+    def sizeHint(self) -> QSize:
         return QSize(420, 320)
 
     def set_content(
@@ -65,7 +65,7 @@ class CueImage(QWidget):
         dw, dh = w * scale, h * scale
         return QRectF((self.width() - dw) / 2, top + (self.height() - top - dh) / 2, dw, dh)
 
-    def paintEvent(self, _event) -> None:  # noqa: N802, ANN001 - Qt API
+    def paintEvent(self, _event) -> None:
         p = QPainter(self)
         p.setRenderHint(QPainter.SmoothPixmapTransform)
         p.fillRect(self.rect(), QColor(30, 30, 30))
@@ -148,7 +148,7 @@ class ViewStrip(QWidget):
             self.setFixedHeight(h)
             self.layout().activate()
 
-    def resizeEvent(self, event) -> None:  # noqa: N802, ANN001 - Qt API
+    def resizeEvent(self, event) -> None:
         super().resizeEvent(event)
         if event.size().width() != event.oldSize().width():
             QTimer.singleShot(0, self, self.fit)  # not from inside the resize: let the layout settle first

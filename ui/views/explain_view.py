@@ -73,7 +73,7 @@ def compute_explanation(
     target: str | None,
     *,
     reporter=None,
-) -> ExplanationResult:  # noqa: ANN001
+) -> ExplanationResult:
     """Worker job (no Qt): explain one image (``kind='item'``) or location (``kind='location'``)."""
     from geoquiz.data.dataset import get_item, get_location
     from geoquiz.explain import Explainer
@@ -109,7 +109,7 @@ def compute_explanation(
 class ExplainView(QWidget):
     """See the module docstring. Widgets have object names for tests (``explainButton`` ...)."""
 
-    def __init__(self, ctx, parent: QWidget | None = None) -> None:  # noqa: ANN001
+    def __init__(self, ctx, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.ctx = ctx
         self.setObjectName("explainView")
@@ -140,8 +140,14 @@ class ExplainView(QWidget):
             self.method_combo.addItem(label, key)
         self.segmenter_combo = self._combo("segmenterCombo")
         self.target_combo = self._combo("targetCombo")
-        for label, w in (("Model", self.model_combo), ("Dataset", self.dataset_combo), ("Split", self.split_combo),
-                         ("Method", self.method_combo), ("Segmenter", self.segmenter_combo), ("Explain class", self.target_combo)):  # fmt: skip
+        for label, w in (
+            ("Model", self.model_combo),
+            ("Dataset", self.dataset_combo),
+            ("Split", self.split_combo),
+            ("Method", self.method_combo),
+            ("Segmenter", self.segmenter_combo),
+            ("Explain class", self.target_combo),
+        ):
             form.addRow(label, w)
         self.sample_list = QListWidget(self)
         self.sample_list.setObjectName("sampleList")
@@ -252,7 +258,7 @@ class ExplainView(QWidget):
         self.model_combo.blockSignals(False)
         self._model_changed()
 
-    def _fill_segmenters(self, settings) -> None:  # noqa: ANN001
+    def _fill_segmenters(self, settings) -> None:
         from geoquiz.segmentation import SEGMENTERS, segmenter_status
 
         status = segmenter_status(settings)
@@ -328,10 +334,19 @@ class ExplainView(QWidget):
         self.progress.show()
         self.cancel_button.setEnabled(True)
         self.worker = start(
-            compute_explanation, self.ctx.root, model, kind, sample_id, method, segmenter, self.target_combo.currentData(),
-            on_result=lambda r: self._finished(job, r), on_error=lambda m, tb: self._failed(job, m),
-            on_progress=lambda d, t, m: self._progress(job, d, t, m), on_cancelled=lambda: self._cancelled(job),
-        )  # fmt: skip
+            compute_explanation,
+            self.ctx.root,
+            model,
+            kind,
+            sample_id,
+            method,
+            segmenter,
+            self.target_combo.currentData(),
+            on_result=lambda r: self._finished(job, r),
+            on_error=lambda m, tb: self._failed(job, m),
+            on_progress=lambda d, t, m: self._progress(job, d, t, m),
+            on_cancelled=lambda: self._cancelled(job),
+        )
 
     def cancel(self) -> None:
         if self.worker is not None and not self.worker.is_done:

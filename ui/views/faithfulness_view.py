@@ -67,7 +67,7 @@ COMPARISON_COLUMNS = (
 # ------------------------------------------------------------------ jobs (run in worker threads)
 
 
-def grid_job(root: Path, options: dict, reporter=None) -> int:  # noqa: ANN001
+def grid_job(root: Path, options: dict, reporter=None) -> int:
     """Optionally sweep top-p on val, then run the grid. Returns the run id."""
     import dataclasses
 
@@ -99,7 +99,7 @@ def grid_job(root: Path, options: dict, reporter=None) -> int:  # noqa: ANN001
         return run_grid(project, **options, params=params, top_p_source=source, reporter=reporter)
 
 
-def results_job(root: Path, run_id: int, reporter=None) -> dict:  # noqa: ANN001
+def results_job(root: Path, run_id: int, reporter=None) -> dict:
     """Load a run and compute its statistics (bootstrap CIs, Wilcoxon, curve AUCs)."""
     from geoquiz.faithfulness import stats, store
     from geoquiz.progress import step
@@ -122,7 +122,7 @@ def results_job(root: Path, run_id: int, reporter=None) -> dict:  # noqa: ANN001
         return out
 
 
-def export_csv_job(root: Path, run_id: int, out_dir: Path, reporter=None) -> list[Path]:  # noqa: ANN001
+def export_csv_job(root: Path, run_id: int, out_dir: Path, reporter=None) -> list[Path]:
     from geoquiz.faithfulness.export import export_run
     from geoquiz.project import Project
 
@@ -474,7 +474,7 @@ class FaithfulnessView(QWidget):
         self.ctx.data_changed.emit("evaluations")
 
     # ------------------------------------------------------------- results
-    def _run_selected(self, item: QListWidgetItem | None, _previous=None) -> None:  # noqa: ANN001
+    def _run_selected(self, item: QListWidgetItem | None, _previous=None) -> None:
         self._update_export_buttons()
         if item is None:
             return
@@ -568,7 +568,7 @@ class FaithfulnessView(QWidget):
             else []
         )
 
-    def _fill_table(self, comparison) -> None:  # noqa: ANN001
+    def _fill_table(self, comparison) -> None:
         self.table.clear()
         self.table.setColumnCount(len(COMPARISON_COLUMNS))
         self.table.setHorizontalHeaderLabels([h for _, h in COMPARISON_COLUMNS])
@@ -603,7 +603,7 @@ class FaithfulnessView(QWidget):
         if out:
             self.export_figures_to(Path(out))
 
-    def export_csv_to(self, out_dir: Path):  # noqa: ANN201 - the worker
+    def export_csv_to(self, out_dir: Path):
         """Write the selected run's CSVs in a worker; returns the worker."""
         if self.current_run is None:
             return None

@@ -53,7 +53,7 @@ EMBEDDINGS = (("pca", "PCA"), ("tsne", "t-SNE"))
 STOP_REASONS = {"epochs": "all epochs", "early_stopping": "early stopping", "time": "time budget"}
 
 
-def load_evaluations_job(root: str, model: str, evaluation_id: int | None, *, reporter=None) -> dict:  # noqa: ANN001
+def load_evaluations_job(root: str, model: str, evaluation_id: int | None, *, reporter=None) -> dict:
     """Worker job: the model's stored evaluations and the metrics of one (the newest by default)."""
     from geoquiz.models.evaluation import list_evaluations, load_evaluation
     from geoquiz.project import Project
@@ -69,7 +69,7 @@ def load_evaluations_job(root: str, model: str, evaluation_id: int | None, *, re
     return {"model": model, "evaluations": evaluations, "metrics": metrics}
 
 
-def evaluate_job(root: str, model: str, dataset: str, split: str, embedding: str, *, reporter=None) -> dict:  # noqa: ANN001
+def evaluate_job(root: str, model: str, dataset: str, split: str, embedding: str, *, reporter=None) -> dict:
     """Worker job: evaluate ``model`` on ``dataset``/``split`` and store the result; its metrics."""
     from geoquiz.models.evaluation import evaluate_model
     from geoquiz.project import Project
@@ -78,7 +78,7 @@ def evaluate_job(root: str, model: str, dataset: str, split: str, embedding: str
         return evaluate_model(project, model, dataset, split, reporter=reporter, embedding=embedding)
 
 
-def register_job(root: str, name: str, path: str, dataset: str | None, *, reporter=None) -> str:  # noqa: ANN001
+def register_job(root: str, name: str, path: str, dataset: str | None, *, reporter=None) -> str:
     """Worker job: validate a checkpoint file (classes checked against ``dataset``) and register it."""
     from geoquiz.models.store import register_model
     from geoquiz.project import Project
@@ -362,10 +362,13 @@ class ModelView(QWidget):
         self._request += 1
         req = self._request
         self.load_worker = start(
-            load_evaluations_job, str(self.ctx.root), info.name, evaluation_id,
+            load_evaluations_job,
+            str(self.ctx.root),
+            info.name,
+            evaluation_id,
             on_result=lambda res: self._show_evaluations(res) if req == self._request else None,
             on_error=lambda msg, _tb: self._set_status(f"Cannot read the evaluations: {html.escape(msg)}"),
-        )  # fmt: skip
+        )
 
     def _show_evaluations(self, result: dict) -> None:
         self.evaluations = result["evaluations"]
@@ -423,10 +426,17 @@ class ModelView(QWidget):
         self.eval_progress.setRange(0, 0)
         self._set_status(f"Evaluating {info.name} on {dataset}/{split}…")
         self.eval_worker = start(
-            evaluate_job, str(self.ctx.root), info.name, dataset, split, embedding,
-            on_result=self._evaluated, on_error=self._evaluation_failed,
-            on_progress=self._eval_progress, on_cancelled=self._evaluation_cancelled,
-        )  # fmt: skip
+            evaluate_job,
+            str(self.ctx.root),
+            info.name,
+            dataset,
+            split,
+            embedding,
+            on_result=self._evaluated,
+            on_error=self._evaluation_failed,
+            on_progress=self._eval_progress,
+            on_cancelled=self._evaluation_cancelled,
+        )
         return self.eval_worker
 
     def cancel_evaluation(self) -> None:
@@ -506,8 +516,9 @@ class ModelView(QWidget):
             show_error(self, "Cannot register the checkpoint", message)
 
         self._set_status(f"Checking {Path(path).name}…")
-        self.register_worker = start(register_job, str(self.ctx.root), name, str(path), dataset,
-                                     on_result=done, on_error=failed)  # fmt: skip
+        self.register_worker = start(
+            register_job, str(self.ctx.root), name, str(path), dataset, on_result=done, on_error=failed
+        )
         return self.register_worker
 
     def register_dialog(self) -> None:
@@ -524,9 +535,17 @@ class ModelView(QWidget):
         if not ok or not name.strip():
             return
         box = self.eval_dataset
-        datasets = ["(do not check classes)", *[box.itemData(i) or box.itemText(i) for i in range(box.count())]]
+        datasets = [
+            "(do not check classes)",
+            *[box.itemData(i) or box.itemText(i) for i in range(box.count())],
+        ]
         dataset, ok = QInputDialog.getItem(
-            self, "Register checkpoint", "Check its classes against dataset:", datasets, 1 if len(datasets) > 1 else 0, False
+            self,
+            "Register checkpoint",
+            "Check its classes against dataset:",
+            datasets,
+            1 if len(datasets) > 1 else 0,
+            False,
         )
         if ok:
             self.register_checkpoint(path, name.strip(), None if dataset == datasets[0] else dataset)

@@ -27,7 +27,7 @@ TOP_K = 5
 BAR_COLOUR, TRUE_COLOUR = QColor("#4c78a8"), QColor("#2ca02c")
 
 
-def predict_job(root: str, model: str, samples: list, *, reporter=None) -> list[Prediction]:  # noqa: ANN001
+def predict_job(root: str, model: str, samples: list, *, reporter=None) -> list[Prediction]:
     """Worker job: one :class:`Prediction` per sample (ImageItems, or Locations for a 4-view model)."""
     from geoquiz.models.store import load_project_model
     from geoquiz.progress import step
@@ -62,10 +62,10 @@ class ProbabilityBars(QWidget):
         self.entries, self.truth = list(entries), truth
         self.update()
 
-    def sizeHint(self) -> QSize:  # noqa: N802 - Qt API
+    def sizeHint(self) -> QSize:
         return QSize(320, self._row_height() * TOP_K + 2)
 
-    def paintEvent(self, _event) -> None:  # noqa: N802, ANN001 - Qt API
+    def paintEvent(self, _event) -> None:
         p = QPainter(self)
         p.setRenderHint(QPainter.Antialiasing)
         bold = QFont(self.font())
@@ -145,7 +145,7 @@ class PredictionPanel(QWidget):
         return self.bars.entries if self.bars.isVisibleTo(self) else []
 
     @property
-    def model(self):  # noqa: ANN201 - ModelInfo | None
+    def model(self):
         return self.models.get(self.model_box.currentData())
 
     def set_dataset(self, info: DatasetInfo | None) -> None:
@@ -181,7 +181,7 @@ class PredictionPanel(QWidget):
         self.model_box.setCurrentIndex(max(0, self.model_box.findData(choice)))
         self._update()
 
-    def _fits(self, m) -> bool:  # noqa: ANN001
+    def _fits(self, m) -> bool:
         """Same classes as the dataset, and 4-view integration exactly when the dataset is 4-view."""
         if self.dataset is None:
             return True
@@ -190,7 +190,7 @@ class PredictionPanel(QWidget):
             and (m.integration != "single") == self.dataset.is_four_view
         )
 
-    def _why_not(self, m) -> str | None:  # noqa: ANN001
+    def _why_not(self, m) -> str | None:
         """Why model ``m`` cannot predict the current row, or None."""
         name = html.escape(m.name)
         if self.dataset is not None and set(m.classes) != set(self.dataset.classes):
@@ -213,7 +213,7 @@ class PredictionPanel(QWidget):
             )
         return None
 
-    def _key_and_samples(self, m) -> tuple[tuple, list]:  # noqa: ANN001
+    def _key_and_samples(self, m) -> tuple[tuple, list]:
         row = self.row
         if isinstance(row, Location) and m.integration == "single":
             samples: list = row.ordered()
@@ -250,10 +250,13 @@ class PredictionPanel(QWidget):
             return
         self._busy = True
         start(
-            predict_job, str(self.ctx.root), model, samples,
+            predict_job,
+            str(self.ctx.root),
+            model,
+            samples,
             on_result=lambda preds, k=key: self._arrived(k, preds),
             on_error=lambda msg, _tb, k=key: self._arrived(k, msg),
-        )  # fmt: skip
+        )
 
     def _arrived(self, key: tuple, result: list[Prediction] | str) -> None:
         self._busy = False

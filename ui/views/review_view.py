@@ -68,8 +68,13 @@ except ImportError:  # pragma: no cover
 
 ALL_STUDIES = "All studies"
 NO_MODEL = "(no model)"
-OVERLAYS = (("heatmap", "Heatmap"), ("elements", "Model elements"), ("human", "Participants' boxes"),
-            ("density", "Box density"), ("planted", "Planted cues"))  # fmt: skip
+OVERLAYS = (
+    ("heatmap", "Heatmap"),
+    ("elements", "Model elements"),
+    ("human", "Participants' boxes"),
+    ("density", "Box density"),
+    ("planted", "Planted cues"),
+)
 
 
 @dataclass
@@ -97,8 +102,16 @@ class ItemBundle:
     model_fits: bool
 
 
-def load_item_job(root: str, ref: ItemRef, model: str | None, study: str | None, method: str, segmenter: str,
-                  *, reporter=None) -> ItemBundle:  # noqa: ANN001  # fmt: skip
+def load_item_job(
+    root: str,
+    ref: ItemRef,
+    model: str | None,
+    study: str | None,
+    method: str,
+    segmenter: str,
+    *,
+    reporter=None,
+) -> ItemBundle:
     """Worker job: the item's images, answers, stored prediction and stored agreement rows."""
     from geoquiz.data.imageio import read_image
     from geoquiz.project import Project
@@ -129,7 +142,7 @@ def load_item_job(root: str, ref: ItemRef, model: str | None, study: str | None,
         return ItemBundle(ref, item.key, item.label, views, answers, prediction, rows, run_id, fits)
 
 
-def explain_job(root: str, model: str, ref: ItemRef, method: str, segmenter: str, *, reporter=None) -> dict:  # noqa: ANN001
+def explain_job(root: str, model: str, ref: ItemRef, method: str, segmenter: str, *, reporter=None) -> dict:
     """Worker job: attribution maps and elements of the item (via geoquiz.explain, cached), in the
     images' pixel frames, plus the model's prediction."""
     from geoquiz.project import Project
@@ -153,7 +166,7 @@ def explain_job(root: str, model: str, ref: ItemRef, method: str, segmenter: str
 
 def compute_job(
     root: str, model: str, method: str, segmenter: str, study: str | None, *, reporter=None
-) -> int:  # noqa: ANN001
+) -> int:
     from geoquiz.project import Project
     from geoquiz.study.agreement_runs import compute_agreement
 
@@ -177,8 +190,12 @@ class ReviewView(QWidget):
 
         self.study_combo, self.model_combo = QComboBox(self), QComboBox(self)
         self.method_combo, self.segmenter_combo = QComboBox(self), QComboBox(self)
-        for name, combo in (("reviewStudy", self.study_combo), ("reviewModel", self.model_combo),
-                            ("reviewMethod", self.method_combo), ("reviewSegmenter", self.segmenter_combo)):  # fmt: skip
+        for name, combo in (
+            ("reviewStudy", self.study_combo),
+            ("reviewModel", self.model_combo),
+            ("reviewMethod", self.method_combo),
+            ("reviewSegmenter", self.segmenter_combo),
+        ):
             combo.setObjectName(name)
         self.method_combo.addItems(METHODS)
         self.segmenter_combo.addItems(SEGMENTER_NAMES)
@@ -192,8 +209,12 @@ class ReviewView(QWidget):
         )
         self.compute_button.clicked.connect(self.compute_agreement)
         top = QHBoxLayout()
-        for text, combo in (("Study", self.study_combo), ("Model", self.model_combo), ("Method", self.method_combo),
-                            ("Segmenter", self.segmenter_combo)):  # fmt: skip
+        for text, combo in (
+            ("Study", self.study_combo),
+            ("Model", self.model_combo),
+            ("Method", self.method_combo),
+            ("Segmenter", self.segmenter_combo),
+        ):
             top.addWidget(QLabel(text + ":", self))
             top.addWidget(combo)
         top.addWidget(self.compute_button)
@@ -339,10 +360,16 @@ class ReviewView(QWidget):
         request, c = self._request, self.choice()
         self.status.setText(f"Loading {ref.kind} {ref.id}…")
         self.item_worker = start(
-            load_item_job, str(self.ctx.root), ref, c["model"], c["study"], c["method"], c["segmenter"],
+            load_item_job,
+            str(self.ctx.root),
+            ref,
+            c["model"],
+            c["study"],
+            c["method"],
+            c["segmenter"],
             on_result=lambda b, r=request: self.show_bundle(b, r),
             on_error=lambda m, tb: self.status.setText(f"Could not load the item: {m}"),
-        )  # fmt: skip
+        )
 
     def show_bundle(self, bundle: ItemBundle, request: int | None = None) -> None:
         if request is not None and request != self._request:
@@ -373,10 +400,15 @@ class ReviewView(QWidget):
         if c["model"] is not None and bundle.model_fits:
             self.explain_error = None
             self.explain_worker = start(
-                explain_job, str(self.ctx.root), c["model"], bundle.ref, c["method"], c["segmenter"],
+                explain_job,
+                str(self.ctx.root),
+                c["model"],
+                bundle.ref,
+                c["method"],
+                c["segmenter"],
                 on_result=lambda r, q=self._request: self.show_explanation(r, q),
                 on_error=lambda m, tb, q=self._request: self._explain_failed(m, q),
-            )  # fmt: skip
+            )
         elif c["model"] is not None:
             self.status.setText(self.status.text() + f"; model {c['model']} does not take this kind of item")
 
@@ -419,6 +451,13 @@ class ReviewView(QWidget):
             )
             return
         run_with_progress(
-            self, "Computing agreement", compute_job, str(self.ctx.root), c["model"], c["method"], c["segmenter"],
-            c["study"], on_result=lambda _run: self.ctx.data_changed.emit("agreement"),
-        )  # fmt: skip
+            self,
+            "Computing agreement",
+            compute_job,
+            str(self.ctx.root),
+            c["model"],
+            c["method"],
+            c["segmenter"],
+            c["study"],
+            on_result=lambda _run: self.ctx.data_changed.emit("agreement"),
+        )

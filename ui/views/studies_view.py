@@ -32,7 +32,7 @@ from ui.context import AppContext
 from ui.workers import show_error, start
 
 
-def _install_job(root: str, path: str, *, reporter=None) -> int:  # noqa: ANN001 - Reporter
+def _install_job(root: str, path: str, *, reporter=None) -> int:
     from geoquiz.project import Project
     from geoquiz.study.store import install_study
 
@@ -212,7 +212,7 @@ class StudiesView(QWidget):
         if path:
             self.install(Path(path))
 
-    def install(self, path: Path):  # noqa: ANN201 - ui.workers.Worker
+    def install(self, path: Path):
         """Validate and install ``path`` in a worker; errors (file, line, field) are shown in a box."""
         if self.ctx.project is None:
             return None
@@ -231,7 +231,7 @@ class StudiesView(QWidget):
         self.worker.signals.done.connect(lambda: self.install_button.setEnabled(True))
         return self.worker
 
-    def open_launcher(self):  # noqa: ANN201 - SessionLauncher
+    def open_launcher(self):
         from ui.quiz.launcher import open_session_launcher
 
         return open_session_launcher(self.ctx, self, self.study_id())

@@ -128,9 +128,9 @@ class _BoxItem(QGraphicsRectItem):
 class ImageCanvas(QGraphicsView):
     """See the module docstring. All setters may be called before or after :meth:`set_image`."""
 
-    boxDrawn = Signal(object)  # noqa: N815 - Qt naming
-    boxClicked = Signal(object)  # noqa: N815
-    zoomChanged = Signal(float)  # noqa: N815
+    boxDrawn = Signal(object)
+    boxClicked = Signal(object)
+    zoomChanged = Signal(float)
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -201,7 +201,9 @@ class ImageCanvas(QGraphicsView):
         if self._heat_values is None:
             self._heat_item.setPixmap(QPixmap())
         else:
-            self._heat_item.setPixmap(QPixmap.fromImage(to_qimage(heat_rgba(self._heat_values, colormap_name))))
+            self._heat_item.setPixmap(
+                QPixmap.fromImage(to_qimage(heat_rgba(self._heat_values, colormap_name)))
+            )
         self._heat_item.setOpacity(self._opacity)
         self._stretch(self._heat_item)
 
@@ -289,12 +291,12 @@ class ImageCanvas(QGraphicsView):
     def zoom_by(self, factor: float) -> None:
         self.set_zoom(self.zoom() * factor)
 
-    def resizeEvent(self, event) -> None:  # noqa: N802 - Qt API
+    def resizeEvent(self, event) -> None:
         super().resizeEvent(event)
         if self._fit:
             self.fit_to_view()
 
-    def wheelEvent(self, event) -> None:  # noqa: N802
+    def wheelEvent(self, event) -> None:
         steps = event.angleDelta().y() / 120.0
         if steps:
             self._fit = False
@@ -304,7 +306,7 @@ class ImageCanvas(QGraphicsView):
             self.zoomChanged.emit(self.zoom())
         event.accept()
 
-    def mouseDoubleClickEvent(self, event) -> None:  # noqa: N802
+    def mouseDoubleClickEvent(self, event) -> None:
         self.fit_to_view()
         event.accept()
 
@@ -323,7 +325,7 @@ class ImageCanvas(QGraphicsView):
         w, h = self.image_size()
         return QPointF(min(max(p.x(), 0.0), float(w)), min(max(p.y(), 0.0), float(h)))
 
-    def mousePressEvent(self, event) -> None:  # noqa: N802
+    def mousePressEvent(self, event) -> None:
         pos = self.mapToScene(event.position().toPoint())
         if event.button() == Qt.LeftButton and self._draw_mode and self._image is not None:
             self._draw_start = self._clamp(pos)
@@ -340,7 +342,7 @@ class ImageCanvas(QGraphicsView):
                     break
         super().mousePressEvent(event)
 
-    def mouseMoveEvent(self, event) -> None:  # noqa: N802
+    def mouseMoveEvent(self, event) -> None:
         if self._draw_start is not None and self._draw_item is not None:
             end = self._clamp(self.mapToScene(event.position().toPoint()))
             self._draw_item.setRect(QRectF(self._draw_start, end).normalized())
@@ -348,7 +350,7 @@ class ImageCanvas(QGraphicsView):
             return
         super().mouseMoveEvent(event)
 
-    def mouseReleaseEvent(self, event) -> None:  # noqa: N802
+    def mouseReleaseEvent(self, event) -> None:
         if self._draw_start is not None and self._draw_item is not None:
             rect = self._draw_item.rect()
             self._scene.removeItem(self._draw_item)

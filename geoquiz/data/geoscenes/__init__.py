@@ -26,7 +26,7 @@ __all__ = [
 ]
 
 
-def __getattr__(name: str):  # noqa: ANN202 - lazy: the dataset writers import the importer
+def __getattr__(name: str):
     if name in ("generate_geoscenes", "import_geoscenes"):
         from geoquiz.data.geoscenes import dataset
 

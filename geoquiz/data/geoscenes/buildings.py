@@ -35,7 +35,7 @@ class Building:
     end_shade: float = 0.8
 
 
-def _quad_side(cam: Camera, X: float, y0: float, y1: float, z0: float, z1: float):  # noqa: ANN202
+def _quad_side(cam: Camera, X: float, y0: float, y1: float, z0: float, z1: float):
     return [cam.project(X, y0, z0), cam.project(X, y0, z1), cam.project(X, y1, z1), cam.project(X, y1, z0)]
 
 

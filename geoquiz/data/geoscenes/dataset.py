@@ -95,11 +95,17 @@ def generate_geoscenes(
             path = write_image(out / country / f"{key}.png", img)
             items.append(
                 ImageItem(
-                    key=key, path=str(path), label=country, split=splits[unit_key],
-                    location_key=unit_key if view is not None else None, view=view,
-                    width=size, height=size, cues=tuple(cues),
+                    key=key,
+                    path=str(path),
+                    label=country,
+                    split=splits[unit_key],
+                    location_key=unit_key if view is not None else None,
+                    view=view,
+                    width=size,
+                    height=size,
+                    cues=tuple(cues),
                 )
-            )  # fmt: skip
+            )
             step(reporter, len(items), total, f"{country} {key}")
     _write_manifest(out, items, four_view)
     return items
@@ -123,7 +129,7 @@ def _write_manifest(out: Path, items: list[ImageItem], four_view: bool) -> None:
     atomic_write(out / CUES_JSON, lambda fh: json.dump(cues, fh, indent=1, sort_keys=True))
 
 
-def _csv(fh, fields: list[str], rows: list[dict]) -> None:  # noqa: ANN001
+def _csv(fh, fields: list[str], rows: list[dict]) -> None:
     writer = csv.DictWriter(fh, fieldnames=fields, lineterminator="\n")
     writer.writeheader()
     writer.writerows(rows)
@@ -184,10 +190,18 @@ def import_geoscenes(
                 "four_view": four_view,
             }
             dataset_id = store_dataset(
-                project, name, "4view" if four_view else "single", moved, source="geoscenes", root=str(final),
-                classes=list(countries), split_method="stratified", split_seed=seed, params=params,
+                project,
+                name,
+                "4view" if four_view else "single",
+                moved,
+                source="geoscenes",
+                root=str(final),
+                classes=list(countries),
+                split_method="stratified",
+                split_seed=seed,
+                params=params,
                 replace=replace,
-            )  # fmt: skip
+            )
         except BaseException:
             shutil.rmtree(final, ignore_errors=True)
             if trash is not None:

@@ -51,7 +51,7 @@ _DEVA = [
 ]
 
 
-def _stroke(cv: Canvas, x: float, y: float, w: float, h: float, poly, colour: Colour, width: float) -> None:  # noqa: ANN001
+def _stroke(cv: Canvas, x: float, y: float, w: float, h: float, poly, colour: Colour, width: float) -> None:
     cv.line([(x + u * w, y + v * h) for u, v in poly], colour, width)
 
 
@@ -81,7 +81,7 @@ def draw_text(
             _deva_line(cv, rng, x0, x1, gy, gh, colour, width)
 
 
-def _latin_line(cv, rng, x0, x1, y, h, colour, width) -> None:  # noqa: ANN001
+def _latin_line(cv, rng, x0, x1, y, h, colour, width) -> None:
     x = x0
     while True:
         n = int(rng.integers(2, 7))
@@ -95,7 +95,7 @@ def _latin_line(cv, rng, x0, x1, y, h, colour, width) -> None:  # noqa: ANN001
         x += h * 0.5
 
 
-def _kana_line(cv, rng, x0, x1, y, h, colour, width) -> None:  # noqa: ANN001
+def _kana_line(cv, rng, x0, x1, y, h, colour, width) -> None:
     x = x0
     while x + h <= x1 + 1e-6:
         n = int(rng.integers(2, 5))
@@ -104,7 +104,7 @@ def _kana_line(cv, rng, x0, x1, y, h, colour, width) -> None:  # noqa: ANN001
         x += h * 1.15
 
 
-def _deva_line(cv, rng, x0, x1, y, h, colour, width) -> None:  # noqa: ANN001
+def _deva_line(cv, rng, x0, x1, y, h, colour, width) -> None:
     x = x0
     while True:
         n = int(rng.integers(2, 5))

@@ -157,7 +157,7 @@ def _plan_direction(c: Ctx, X: float, Z: float, script: str, sname: str) -> None
     inst = p.new("direction_sign", desc)
     d = np.hypot(X, Z)
 
-    def draw(cv, cam, X=X, Z=Z, a=area):  # noqa: ANN001, ANN202
+    def draw(cv, cam, X=X, Z=Z, a=area):
         a[0] = pr.panel_sign(
             cv, cam, X, Z, width=w, height=h, bottom=bottom, face=face, border=border, two_posts=w > 1.8
         )
@@ -166,7 +166,7 @@ def _plan_direction(c: Ctx, X: float, Z: float, script: str, sname: str) -> None
     p.add(ROADSIDE, d - 1e-6, p.new("script", sname), deferred_text, area, script, ink, Z, c.seed(), lines)
 
 
-def deferred_text(cv, cam, area, script, colour, Z, seed, lines) -> None:  # noqa: ANN001
+def deferred_text(cv, cam, area, script, colour, Z, seed, lines) -> None:
     """Draw glyphs into the text area its sign computed (if the sign was omitted, compute it blind)."""
     if area[0] is not None:
         pr.text(cv, cam, area[0], script, colour, Z, seed, lines)

@@ -46,7 +46,7 @@ def plan_buildings_and_vegetation(c: Ctx) -> None:
             )
 
 
-def _lawn(cv, cam, side, xa, xb, z0, z1, col) -> None:  # noqa: ANN001
+def _lawn(cv, cam, side, xa, xb, z0, z1, col) -> None:
     lo, hi = (xa, xb) if side > 0 else (-xb, -xa)
     gd.band(cv, cam, lo, hi, z0, z1, col, 6)
     x = xa + 1.0
@@ -74,13 +74,26 @@ def _plan_street(c: Ctx, side: int, arch: dict, shops: bool) -> None:
         )
         wall = jitter(rng, arch["walls"][int(rng.integers(len(arch["walls"])))], 10)
         b = bl.Building(
-            side=side, xi=xi, xo=xi + float(rng.uniform(6, 10)), za=z, zb=z + length, height=height,
-            wall=wall, roof=arch["roof"], roof_colour=roof_col, roof_rise=float(rng.uniform(1.8, 3.2)),
-            floors=floors, side_shade=sun if side > 0 else 1.8 - sun, end_shade=0.8,
-            shutters=jitter(rng, arch["shutters"][int(rng.integers(4))], 8) if rng.random() < arch.get("p_shutters", 0) else None,
-            siding=arch.get("siding", False), tank=rng.random() < arch.get("p_tank", 0),
+            side=side,
+            xi=xi,
+            xo=xi + float(rng.uniform(6, 10)),
+            za=z,
+            zb=z + length,
+            height=height,
+            wall=wall,
+            roof=arch["roof"],
+            roof_colour=roof_col,
+            roof_rise=float(rng.uniform(1.8, 3.2)),
+            floors=floors,
+            side_shade=sun if side > 0 else 1.8 - sun,
+            end_shade=0.8,
+            shutters=jitter(rng, arch["shutters"][int(rng.integers(4))], 8)
+            if rng.random() < arch.get("p_shutters", 0)
+            else None,
+            siding=arch.get("siding", False),
+            tank=rng.random() < arch.get("p_tank", 0),
             tile_lines=arch.get("tile_lines", False),
-        )  # fmt: skip
+        )
         if c.visible(height, z + length, 8.0):
             roof = "flat roof" if b.roof == "flat" else "pitched roof"
             extra = (
@@ -144,8 +157,18 @@ def _plan_generic_block(c: Ctx, side: int) -> None:
     rng = c.rng
     z = float(rng.uniform(15, 50))
     xi = c.hw + float(rng.uniform(3, 8))
-    b = bl.Building(side=side, xi=xi, xo=xi + 8, za=z, zb=z + float(rng.uniform(8, 20)), height=float(rng.uniform(5, 12)),
-                    wall=jitter(rng, (175, 172, 165), 12), roof="flat", roof_colour=(0, 0, 0), floors=2)  # fmt: skip
+    b = bl.Building(
+        side=side,
+        xi=xi,
+        xo=xi + 8,
+        za=z,
+        zb=z + float(rng.uniform(8, 20)),
+        height=float(rng.uniform(5, 12)),
+        wall=jitter(rng, (175, 172, 165), 12),
+        roof="flat",
+        roof_colour=(0, 0, 0),
+        floors=2,
+    )
     c.plan.add(BUILDINGS, np.hypot(xi, z + 10), -1, bl.building, b)
 
 
@@ -221,8 +244,19 @@ def plan_distractors(c: Ctx) -> None:
         p.add(ROADSIDE, np.hypot(X, z), -1, pr.shrub, X, z, float(rng.uniform(0.4, 1.0)), col)
     if rng.random() < 0.45:
         X, z = roadside_x(c, int(rng.choice([-1, 1])), 2.0, 7.0), float(rng.uniform(8, 60))
-        p.add(ROADSIDE, np.hypot(X, z), -1, pr.round_tree, X, z, float(rng.uniform(2, 3.5)), float(rng.uniform(1.5, 3.0)),
-              jitter(rng, (60, 95, 50), 14), (85, 70, 55), False)  # fmt: skip
+        p.add(
+            ROADSIDE,
+            np.hypot(X, z),
+            -1,
+            pr.round_tree,
+            X,
+            z,
+            float(rng.uniform(2, 3.5)),
+            float(rng.uniform(1.5, 3.0)),
+            jitter(rng, (60, 95, 50), 14),
+            (85, 70, 55),
+            False,
+        )
     if rng.random() < 0.3:
         side = int(rng.choice([-1, 1]))
         X, z = roadside_x(c, side, 0.6, 1.5), float(rng.uniform(8, 40))

@@ -54,7 +54,7 @@ class Plan:
         self.instances.append(Instance(key, f"{key.replace('_', ' ')}: {detail}"))
         return len(self.instances) - 1
 
-    def add(self, layer: int, dist: float, inst: int, fn: Callable, *args, **kwargs) -> None:  # noqa: ANN002, ANN003
+    def add(self, layer: int, dist: float, inst: int, fn: Callable, *args, **kwargs) -> None:
         """Queue ``fn(canvas, camera, *args, **kwargs)``; drawn by layer, then far to near."""
         self._seq += 1
         key = (layer, 0.0 if layer == GROUND else -dist, self._seq)

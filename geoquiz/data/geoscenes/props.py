@@ -160,7 +160,7 @@ def panel_sign(
     return (tx0, ty0, tx1, ty1)
 
 
-def text(cv: Canvas, cam: Camera, area, script: str, colour: Colour, Z: float, seed: int, lines: int) -> None:  # noqa: ANN001
+def text(cv: Canvas, cam: Camera, area, script: str, colour: Colour, Z: float, seed: int, lines: int) -> None:
     """Glyphs of ``script`` in an output-pixel text ``area`` (from :func:`panel_sign`)."""
     draw_text(cv, script, area, cam.fade(colour, Z), seed, lines)
 

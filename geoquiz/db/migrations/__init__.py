@@ -19,7 +19,7 @@ class Migration:
     name: str
     module: ModuleType
 
-    def apply(self, db) -> None:  # noqa: ANN001 - sqlite_utils.Database
+    def apply(self, db) -> None:
         self.module.apply(db)
 
 

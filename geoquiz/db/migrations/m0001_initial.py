@@ -215,7 +215,7 @@ CREATE TABLE project_settings (
 """
 
 
-def apply(db) -> None:  # noqa: ANN001
+def apply(db) -> None:
     for statement in SCHEMA.split(";"):
         if statement.strip():
             db.execute(statement)

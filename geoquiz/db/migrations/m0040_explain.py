@@ -27,6 +27,6 @@ STATEMENTS = [
 ]
 
 
-def apply(db) -> None:  # noqa: ANN001
+def apply(db) -> None:
     for statement in STATEMENTS:
         db.execute(statement)

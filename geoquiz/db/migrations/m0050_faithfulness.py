@@ -8,7 +8,7 @@
 NAME = "0050_faithfulness"
 
 
-def apply(db) -> None:  # noqa: ANN001
+def apply(db) -> None:
     db.execute(
         "ALTER TABLE evaluation_results ADD COLUMN location_id INTEGER REFERENCES locations(id) ON DELETE CASCADE"
     )

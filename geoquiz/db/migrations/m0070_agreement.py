@@ -46,7 +46,7 @@ CREATE INDEX idx_agreement_location ON agreement (location_id)
 """
 
 
-def apply(db) -> None:  # noqa: ANN001
+def apply(db) -> None:
     for statement in SCHEMA.split(";"):
         if statement.strip():
             db.execute(statement)
