@@ -19,23 +19,71 @@ import tomllib
 from geoquiz.errors import ConfigError
 
 
-@dataclass(frozen=True)
 class SegmenterSettings:
-    """Checkpoint paths for the SAM family (empty = not configured).
+    """Checkpoint paths of the segmenters that need weights, by segmenter name (empty = not set).
 
-    Official files: ``sam_vit_b_01ec64.pth``, ``sam_vit_l_0b3195.pth``, ``sam_vit_h_4b8939.pth``
-    (segment-anything), ``mobile_sam.pt`` (MobileSAM), ``sam2.1_hiera_tiny.pt`` /
-    ``sam2.1_hiera_small.pt`` / ``sam2.1_hiera_base_plus.pt`` / ``sam2.1_hiera_large.pt`` (SAM2).
+    ``project.toml``'s ``[segmenters]`` table maps a name of the segmentation registry
+    (:data:`geoquiz.segmentation.SEGMENTERS`, e.g. ``sam_vit_b``, ``mobilesam_vit_t``,
+    ``sam2_hiera_t``) to its checkpoint file, so a new segmenter needs no new setting here; a name
+    the registry does not know is reported by :func:`geoquiz.segmentation.segmenter_status`.
+
+        SegmenterSettings(sam_vit_b="/weights/sam_vit_b_01ec64.pth").checkpoint("sam_vit_b")
+
+    Immutable and hashable like the other settings; :meth:`replace` returns a changed copy.
     """
 
-    sam_vit_b: str = ""
-    sam_vit_l: str = ""
-    sam_vit_h: str = ""
-    mobilesam_vit_t: str = ""
-    sam2_hiera_t: str = ""
-    sam2_hiera_s: str = ""
-    sam2_hiera_b: str = ""
-    sam2_hiera_l: str = ""
+    __slots__ = ("_paths",)
+
+    def __init__(self, **checkpoints: str) -> None:
+        for name, path in checkpoints.items():
+            if not isinstance(path, str):
+                raise ConfigError(f"segmenters.{name} must be a path (text), got {path!r}")
+        object.__setattr__(self, "_paths", {k: v for k, v in sorted(checkpoints.items())})
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        raise AttributeError("SegmenterSettings is immutable; use .replace(name=path)")
+
+    def checkpoint(self, name: str) -> str:
+        """The checkpoint path set for segmenter ``name`` ('' when none)."""
+        return self._paths.get(name, "") or ""
+
+    def names(self) -> tuple[str, ...]:
+        """The segmenter names that have an entry (set or empty)."""
+        return tuple(self._paths)
+
+    def replace(self, **checkpoints: str) -> SegmenterSettings:
+        return SegmenterSettings(**{**self._paths, **checkpoints})
+
+    def as_dict(self) -> dict[str, str]:
+        return dict(self._paths)
+
+    @classmethod
+    def from_table(cls, data: Any, where: str) -> SegmenterSettings:
+        if not isinstance(data, dict):
+            raise ConfigError(f"{where} must be a table of segmenter name = checkpoint path")
+        bad = [k for k, v in data.items() if not isinstance(v, str)]
+        if bad:
+            raise ConfigError(f"{where}.{bad[0]} must be a path (text), got {data[bad[0]]!r}")
+        return cls(**data)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, SegmenterSettings) and self._nonempty() == other._nonempty()
+
+    def __hash__(self) -> int:
+        return hash(tuple(sorted(self._nonempty().items())))
+
+    def _nonempty(self) -> dict[str, str]:
+        return {k: v for k, v in self._paths.items() if v}
+
+    def __repr__(self) -> str:
+        return f"SegmenterSettings({', '.join(f'{k}={v!r}' for k, v in self._paths.items())})"
+
+    def __reduce__(self) -> tuple:
+        return (_segmenter_settings, (self._paths,))
+
+
+def _segmenter_settings(paths: dict[str, str]) -> SegmenterSettings:
+    return SegmenterSettings(**paths)
 
 
 @dataclass(frozen=True)
@@ -108,7 +156,9 @@ def from_mapping(cls: type, data: dict[str, Any], where: str) -> Any:
     kwargs = {}
     for key, value in data.items():
         hint = hints[key]
-        if dataclasses.is_dataclass(hint):
+        if hasattr(hint, "from_table"):
+            kwargs[key] = hint.from_table(value, f"{where}.{key}")
+        elif dataclasses.is_dataclass(hint):
             kwargs[key] = from_mapping(hint, value, f"{where}.{key}")
         else:
             kwargs[key] = _check_type(value, hint, f"{where}.{key}")
@@ -116,7 +166,16 @@ def from_mapping(cls: type, data: dict[str, Any], where: str) -> Any:
 
 
 def to_mapping(obj: Any) -> dict[str, Any]:
-    return dataclasses.asdict(obj)
+    """A dataclass of settings as nested dicts (sections with ``as_dict`` become tables too)."""
+    out = {}
+    for f in dataclasses.fields(obj):
+        value = getattr(obj, f.name)
+        if hasattr(value, "as_dict"):
+            value = value.as_dict()
+        elif dataclasses.is_dataclass(value):
+            value = to_mapping(value)
+        out[f.name] = value
+    return out
 
 
 def load_settings(path: str | Path) -> Settings:

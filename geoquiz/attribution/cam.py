@@ -184,3 +184,8 @@ class CamAttributor(Attributor):
             finally:
                 cam.activations_and_grads.release()
         return target, (grayscale if medium else grayscale[0])
+
+
+def build(name: str, loaded_model: Any, **params: Any) -> CamAttributor:
+    """Registry builder (:data:`geoquiz.attribution.REGISTRY`) for ``gradcam``, ``gradcampp`` and ``scorecam``."""
+    return CamAttributor(name, loaded_model, **params)

@@ -123,3 +123,11 @@ class IntegratedGradientsAttributor(GradientAttributor):
             n_steps=int(p["n_steps"]),
             internal_batch_size=int(p["batch_size"]),
         )
+
+
+def build(name: str, loaded_model: Any, **params: Any) -> GradientAttributor:
+    """Registry builder (:data:`geoquiz.attribution.REGISTRY`) for ``smoothgrad`` and ``ig``."""
+    classes = {"smoothgrad": SmoothGradAttributor, "ig": IntegratedGradientsAttributor}
+    if name not in classes:
+        raise ValueError(f"{name!r} is not a gradient method; known: {', '.join(classes)}")
+    return classes[name](loaded_model, **params)

@@ -21,7 +21,6 @@ seeds, same numbers). An image that fails is listed at the end, the run goes on 
 from __future__ import annotations
 
 import argparse
-import dataclasses
 from pathlib import Path
 
 from geoquiz.cli.common import add_project_arg, open_project, progress_bar
@@ -195,57 +194,33 @@ def _print_outcome(db, run_id: int) -> int:
 
 
 def _run_grid(project, args: argparse.Namespace, engine) -> int:
-    from geoquiz.faithfulness.grid import run_grid
+    from geoquiz.faithfulness.request import GridRequest, run_request
+    from geoquiz.faithfulness.sweep import DEFAULT_VALUES
 
-    db = project.db
-    model = args.model or _default_model(db)
-    dataset = args.dataset or _default_dataset(db, model)
-    params = project.settings.elements
-    if args.top_p is not None:
-        params = dataclasses.replace(params, top_p=args.top_p)
-    source = {"kind": "option" if args.top_p is not None else "settings"}
-    if args.choose_p:
-        from geoquiz.faithfulness.sweep import DEFAULT_VALUES, sweep_top_p
+    model = args.model or _default_model(project.db)
+    request = GridRequest(
+        model_name=model,
+        dataset=args.dataset or _default_dataset(project.db, model),
+        split=args.split,
+        methods=tuple(args.methods),
+        segmenters=tuple(args.segmenters),
+        fill=args.fill,
+        repeats=args.repeats,
+        seed=args.seed,
+        top_p=args.top_p,
+        choose_p=args.choose_p,
+        sweep_values=tuple(args.sweep_values or DEFAULT_VALUES),
+        limit=args.limit,
+        curves=not args.no_curves,
+        curve_repeats=args.curve_repeats,
+        batch_size=args.batch_size,
+        resume=not args.new,
+        device=args.device,
+    )
 
-        with progress_bar("top-p sweep (val)") as reporter:
-            res = sweep_top_p(
-                project,
-                model,
-                dataset,
-                split="val",
-                method="gradcampp" if "gradcampp" in args.methods else args.methods[0],
-                segmenter=args.segmenters[0],
-                values=args.sweep_values or DEFAULT_VALUES,
-                fill=args.fill,
-                seed=args.seed,
-                params=params,
-                limit=args.limit,
-                reporter=reporter,
-                device=args.device,
-            )
+    def show_sweep(res) -> None:
         print(res.table.to_string(index=False, float_format=lambda v: f"{v:.3f}"))
         print(f"chosen top_p = {res.chosen_top_p:g} (sweep run #{res.run_id})")
-        params = dataclasses.replace(params, top_p=res.chosen_top_p)
-        source = {"kind": "sweep", "run_id": res.run_id, "split": "val"}
+
     with progress_bar("faithfulness") as reporter:
-        return run_grid(
-            project,
-            model,
-            dataset,
-            args.split,
-            args.methods,
-            args.segmenters,
-            fill=args.fill,
-            repeats=args.repeats,
-            seed=args.seed,
-            params=params,
-            reporter=reporter,
-            curves=not args.no_curves,
-            curve_repeats=args.curve_repeats,
-            batch_size=args.batch_size,
-            limit=args.limit,
-            resume=not args.new,
-            device=args.device,
-            top_p_source=source,
-            engine=engine,
-        )
+        return run_request(project, request, reporter=reporter, engine=engine, on_sweep=show_sweep).run_id

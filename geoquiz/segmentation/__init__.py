@@ -14,9 +14,10 @@ prompts the segmenter only inside the salient region of the attribution map bein
 
 from __future__ import annotations
 
+import importlib
 import importlib.util
 import threading
-from dataclasses import fields
+from collections.abc import Callable
 from pathlib import Path
 
 from geoquiz.config import SegmenterSettings
@@ -27,98 +28,121 @@ _SAM_SRC = "segment-anything, github.com/facebookresearch/segment-anything"
 _MOBILE_SRC = "MobileSAM, github.com/ChaoningZhang/MobileSAM, weights/mobile_sam.pt"
 _SAM2_SRC = "SAM 2.1, github.com/facebookresearch/sam2, checkpoints/download_ckpts.sh"
 
+_SAM = "geoquiz.segmentation.sam:SamSegmenter"
+_SAM2 = "geoquiz.segmentation.sam2:Sam2Segmenter"
+
+#: The segmenters, by name: the one list the CLI, the app and the settings read. A new segmenter is
+#: one entry here plus its module (a ``builder``); its checkpoint goes in ``[segmenters]``.
 SEGMENTERS: dict[str, SegmenterInfo] = {
     info.name: info
     for info in (
         SegmenterInfo(
-            "default",
-            "default",
-            "felzenszwalb+slic",
-            "",
-            "skimage",
-            "",
-            "scikit-image",
-            "weight-free multi-scale regions",
+            name="default",
+            family="default",
+            arch="felzenszwalb+slic",
+            official_file="",
+            package="skimage",
+            extra="",
+            source="scikit-image",
+            description="weight-free multi-scale regions",
+            builder="geoquiz.segmentation.default:build_default",
+            label="Default (superpixels)",
         ),
         SegmenterInfo(
-            "sam_vit_b",
-            "sam",
-            "vit_b",
-            "sam_vit_b_01ec64.pth",
-            "segment_anything",
-            "sam",
-            _SAM_SRC,
-            "SAM ViT-B (375 MB)",
+            name="sam_vit_b",
+            family="sam",
+            arch="vit_b",
+            official_file="sam_vit_b_01ec64.pth",
+            package="segment_anything",
+            extra="sam",
+            source=_SAM_SRC,
+            description="SAM ViT-B (375 MB)",
+            builder=_SAM,
+            label="SAM ViT-B",
         ),
         SegmenterInfo(
-            "sam_vit_l",
-            "sam",
-            "vit_l",
-            "sam_vit_l_0b3195.pth",
-            "segment_anything",
-            "sam",
-            _SAM_SRC,
-            "SAM ViT-L (1.2 GB)",
+            name="sam_vit_l",
+            family="sam",
+            arch="vit_l",
+            official_file="sam_vit_l_0b3195.pth",
+            package="segment_anything",
+            extra="sam",
+            source=_SAM_SRC,
+            description="SAM ViT-L (1.2 GB)",
+            builder=_SAM,
+            label="SAM ViT-L",
         ),
         SegmenterInfo(
-            "sam_vit_h",
-            "sam",
-            "vit_h",
-            "sam_vit_h_4b8939.pth",
-            "segment_anything",
-            "sam",
-            _SAM_SRC,
-            "SAM ViT-H (2.6 GB)",
+            name="sam_vit_h",
+            family="sam",
+            arch="vit_h",
+            official_file="sam_vit_h_4b8939.pth",
+            package="segment_anything",
+            extra="sam",
+            source=_SAM_SRC,
+            description="SAM ViT-H (2.6 GB)",
+            builder=_SAM,
+            label="SAM ViT-H",
         ),
         SegmenterInfo(
-            "mobilesam_vit_t",
-            "mobilesam",
-            "vit_t",
-            "mobile_sam.pt",
-            "mobile_sam",
-            "mobilesam",
-            _MOBILE_SRC,
-            "MobileSAM TinyViT (40 MB)",
+            name="mobilesam_vit_t",
+            family="mobilesam",
+            arch="vit_t",
+            official_file="mobile_sam.pt",
+            package="mobile_sam",
+            extra="mobilesam",
+            source=_MOBILE_SRC,
+            description="MobileSAM TinyViT (40 MB)",
+            builder=_SAM,
+            label="MobileSAM",
         ),
         SegmenterInfo(
-            "sam2_hiera_t",
-            "sam2",
-            "configs/sam2.1/sam2.1_hiera_t.yaml",
-            "sam2.1_hiera_tiny.pt",
-            "sam2",
-            "sam2",
-            _SAM2_SRC,
-            "SAM2.1 Hiera-T",
+            name="sam2_hiera_t",
+            family="sam2",
+            arch="configs/sam2.1/sam2.1_hiera_t.yaml",
+            official_file="sam2.1_hiera_tiny.pt",
+            package="sam2",
+            extra="sam2",
+            source=_SAM2_SRC,
+            description="SAM2.1 Hiera-T",
+            builder=_SAM2,
+            label="SAM2.1 Hiera-T",
         ),
         SegmenterInfo(
-            "sam2_hiera_s",
-            "sam2",
-            "configs/sam2.1/sam2.1_hiera_s.yaml",
-            "sam2.1_hiera_small.pt",
-            "sam2",
-            "sam2",
-            _SAM2_SRC,
-            "SAM2.1 Hiera-S",
+            name="sam2_hiera_s",
+            family="sam2",
+            arch="configs/sam2.1/sam2.1_hiera_s.yaml",
+            official_file="sam2.1_hiera_small.pt",
+            package="sam2",
+            extra="sam2",
+            source=_SAM2_SRC,
+            description="SAM2.1 Hiera-S",
+            builder=_SAM2,
+            label="SAM2.1 Hiera-S",
         ),
         SegmenterInfo(
-            "sam2_hiera_b",
-            "sam2",
-            "configs/sam2.1/sam2.1_hiera_b+.yaml",
-            "sam2.1_hiera_base_plus.pt",
-            "sam2",
-            "sam2",
-            _SAM2_SRC,
-            "SAM2.1 Hiera-B+",
+            name="sam2_hiera_b",
+            family="sam2",
+            arch="configs/sam2.1/sam2.1_hiera_b+.yaml",
+            official_file="sam2.1_hiera_base_plus.pt",
+            package="sam2",
+            extra="sam2",
+            source=_SAM2_SRC,
+            description="SAM2.1 Hiera-B+",
+            builder=_SAM2,
+            label="SAM2.1 Hiera-B+",
         ),
         SegmenterInfo(
-            "sam2_hiera_l",
-            "sam2",
-            "configs/sam2.1/sam2.1_hiera_l.yaml",
-            "sam2.1_hiera_large.pt",
-            "sam2",
-            "sam2",
-            _SAM2_SRC,
-            "SAM2.1 Hiera-L",
+            name="sam2_hiera_l",
+            family="sam2",
+            arch="configs/sam2.1/sam2.1_hiera_l.yaml",
+            official_file="sam2.1_hiera_large.pt",
+            package="sam2",
+            extra="sam2",
+            source=_SAM2_SRC,
+            description="SAM2.1 Hiera-L",
+            builder=_SAM2,
+            label="SAM2.1 Hiera-L",
         ),
     )
 }
@@ -140,9 +164,22 @@ def parse_segmenter(spec: str) -> tuple[str, bool]:
 
 
 def checkpoint_path(name: str, settings: SegmenterSettings) -> str:
-    return (
-        str(getattr(settings, name, "") or "") if name in {f.name for f in fields(SegmenterSettings)} else ""
-    )
+    """The checkpoint set for ``name`` in ``settings`` ('' for a weight-free segmenter or none set)."""
+    return settings.checkpoint(name) if SEGMENTERS[name].needs_checkpoint else ""
+
+
+def segmenter_label(spec: str) -> str:
+    """The display name of a segmenter spec (``"mobilesam_vit_t:guided"`` -> ``"MobileSAM (guided)"``)."""
+    name, guided = (spec[: -len(GUIDED_SUFFIX)], True) if spec.endswith(GUIDED_SUFFIX) else (spec, False)
+    info = SEGMENTERS.get(name)
+    label = info.display_name if info else name
+    return f"{label} (guided)" if guided else label
+
+
+def load_builder(info: SegmenterInfo) -> Callable[..., Segmenter]:
+    """The callable behind ``info.builder`` (``"module:attr"``), imported now."""
+    module, _, attr = info.builder.partition(":")
+    return getattr(importlib.import_module(module), attr)
 
 
 def get_segmenter(
@@ -167,18 +204,7 @@ def get_segmenter(
     with _cache_lock:
         if key in _cache:
             return _cache[key]
-        if info.family == "default":
-            from geoquiz.segmentation.default import DefaultSegmenter
-
-            seg = DefaultSegmenter(**params)
-        elif info.family == "sam2":
-            from geoquiz.segmentation.sam2 import Sam2Segmenter
-
-            seg = Sam2Segmenter(info, path, device, **params)
-        else:
-            from geoquiz.segmentation.sam import SamSegmenter
-
-            seg = SamSegmenter(info, path, device, **params)
+        seg = load_builder(info)(info, path, device, **params)
         _cache[key] = seg
         return seg
 
@@ -198,7 +224,7 @@ def segmenter_status(settings: SegmenterSettings) -> dict[str, str]:
     wrong model is only caught when it is loaded (``get_segmenter(...).load()``)."""
     out = {}
     for name, info in SEGMENTERS.items():
-        if info.family == "default":
+        if not info.needs_checkpoint:
             out[name] = "ready"
             continue
         if importlib.util.find_spec(info.package) is None:
@@ -213,6 +239,9 @@ def segmenter_status(settings: SegmenterSettings) -> dict[str, str]:
             out[name] = f"not a PyTorch checkpoint: {path} (official file {info.official_file})"
         else:
             out[name] = "ready"
+    for name in settings.names():
+        if name not in SEGMENTERS:
+            out[name] = f"unknown segmenter name in [segmenters]; known: {', '.join(SEGMENTERS)}"
     return out
 
 
@@ -224,6 +253,8 @@ __all__ = [
     "SegmenterUnavailable",
     "checkpoint_path",
     "get_segmenter",
+    "load_builder",
     "parse_segmenter",
+    "segmenter_label",
     "segmenter_status",
 ]

@@ -28,18 +28,34 @@ class SegmenterUnavailable(GeoQuizError):
 
 @dataclass(frozen=True)
 class SegmenterInfo:
-    """Registry entry. ``arch``: the family's own model name (``vit_b``, a SAM2 config ...);
-    ``official_file``: the checkpoint the user must download; ``package``: the import name;
-    ``extra``: the ``geoquiz[...]`` extra that installs it."""
+    """Registry entry (:data:`geoquiz.segmentation.SEGMENTERS`).
+
+    ``family``: ``default`` | ``sam`` | ``mobilesam`` | ``sam2`` ...; ``arch``: the family's own
+    model name (``vit_b``, a SAM2 config ...); ``official_file``: the checkpoint the user must
+    download ('' = weight-free); ``package``: the import name; ``extra``: the ``geoquiz[...]`` extra
+    that installs it; ``builder``: ``"module:callable"`` called as
+    ``builder(info, checkpoint_path, device, **params)`` to make the segmenter (imported lazily, so
+    the registry stays torch-free); ``label``: the short name shown in the app and reports.
+    """
 
     name: str
-    family: str  # default | sam | mobilesam | sam2
+    family: str
     arch: str
     official_file: str
     package: str
     extra: str
     source: str
     description: str
+    builder: str = ""
+    label: str = ""
+
+    @property
+    def needs_checkpoint(self) -> bool:
+        return bool(self.official_file) and self.family != "default"
+
+    @property
+    def display_name(self) -> str:
+        return self.label or self.description or self.name
 
 
 @runtime_checkable

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from PySide6.QtCore import Qt
 from conftest import write_png
 
 from geoquiz.data.store import store_dataset
@@ -161,14 +162,20 @@ def test_running_a_grid_in_the_worker_lists_and_draws_the_run(qtbot, explain_pro
     with Project.open(root) as project:
         w = FaithfulnessView(AppContext(project))
         qtbot.addWidget(w)
-        w.model_box.setCurrentText("single")
-        w.dataset_box.setCurrentText("tiny")
-        w.split_box.setCurrentText("test")
-        w.repeats_spin.setValue(2)
-        w.start_run()
-        assert w.worker is not None and not w.run_button.isEnabled() and w.cancel_button.isEnabled()
-        qtbot.waitUntil(lambda: w.worker is None, timeout=120000)
-        assert "finished" in w.status_label.text() and w.run_button.isEnabled()
+        w.show()
+        form, controls = w.form, w.controls
+        form.model_box.setCurrentIndex(form.model_box.findData("single"))
+        form.dataset_box.setCurrentIndex(form.dataset_box.findData("tiny"))
+        form.split_box.setCurrentText("test")
+        form.repeats_spin.selectAll()
+        qtbot.keyClicks(form.repeats_spin, "2")
+        assert form.repeats_spin.value() == 2
+        assert form.request().methods == ("gradcampp",) and form.request().segmenters == ("default",)
+        qtbot.mouseClick(controls.run_button, Qt.LeftButton)
+        assert w.worker is not None and not controls.run_button.isEnabled() and controls.cancel_button.isEnabled()
+        with qtbot.waitSignal(controls.finished, timeout=120000):
+            pass
+        assert "finished" in w.status_label.text() and controls.run_button.isEnabled()
         assert w.runs_list.count() == 1
         qtbot.waitUntil(lambda: w.results is not None, timeout=30000)
         assert w.fig2.charts and w.table.rowCount() == 2  # deletion and insertion for gradcampp x default
