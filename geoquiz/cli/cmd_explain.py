@@ -104,11 +104,10 @@ def run(args: argparse.Namespace) -> int:
     with open_project(args) as project:
         seg_settings = project.settings.segmenters
         for name, path in args.checkpoint:
-            if name not in SEGMENTERS or name == "default":
-                raise GeoQuizError(
-                    f"--checkpoint: unknown SAM-family segmenter {name!r}; known: {', '.join(list(SEGMENTERS)[1:])}"
-                )
-            seg_settings = dataclasses.replace(seg_settings, **{name: path})
+            if name not in SEGMENTERS or not SEGMENTERS[name].needs_checkpoint:
+                known = ", ".join(n for n, info in SEGMENTERS.items() if info.needs_checkpoint)
+                raise GeoQuizError(f"--checkpoint: unknown segmenter with weights {name!r}; known: {known}")
+            seg_settings = seg_settings.replace(**{name: path})
         if args.save_checkpoints and args.checkpoint:
             project.save_settings(dataclasses.replace(project.settings, segmenters=seg_settings))
         if args.status:

@@ -95,27 +95,28 @@ class SettingsDialog(QDialog):
         seg_box = QGroupBox("Segmenter checkpoints", self)
         grid = QGridLayout(seg_box)
         grid.addWidget(QLabel("<i>default</i> (weight-free) is always ready.", self), 0, 0, 1, 4)
-        for row, f in enumerate(dataclasses.fields(SegmenterSettings), start=1):
-            info = SEGMENTERS[f.name]
-            label = QLabel(f"{f.name}", self)
-            label.setToolTip(f"{info.description}; official file {info.official_file}")
-            edit = QLineEdit(getattr(settings.segmenters, f.name), self)
-            edit.setObjectName(f"path_{f.name}")
+        with_weights = [info for info in SEGMENTERS.values() if info.needs_checkpoint]
+        for row, info in enumerate(with_weights, start=1):
+            name = info.name
+            label = QLabel(info.display_name, self)
+            label.setToolTip(f"{name}: {info.description}; official file {info.official_file}; {info.source}")
+            edit = QLineEdit(settings.segmenters.checkpoint(name), self)
+            edit.setObjectName(f"path_{name}")
             edit.setPlaceholderText(info.official_file)
             edit.textChanged.connect(self.update_status)
             browse = QPushButton("Browse…", self)
-            browse.setObjectName(f"browse_{f.name}")
-            browse.clicked.connect(lambda _=False, n=f.name: self.browse(n))
+            browse.setObjectName(f"browse_{name}")
+            browse.clicked.connect(lambda _=False, n=name: self.browse(n))
             status = QLabel(self)
-            status.setObjectName(f"status_{f.name}")
+            status.setObjectName(f"status_{name}")
             status.setWordWrap(True)
             status.setMinimumWidth(220)
             grid.addWidget(label, row, 0)
             grid.addWidget(edit, row, 1)
             grid.addWidget(browse, row, 2)
             grid.addWidget(status, row, 3)
-            self.path_edits[f.name] = edit
-            self.status_labels[f.name] = status
+            self.path_edits[name] = edit
+            self.status_labels[name] = status
         grid.setColumnStretch(1, 2)
         grid.setColumnStretch(3, 1)
 
@@ -154,7 +155,8 @@ class SettingsDialog(QDialog):
         self.update_status()
 
     def segmenter_settings(self) -> SegmenterSettings:
-        return SegmenterSettings(**{name: edit.text().strip() for name, edit in self.path_edits.items()})
+        current = self.ctx.project.settings.segmenters
+        return current.replace(**{name: edit.text().strip() for name, edit in self.path_edits.items()})
 
     def element_settings(self) -> ElementSettings:
         values = {}
