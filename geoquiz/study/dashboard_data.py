@@ -21,7 +21,7 @@ from typing import Any
 
 import numpy as np
 
-from geoquiz import agreement as ag
+from geoquiz.study import accuracy as ag
 from geoquiz.study.review_data import _db, load_answers, load_predictions, model_row
 
 

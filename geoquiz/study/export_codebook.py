@@ -231,7 +231,7 @@ TABLES: dict[str, list[Column]] = {
     ],
 }
 
-#: The measures in agreement.csv (see geoquiz.agreement and geoquiz.study.agreement_runs).
+#: The measures in agreement.csv (see geoquiz.agreement and geoquiz.agreement).
 METRICS: dict[str, str] = {
     "n_trials": "Main trials on the item (n = the same).",
     "n_participants": "Distinct participants who answered.",

@@ -8,8 +8,8 @@ import pytest
 from fixtures.review_seed import FixedEvidence
 
 from geoquiz import csvio
+from geoquiz.agreement import AgreementConfig, compute_agreement
 from geoquiz.study import export as ex
-from geoquiz.study.agreement_runs import AgreementConfig, compute_agreement
 
 
 @pytest.mark.parametrize(

@@ -6,8 +6,8 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from PySide6.QtCore import Qt
 from conftest import write_png
+from PySide6.QtCore import Qt
 
 from geoquiz.data.store import store_dataset
 from geoquiz.faithfulness import store
@@ -172,7 +172,11 @@ def test_running_a_grid_in_the_worker_lists_and_draws_the_run(qtbot, explain_pro
         assert form.repeats_spin.value() == 2
         assert form.request().methods == ("gradcampp",) and form.request().segmenters == ("default",)
         qtbot.mouseClick(controls.run_button, Qt.LeftButton)
-        assert w.worker is not None and not controls.run_button.isEnabled() and controls.cancel_button.isEnabled()
+        assert (
+            w.worker is not None
+            and not controls.run_button.isEnabled()
+            and controls.cancel_button.isEnabled()
+        )
         with qtbot.waitSignal(controls.finished, timeout=120000):
             pass
         assert "finished" in w.status_label.text() and controls.run_button.isEnabled()

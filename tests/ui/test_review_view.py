@@ -8,7 +8,7 @@ import pytest
 from fixtures.review_seed import FixedEvidence
 from PySide6.QtGui import QImage
 
-from geoquiz.study.agreement_runs import AgreementConfig, build_views, compute_agreement
+from geoquiz.agreement import AgreementConfig, build_views, compute_agreement
 from geoquiz.study.review_data import load_item
 from ui.context import AppContext
 from ui.views.review_view import ReviewView

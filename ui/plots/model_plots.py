@@ -17,7 +17,7 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import Qt
 
-from geoquiz.agreement import wilson_interval
+from geoquiz.study.accuracy import wilson_interval
 from geoquiz.study.dashboard_data import Bar
 from ui.plots.dashboard_plots import _message, draw_bars, draw_confusion, draw_embedding_map, draw_roc_curves
 

@@ -113,9 +113,9 @@ def load_item_job(
     reporter=None,
 ) -> ItemBundle:
     """Worker job: the item's images, answers, stored prediction and stored agreement rows."""
+    from geoquiz.agreement import latest_run, load_agreement
     from geoquiz.data.imageio import read_image
     from geoquiz.project import Project
-    from geoquiz.study.agreement_runs import latest_run, load_agreement
     from geoquiz.study.review_data import load_answers, load_item, load_predictions, model_row
     from geoquiz.types import ImageItem
 
@@ -145,8 +145,8 @@ def load_item_job(
 def explain_job(root: str, model: str, ref: ItemRef, method: str, segmenter: str, *, reporter=None) -> dict:
     """Worker job: attribution maps and elements of the item (via geoquiz.explain, cached), in the
     images' pixel frames, plus the model's prediction."""
+    from geoquiz.agreement import ExplainerEvidence, build_views
     from geoquiz.project import Project
-    from geoquiz.study.agreement_runs import ExplainerEvidence, build_views
     from geoquiz.study.review_data import load_item
 
     with Project.open(root) as project:
@@ -167,8 +167,8 @@ def explain_job(root: str, model: str, ref: ItemRef, method: str, segmenter: str
 def compute_job(
     root: str, model: str, method: str, segmenter: str, study: str | None, *, reporter=None
 ) -> int:
+    from geoquiz.agreement import compute_agreement
     from geoquiz.project import Project
-    from geoquiz.study.agreement_runs import compute_agreement
 
     with Project.open(root) as project:
         return compute_agreement(
