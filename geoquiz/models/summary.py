@@ -5,7 +5,11 @@ from __future__ import annotations
 
 from geoquiz.models.store import ModelInfo
 
-STOP_REASONS = {"epochs": "all epochs", "early_stopping": "early stopping", "time": "time budget"}
+STOP_REASONS = {
+    "epochs": "all epochs done",
+    "early_stopping": "early stopping",
+    "time": "time budget reached",
+}
 
 
 def training_summary(info: ModelInfo) -> list[str]:

@@ -38,6 +38,7 @@ from PySide6.QtWidgets import (
 from geoquiz.progress import step
 from geoquiz.types import VIEWS, Element
 from ui.widgets.image_canvas import BoxOverlay, ImageCanvas
+from ui.workers import Latest
 
 METHOD_LABELS = {
     "gradcam": "Grad-CAM",
@@ -113,9 +114,8 @@ class ExplainView(QWidget):
         super().__init__(parent)
         self.ctx = ctx
         self.setObjectName("explainView")
-        self.worker = None
+        self.job = Latest()  # a new request replaces the running one
         self.result: ExplanationResult | None = None
-        self._job = 0
         self._models: dict[str, tuple[str, tuple[str, ...]]] = {}  # name -> (integration, classes)
         self._build()
         ctx.project_changed.connect(self.refresh)
@@ -317,23 +317,18 @@ class ExplainView(QWidget):
     # --- jobs -------------------------------------------------------------------------------
     def explain(self) -> None:
         """Start computing the current selection (cancels a running job)."""
-        from ui.workers import start
-
         model, item = self.model_combo.currentData(), self.sample_list.currentItem()
         segmenter = self.segmenter_combo.currentData()
         if model is None or item is None or segmenter is None or self.ctx.project is None:
             self.status.setText("Choose a model, an image and a segmenter first.")
             return
-        self.cancel()
-        self._job += 1
-        job = self._job
         kind, sample_id = item.data(Qt.UserRole)
         method = self.method_combo.currentData()
         self.status.setText(f"Explaining {item.text()} …")
         self.progress.setRange(0, 0)
         self.progress.show()
         self.cancel_button.setEnabled(True)
-        self.worker = start(
+        self.job.start(
             compute_explanation,
             self.ctx.root,
             model,
@@ -342,42 +337,42 @@ class ExplainView(QWidget):
             method,
             segmenter,
             self.target_combo.currentData(),
-            on_result=lambda r: self._finished(job, r),
-            on_error=lambda m, tb: self._failed(job, m),
-            on_progress=lambda d, t, m: self._progress(job, d, t, m),
-            on_cancelled=lambda: self._cancelled(job),
+            on_result=self._finished,
+            on_error=self._failed,
+            on_progress=self._progress,
+            on_cancelled=self._cancelled,
         )
 
-    def cancel(self) -> None:
-        if self.worker is not None and not self.worker.is_done:
-            self.worker.cancel()
+    @property
+    def worker(self):
+        return self.job.worker
 
-    def _progress(self, job: int, done: int, total: int, message: str) -> None:
-        if job == self._job:
-            self.progress.setRange(0, max(total, 0))
-            self.progress.setValue(min(done, total))
-            self.progress.setFormat(message or "%p%")
+    def cancel(self) -> None:
+        if self.job.running:
+            self.job.cancel()
+            self._cancelled()
+
+    def _progress(self, done: int, total: int, message: str) -> None:
+        self.progress.setRange(0, max(total, 0))
+        self.progress.setValue(min(done, total))
+        self.progress.setFormat(message or "%p%")
 
     def _end(self) -> None:
         self.progress.hide()
         self.cancel_button.setEnabled(False)
 
-    def _failed(self, job: int, message: str) -> None:
-        if job == self._job:
-            from ui.workers import show_error
+    def _failed(self, message: str, _tb: str = "") -> None:
+        from ui.workers import show_error
 
-            self._end()
-            self.status.setText(f"Failed: {message}")
-            show_error(self, "Explanation failed", message)
+        self._end()
+        self.status.setText(f"Failed: {message}")
+        show_error(self, "Explanation failed", message)
 
-    def _cancelled(self, job: int) -> None:
-        if job == self._job:
-            self._end()
-            self.status.setText("Cancelled.")
+    def _cancelled(self) -> None:
+        self._end()
+        self.status.setText("Cancelled.")
 
-    def _finished(self, job: int, result: ExplanationResult) -> None:
-        if job != self._job:
-            return  # a newer request replaced this one
+    def _finished(self, result: ExplanationResult) -> None:
         self._end()
         self.show_result(result)
 
