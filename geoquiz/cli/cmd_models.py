@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 from pathlib import Path
 
 from geoquiz.cli.cmd_train import parse_option
@@ -210,22 +211,22 @@ def run_register(args: argparse.Namespace) -> int:
             options["prompt"] = args.prompt
         if args.backend is not None:
             options["backend"] = args.backend
-        with progress_bar(f"importing {args.checkpoint}"):
-            import_model(
-                project,
-                args.name,
-                args.checkpoint,
-                arch=args.arch,
-                dataset=args.dataset,
-                classes=_classes(args.classes),
-                replace=args.replace,
-                integration=args.integration,
-                pooling=args.pooling,
-                input_size=args.input_size,
-                mean=args.mean,
-                std=args.std,
-                options=options,
-            )
+        print(f"converting {args.checkpoint} ({args.arch}) into a GeoQuiz checkpoint…", file=sys.stderr)
+        import_model(
+            project,
+            args.name,
+            args.checkpoint,
+            arch=args.arch,
+            dataset=args.dataset,
+            classes=_classes(args.classes),
+            replace=args.replace,
+            integration=args.integration,
+            pooling=args.pooling,
+            input_size=args.input_size,
+            mean=args.mean,
+            std=args.std,
+            options=options,
+        )
         info = get_model(project.db, args.name)
     print(
         f"registered model {args.name}: {info.arch}, {info.input_size} px, {len(info.classes)} classes, "
