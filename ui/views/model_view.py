@@ -162,7 +162,9 @@ class ModelView(QWidget):
         self.train_button.clicked.connect(self._open_train)
         self.register_button = QPushButton("Register checkpoint…", self)
         self.register_button.setObjectName("modelRegister")
-        self.register_button.setToolTip("Add a GeoQuiz checkpoint file (.pt) to this project")
+        self.register_button.setToolTip(
+            "Add a GeoQuiz checkpoint, or a timm / torchvision / CLIP model trained elsewhere, to this project"
+        )
         self.register_button.clicked.connect(self.register_dialog)
         self.delete_button = QPushButton("Remove model…", self)
         self.delete_button.setObjectName("modelDelete")
@@ -521,34 +523,21 @@ class ModelView(QWidget):
         )
         return self.register_worker
 
-    def register_dialog(self) -> None:
-        from PySide6.QtWidgets import QFileDialog, QInputDialog
+    def register_dialog(self):
+        """Open the register dialog (a GeoQuiz checkpoint, or a timm / torchvision / CLIP model)."""
+        from ui.dialogs.register_dialog import RegisterDialog
 
         if self.ctx.project is None:
-            return
-        path, _ = QFileDialog.getOpenFileName(
-            self, "GeoQuiz checkpoint", str(self.ctx.root), "Checkpoints (*.pt *.pth);;All files (*)"
-        )
-        if not path:
-            return
-        name, ok = QInputDialog.getText(self, "Register checkpoint", "Model name:", text=Path(path).stem)
-        if not ok or not name.strip():
-            return
-        box = self.eval_dataset
-        datasets = [
-            "(do not check classes)",
-            *[box.itemData(i) or box.itemText(i) for i in range(box.count())],
-        ]
-        dataset, ok = QInputDialog.getItem(
-            self,
-            "Register checkpoint",
-            "Check its classes against dataset:",
-            datasets,
-            1 if len(datasets) > 1 else 0,
-            False,
-        )
-        if ok:
-            self.register_checkpoint(path, name.strip(), None if dataset == datasets[0] else dataset)
+            return None
+        dialog = RegisterDialog(self.ctx, self)
+        dialog.registered.connect(self._registered)
+        dialog.open()
+        return dialog
+
+    def _registered(self, name: str) -> None:
+        self.refresh()
+        self.select_model(name)
+        self._set_status(f"Registered model {name}.")
 
     def remove_model(self, confirm: bool = True) -> None:
         """Remove the selected model from the project (its checkpoint file stays on disk)."""
