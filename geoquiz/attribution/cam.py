@@ -132,7 +132,8 @@ def cam_classes() -> dict[str, type]:
 
 
 class CamAttributor(Attributor):
-    """Grad-CAM / Grad-CAM++ / Score-CAM at ``model.target_layer``; maps normalised by their max."""
+    """Grad-CAM / Grad-CAM++ / Score-CAM at ``model.target_layer`` (through ``model.reshape_transform``
+    when it is set); maps normalised by their max."""
 
     normalisation = "max"
 
@@ -161,7 +162,9 @@ class CamAttributor(Attributor):
         model = self.lm.model
         medium = self.spec.integration == "medium"
         net = ViewsAsBatch.wrap(model) if medium else model
-        cam = cam_classes()[self.name](net, [model.target_layer])
+        # token-based networks (ViT, CLIP) name how their target layer's output becomes (B, C, h, w)
+        reshape = getattr(model, "reshape_transform", None)
+        cam = cam_classes()[self.name](net, [model.target_layer], reshape_transform=reshape)
         if self.name == "scorecam":
             cam.channels = None if self.params["channels"] == "all" else int(self.params["channels"])
             cam.batch_size = int(self.params["batch_size"])

@@ -6,7 +6,8 @@ File format (``torch.save`` of a plain dict, read back with ``torch.load(..., we
      "spec": ModelSpec.to_dict(),          # arch, integration, classes, input size, normalisation
      "state_dict": {...},                  # GeoClassifier.state_dict()
      "training": {...},                    # training config, history, dataset (plain data)
-     "metrics": {...}}                     # e.g. validation / test accuracy (plain data)
+     "metrics": {...},                     # e.g. validation / test accuracy (plain data)
+     "source": {...}}                      # optional: an imported model's origin (family, file, prompts)
 
 Writes are atomic (temp file in the same folder, fsync, rename). Loading never unpickles code, and
 a missing, corrupt or foreign file, or one trained for other classes, raises :class:`CheckpointError`
@@ -77,8 +78,11 @@ def save_checkpoint(
     *,
     training: dict | None = None,
     metrics: dict | None = None,
+    source: dict | None = None,
 ) -> Path:
-    """Write ``model``'s weights and metadata to ``path`` atomically; returns the path."""
+    """Write ``model``'s weights and metadata to ``path`` atomically; returns the path.
+
+    ``source``: where an imported model came from (family, file, prompts), stored as ``"source"``."""
     state = {k: v.detach().cpu().clone() for k, v in model.state_dict().items()}
     obj = {
         "format": FORMAT,
@@ -89,6 +93,8 @@ def save_checkpoint(
         "training": plain(training or {}),
         "metrics": plain(metrics or {}),
     }
+    if source:
+        obj["source"] = plain(source)
     atomic_torch_save(obj, path)
     return Path(path)
 
@@ -165,7 +171,12 @@ def load_checkpoint(
         model = build_model(spec, "scratch")
     except Exception as exc:
         raise CheckpointError(f"{path}: cannot build its model: {exc}") from exc
+    from geoquiz.models.families.base import state_problems
+
+    problems = state_problems(model, ckpt["state_dict"])
     try:
+        if problems:
+            raise RuntimeError("; ".join(problems))
         model.load_state_dict(ckpt["state_dict"], strict=True)
     except RuntimeError as exc:
         raise CheckpointError(
@@ -175,5 +186,6 @@ def load_checkpoint(
         "training": ckpt["training"],
         "metrics": ckpt["metrics"],
         "geoquiz_version": ckpt.get("geoquiz_version"),
+        **({"source": ckpt["source"]} if ckpt.get("source") else {}),
     }
     return LoadedModel(model, spec, resolve_device(device), path=path, metadata=meta)

@@ -16,10 +16,16 @@ Integration modes (paper 003, "ResNetBolt", sections 4.3-4.4):
 
 Normalisation: ``mean``/``std`` per RGB channel, applied to pixel values scaled to ``[0, 1]``;
 ImageNet statistics by default (paper 000), or statistics computed from a dataset (paper 003).
+
+Model families (:mod:`geoquiz.models.families`): ``arch`` is a ResNet name (``resnet50``) or
+``FAMILY:NAME`` (``timm:convnext_tiny``, ``torchvision:efficientnet_b0``, ``clip:StreetCLIP``);
+``options`` holds the family's plain-data settings (constructor keywords, a CLIP model's config and
+prompt template, a target-layer override), empty for ResNets.
 """
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -33,11 +39,12 @@ POOLINGS: tuple[str, ...] = ("mean", "concat")
 class ModelSpec:
     """Everything needed to rebuild a classifier and prepare its inputs.
 
-    ``arch``: a key of :data:`geoquiz.models.registry.ARCHS` (e.g. ``resnet50``).
+    ``arch``: a key of :data:`geoquiz.models.registry.ARCHS` (e.g. ``resnet50``) or ``FAMILY:NAME``.
     ``integration``: ``single`` | ``early`` | ``medium`` (see the module docstring).
     ``classes``: class names in output order. ``input_size``: side ``S`` in pixels of one view.
     ``pooling``: how medium integration pools the four views' features (``mean`` | ``concat``).
     ``mean``/``std``: per-channel normalisation of ``[0, 1]`` RGB pixels.
+    ``options``: the model family's settings, JSON-able plain data (empty for ResNets).
     """
 
     arch: str
@@ -47,8 +54,14 @@ class ModelSpec:
     pooling: str = "mean"
     mean: tuple[float, float, float] = IMAGENET_MEAN
     std: tuple[float, float, float] = field(default=IMAGENET_STD)
+    options: dict[str, Any] = field(default_factory=dict, hash=False)
 
     def __post_init__(self) -> None:
+        try:
+            options = json.loads(json.dumps(dict(self.options or {}), sort_keys=True))
+        except (TypeError, ValueError) as exc:
+            raise ValueError(f"ModelSpec.options must be JSON-able plain data: {exc}") from None
+        object.__setattr__(self, "options", options)
         object.__setattr__(self, "classes", tuple(str(c) for c in self.classes))
         object.__setattr__(self, "mean", tuple(float(v) for v in self.mean))
         object.__setattr__(self, "std", tuple(float(v) for v in self.std))
@@ -71,6 +84,11 @@ class ModelSpec:
             )
 
     @property
+    def family(self) -> str:
+        """The model family: the part of ``arch`` before ``:``, or ``resnet``."""
+        return self.arch.split(":", 1)[0] if ":" in self.arch else "resnet"
+
+    @property
     def n_views(self) -> int:
         """1 for single-view models, 4 for early and medium integration."""
         return 1 if self.integration == "single" else 4
@@ -90,8 +108,9 @@ class ModelSpec:
         return (4, 3, s, s)
 
     def to_dict(self) -> dict[str, Any]:
-        """Plain JSON-able dict (lists, not tuples), as stored in checkpoints and the database."""
-        return {
+        """Plain JSON-able dict (lists, not tuples), as stored in checkpoints and the database
+        (``options`` only when there are any, so a ResNet's dict is as before)."""
+        out = {
             "arch": self.arch,
             "integration": self.integration,
             "classes": list(self.classes),
@@ -100,6 +119,9 @@ class ModelSpec:
             "mean": list(self.mean),
             "std": list(self.std),
         }
+        if self.options:
+            out["options"] = json.loads(json.dumps(self.options))
+        return out
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> ModelSpec:
@@ -112,4 +134,5 @@ class ModelSpec:
             pooling=str(data.get("pooling", "mean")),
             mean=tuple(data.get("mean", IMAGENET_MEAN)),
             std=tuple(data.get("std", IMAGENET_STD)),
+            options=dict(data.get("options") or {}),
         )

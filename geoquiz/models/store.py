@@ -100,6 +100,8 @@ def register_model(
         dataset_id, classes = dataset_row(db, dataset)
         check_classes(path, spec, classes)
     meta = {"spec": spec.to_dict(), "training": ckpt["training"], "metrics": ckpt["metrics"]}
+    if ckpt.get("source"):
+        meta["source"] = ckpt["source"]
     row = {
         "name": name,
         "path": _stored_path(project.root, path),

@@ -35,7 +35,7 @@ from PySide6.QtWidgets import (
 from geoquiz.models.store import ModelInfo, list_models
 from geoquiz.models.summary import training_summary
 from ui.context import AppContext
-from ui.dialogs.register_model import ask_checkpoint, confirm_remove, register_job
+from ui.dialogs.register_dialog import confirm_remove, register_job
 from ui.plots.dashboard_plots import PlotPanel
 from ui.plots.model_plots import EVAL_FIGURES, TRAIN_FIGURES, metrics_summary
 from ui.views.model_evaluation import EvaluationPanel, make_table, table_item
@@ -69,7 +69,9 @@ class ModelView(QWidget):
         self.train_button.clicked.connect(self._open_train)
         self.register_button = QPushButton("Register checkpoint…", self)
         self.register_button.setObjectName("modelRegister")
-        self.register_button.setToolTip("Add a GeoQuiz checkpoint file (.pt) to this project")
+        self.register_button.setToolTip(
+            "Add a GeoQuiz checkpoint, or a timm / torchvision / CLIP model trained elsewhere, to this project"
+        )
         self.register_button.clicked.connect(self.register_dialog)
         self.delete_button = QPushButton("Remove model…", self)
         self.delete_button.setObjectName("modelDelete")
@@ -287,19 +289,27 @@ class ModelView(QWidget):
             show_error(self, "Cannot register the checkpoint", message)
 
         self._set_status(f"Checking {Path(path).name}…")
+        settings = {"kind": "geoquiz", "path": str(path), "dataset": dataset}
         self.register_worker = start(
-            register_job, str(self.ctx.root), name, str(path), dataset, on_result=done, on_error=failed
+            register_job, str(self.ctx.root), name, settings, on_result=done, on_error=failed
         )
         return self.register_worker
 
-    def register_dialog(self) -> None:
+    def register_dialog(self):
+        """Open the register dialog (a GeoQuiz checkpoint, or a timm / torchvision / CLIP model)."""
+        from ui.dialogs.register_dialog import RegisterDialog
+
         if self.ctx.project is None:
-            return
-        box = self.eval_dataset
-        datasets = [box.itemData(i) or box.itemText(i) for i in range(box.count())]
-        answer = ask_checkpoint(self, str(self.ctx.root), datasets)
-        if answer is not None:
-            self.register_checkpoint(*answer)
+            return None
+        dialog = RegisterDialog(self.ctx, self)
+        dialog.registered.connect(self._registered)
+        dialog.open()
+        return dialog
+
+    def _registered(self, name: str) -> None:
+        self.refresh()
+        self.select_model(name)
+        self._set_status(f"Registered model {name}.")
 
     def remove_model(self, confirm: bool = True) -> None:
         """Remove the selected model from the project (its checkpoint file stays on disk)."""
