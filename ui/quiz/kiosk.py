@@ -7,9 +7,17 @@ the researcher's passphrase is entered (the small "Researcher" button, Ctrl+Shif
 to close the window opens the prompt).
 
 Every answer is committed through :meth:`geoquiz.study.session.QuizSession.submit` (one
-transaction) before the next screen appears; if saving fails the answer stays on screen with the
-reason. The kiosk uses the session's database connection on the GUI thread: a submission is a few
-small inserts, and waiting for it is exactly what durability requires.
+transaction) before the next screen appears; if saving fails the answer stays on screen and the
+participant is asked to try again. The kiosk uses the session's database connection on the GUI
+thread: a submission is a few small inserts, and waiting for it is exactly what durability requires.
+
+What participants read never names a file, a dataset key, a label (outside feedback mode's "the
+answer was ...") or anything about the model: a picture that cannot be shown gives "This picture
+could not be shown, please tell the researcher", and the details (error, file) go to the session's
+events (``session_events``) and the ``geoquiz.quiz`` log for the researcher. Counts follow the
+session's numbering (:class:`geoquiz.study.session.TrialSpec`) on every page. While the
+researcher's passphrase prompt is open the trial clock and countdown stand still; the pause is
+recorded as a ``pause`` event.
 """
 
 from __future__ import annotations
@@ -17,7 +25,7 @@ from __future__ import annotations
 import html
 import sqlite3
 
-from PySide6.QtCore import Qt, Signal
+from PySide6.QtCore import QElapsedTimer, Qt, Signal
 from PySide6.QtGui import QCloseEvent, QKeySequence, QShortcut
 from PySide6.QtWidgets import (
     QCheckBox,
@@ -33,11 +41,15 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from geoquiz.db import now
 from geoquiz.errors import GeoQuizError
 from geoquiz.study.passphrase import verify_passphrase
 from geoquiz.study.session import QuizSession, SubmitResult, TrialResponse, TrialSpec
 from ui.quiz.guess_picker import ordinal
-from ui.quiz.trial_widget import TrialWidget
+from ui.quiz.trial_widget import TrialWidget, trial_title
+
+PICTURE_ERROR = "This picture could not be shown, please tell the researcher."
+SAVE_ERROR = "Your answer could not be saved. Please try again, or tell the researcher."
 
 
 def _paragraphs(text: str) -> str:
@@ -129,6 +141,7 @@ class KioskWindow(QWidget):
         self._unlocked = False
         self._after = None  # what the message page's button does next
         self.passphrase_dialog: PassphraseDialog | None = None
+        self._pause: tuple[int, str, QElapsedTimer] | None = None  # (position, started at, clock)
         self.last_result: SubmitResult | None = None
 
         self.stack = QStackedWidget(self)
@@ -192,15 +205,24 @@ class KioskWindow(QWidget):
             self._show_thanks()
         elif self._resuming:
             self._resuming = False
-            done, total = self.session.progress()
-            self._show_message(
-                "Welcome back",
-                f"<p>Your earlier answers are saved ({done} of {total}). Continue where you left off.</p>",
-                "Continue",
-                self._next_trial,
-            )
+            self._show_message("Welcome back", self._resume_html(), "Continue", self._next_trial)
         else:
             self._next_trial()
+
+    def _resume_html(self) -> str:
+        nxt = self.session.next_trial()
+        if nxt is None:
+            return "<p>Your answers are saved.</p>"
+        four = bool(self.study.views)
+        noun = "places" if four else "pictures"
+        if nxt.is_practice:
+            done = f"{nxt.number - 1} of the {nxt.of} practice {noun}"
+        else:
+            done = f"{nxt.number - 1} of the {nxt.of} {noun}"
+        return (
+            f"<p>Your earlier answers are saved: you have answered {done}.</p>"
+            f"<p>Next: {html.escape(trial_title(nxt, four).lower())}.</p>"
+        )
 
     def _show_message(self, title: str, body: str, button: str | None, after=None) -> None:
         self.trial.stop()
@@ -218,7 +240,8 @@ class KioskWindow(QWidget):
         body = _paragraphs(self.study.thank_you)
         if self.study.feedback:
             points, n = self.session.total_score()
-            body += f"<p>Your score: <b>{points}</b> points over {n} pictures.</p>"
+            noun = "places" if self.study.views else "pictures"
+            body += f"<p>Your score: <b>{points}</b> points over {n} {noun}.</p>"
         body += f"<p>Your participant code is <b>{self.session.code}</b>.</p>"
         self.thanks.set_content("Thank you", body, None)
         self.stack.setCurrentWidget(self.thanks)
@@ -247,14 +270,15 @@ class KioskWindow(QWidget):
     def _show_trial(self, spec: TrialSpec) -> None:
         from geoquiz.data.imageio import read_image
 
+        images: list = []
+        paths: list[str] = []
         try:
-            images = [(view, read_image(path)) for view, path in self.session.item_paths(spec)]
-        except GeoQuizError as exc:
-            self._show_message(
-                "Please call the researcher",
-                f"<p>This picture could not be shown.</p><p><small>{html.escape(str(exc))}</small></p>",
-                None,
-            )
+            for view, path in self.session.item_paths(spec):
+                paths.append(path)
+                images.append((view, read_image(path)))
+        except (GeoQuizError, OSError, KeyError) as exc:
+            self._log_problem("image_error", spec, exc, paths=paths)
+            self._show_message("Please tell the researcher", f"<p>{html.escape(PICTURE_ERROR)}</p>", None)
             return
         self.trial.load(spec, images)
         self.stack.setCurrentWidget(self.trial)
@@ -265,9 +289,8 @@ class KioskWindow(QWidget):
         try:
             result = self.session.submit(spec.position, response)
         except (GeoQuizError, sqlite3.Error) as exc:
-            self.trial.set_error(
-                f"Your answer could not be saved: {exc}. Please try again or call the researcher."
-            )
+            self._log_problem("save_error", spec, exc)
+            self.trial.set_error(SAVE_ERROR)
             return
         self.last_result = result
         nxt = self.session.next_trial()
@@ -277,14 +300,30 @@ class KioskWindow(QWidget):
         if self.study.feedback:
             self._show_message("Result", self._feedback_html(spec, result, response), "Continue", then)
         elif response.timed_out:
-            self._show_message("Time is up", "<p>Your answer so far has been saved.</p>", "Continue", then)
+            last = nxt is None
+            go_on = "Press Continue to finish." if last else "Press Continue for the next picture."
+            self._show_message(
+                "Time is up", f"<p>Your answer so far has been saved.</p><p>{go_on}</p>", "Continue", then
+            )
         else:
             then()
 
+    def _log_problem(self, kind: str, spec: TrialSpec, exc: BaseException, **detail) -> None:
+        """Keep the details of a problem for the researcher (never shown to the participant)."""
+        import logging
+
+        try:
+            self.session.record_problem(kind, spec.position, f"{type(exc).__name__}: {exc}", **detail)
+        except (GeoQuizError, sqlite3.Error):  # the database itself is failing: the log still has it
+            logging.getLogger("geoquiz.quiz").exception(
+                "session %s, trial %s: %s (could not be recorded)", self.session.id, spec.position, kind
+            )
+
     def _practice_over(self) -> None:
+        noun = "places" if self.study.views else "pictures"
         self._show_message(
             "Practice finished",
-            "<p>That was the practice. The real pictures start now.</p>",
+            f"<p>That was the practice. Now come the {self.study.n_pictures} {noun} of the study.</p>",
             "Start",
             self._next_trial,
         )
@@ -297,20 +336,49 @@ class KioskWindow(QWidget):
             you = f"<p>It was your {ordinal(result.correct_rank)} guess: <b>{result.score}</b> points.</p>"
         late = "<p>The time ran out; your answer so far was scored.</p>" if response.timed_out else ""
         points, n = self.session.total_score()
-        total = "" if spec.is_practice else f"<p>Total so far: {points} points over {n} pictures.</p>"
+        noun = "places" if self.study.views else "pictures"
+        total = (
+            ""
+            if spec.is_practice
+            else f"<p>Total so far: {points} points over {n} of the {spec.of} {noun}.</p>"
+        )
         return answer + you + late + total
 
     # -- leaving ---------------------------------------------------------------------------------
     def request_exit(self) -> PassphraseDialog:
-        """Open the passphrase prompt; the kiosk closes when the right passphrase is entered."""
+        """Open the passphrase prompt; the kiosk closes when the right passphrase is entered. A trial
+        on screen is paused while the prompt is open (the pause is recorded when it closes)."""
         if self.passphrase_dialog is not None and self.passphrase_dialog.isVisible():
             return self.passphrase_dialog
         dialog = PassphraseDialog(lambda text: verify_passphrase(self.session.db, text), self)
         dialog.accepted.connect(self._unlock)
+        dialog.finished.connect(self._prompt_closed)
         self.passphrase_dialog = dialog
+        self._pause = None
+        if self.stack.currentWidget() is self.trial and self.trial.pause():
+            timer = QElapsedTimer()
+            timer.start()
+            self._pause = (self.trial.spec.position, now(), timer)
         dialog.open()
         dialog.input.setFocus()
         return dialog
+
+    def _prompt_closed(self, _result: int) -> None:
+        pause, self._pause = self._pause, None
+        if pause is None:
+            return
+        position, started_at, timer = pause
+        outcome = "unlocked" if self._unlocked else "resumed"
+        if not self._unlocked:
+            self.trial.resume()
+        try:
+            self.session.record_pause(
+                position, started_at=started_at, duration_ms=timer.elapsed(), outcome=outcome
+            )
+        except (GeoQuizError, sqlite3.Error):
+            import logging
+
+            logging.getLogger("geoquiz.quiz").exception("could not record a pause")
 
     def _unlock(self) -> None:
         self._unlocked = True
