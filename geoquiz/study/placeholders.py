@@ -93,6 +93,31 @@ class PlaceholderError(ValueError):
         self.token = token
 
 
+def _brace_line(text: str) -> str:
+    """The (stripped) line of ``text`` holding its first unmatched brace ("" if none is found)."""
+    i, depth_start = 0, -1
+    while i < len(text):
+        c = text[i]
+        if depth_start < 0 and text.startswith(("{{", "}}"), i):
+            i += 2
+            continue
+        if c == "{":
+            if depth_start >= 0:
+                break
+            depth_start = i
+        elif c == "}":
+            if depth_start < 0:
+                depth_start = i
+                break
+            depth_start = -1
+        i += 1
+    if depth_start < 0:
+        return ""
+    start = text.rfind("\n", 0, depth_start) + 1
+    end = text.find("\n", depth_start)
+    return text[start : end if end >= 0 else len(text)].strip()
+
+
 def fill(text: str, values: dict[str, str | None]) -> str:
     """``text`` with every ``{name}`` replaced. Raises :class:`PlaceholderError` naming the offending
     placeholder (unknown, not applicable to this study, formatted, or an unmatched brace)."""
@@ -100,7 +125,7 @@ def fill(text: str, values: dict[str, str | None]) -> str:
     try:
         parts = list(string.Formatter().parse(text))
     except ValueError as exc:
-        raise PlaceholderError(f"{exc} (write {{{{ and }}}} for literal braces)") from None
+        raise PlaceholderError(f"{exc} (write {{{{ and }}}} for literal braces)", _brace_line(text)) from None
     for literal, name, spec, conversion in parts:
         out.append(literal)
         if name is None:

@@ -23,6 +23,7 @@ recorded as a ``pause`` event.
 from __future__ import annotations
 
 import html
+import re
 import sqlite3
 
 from PySide6.QtCore import QElapsedTimer, Qt, Signal
@@ -52,10 +53,22 @@ PICTURE_ERROR = "This picture could not be shown, please tell the researcher."
 SAVE_ERROR = "Your answer could not be saved. Please try again, or tell the researcher."
 
 
+_LIST_ITEM = re.compile(r"^\s*(\d+[.)]|[-*•])\s")
+
+
 def _paragraphs(text: str) -> str:
-    return "".join(
-        f"<p>{html.escape(p.strip())}</p>" for p in text.strip().split("\n\n") if p.strip()
-    ).replace("\n", "<br>")
+    """Plain study text -> HTML: blank lines separate paragraphs; within one, a line break is kept
+    only before a list item ("1. ...", "- ..."), so the text re-flows to the screen's width."""
+    out = []
+    for para in text.strip().split("\n\n"):
+        lines = [ln.strip() for ln in para.strip().splitlines() if ln.strip()]
+        if not lines:
+            continue
+        joined = html.escape(lines[0])
+        for ln in lines[1:]:
+            joined += ("<br>" if _LIST_ITEM.match(ln) else " ") + html.escape(ln)
+        out.append(f"<p>{joined}</p>")
+    return "".join(out)
 
 
 class PassphraseDialog(QDialog):
