@@ -88,9 +88,13 @@ class BoxEditor(ImageCanvas):
         self.setDragMode(QGraphicsView.NoDrag)
         self.setFocusPolicy(Qt.StrongFocus)
         self.scene().selectionChanged.connect(self._selection_changed)
-        self.zoomChanged.connect(lambda _z: self._place_picker())
-        self.horizontalScrollBar().valueChanged.connect(lambda _v: self._place_picker())
-        self.verticalScrollBar().valueChanged.connect(lambda _v: self._place_picker())
+        for signal in (
+            self.zoomChanged,
+            self.horizontalScrollBar().valueChanged,
+            self.verticalScrollBar().valueChanged,
+        ):
+            signal.connect(lambda _v: self._view_moved())
+        self.boxesChanged.connect(self._place_labels)
 
     # -- public API ------------------------------------------------------------------------------
     def set_drawing_enabled(self, enabled: bool) -> None:
@@ -231,9 +235,26 @@ class BoxEditor(ImageCanvas):
         anchor = QRect(top_left, r.size()).intersected(vp)
         self.kind_picker.open_at(vp if anchor.isEmpty() else anchor, item.tag)
 
+    def hideEvent(self, event) -> None:
+        """The trial left the screen: a box still waiting for its kind is dropped, the picker closes."""
+        self.cancel_pending()
+        super().hideEvent(event)
+
+    def _view_moved(self) -> None:
+        self._place_picker()
+        self._place_labels()
+
+    def _place_labels(self) -> None:
+        """Each label above its box when the box's top is far enough from the top of the view."""
+        items = self._items + ([self._pending] if self._pending is not None else [])
+        for item in items:
+            top = self.mapFromScene(item.rect().topLeft()).y()
+            item.set_label_above(top >= item.label_height() + 2)
+
     # -- attach/detach (called by undo commands only) -------------------------------------------
     def _attach(self, item: CueBoxItem) -> None:
         if item not in self._items:
+            item.set_label_font(self.font())
             self.scene().addItem(item)
             self._items.append(item)
         self.boxesChanged.emit()
@@ -356,8 +377,10 @@ class BoxEditor(ImageCanvas):
         box = box.clip(w, h)
         item = CueBoxItem(QRectF(box.x0, box.y0, box.width, box.height), None)
         item.setFlag(QGraphicsItem.ItemIsSelectable, False)
+        item.set_label_font(self.font())
         self.scene().addItem(item)
         self._pending = item
+        self._place_labels()
         self._picker_for = item
         self.pendingChanged.emit(True)
         self._place_picker(show=True)

@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QPointF, QRectF, Qt
-from PySide6.QtGui import QBrush, QColor, QPen, QUndoCommand
+from PySide6.QtGui import QBrush, QColor, QFont, QPen, QTransform, QUndoCommand
 from PySide6.QtWidgets import QGraphicsItem, QGraphicsRectItem, QGraphicsSimpleTextItem
 
 from geoquiz.boxes import Box
@@ -38,6 +38,7 @@ class CueBoxItem(QGraphicsRectItem):
         self.label_back = QGraphicsRectItem(self.label)
         self.label_back.setFlag(QGraphicsItem.ItemStacksBehindParent, True)
         self.label_back.setPen(QPen(Qt.NoPen))
+        self._label_above = False
         self.tag = tag
         self.set_tag(tag)
 
@@ -51,12 +52,32 @@ class CueBoxItem(QGraphicsRectItem):
         self._update_pen()
         self._place_label()
 
+    def set_label_font(self, font: QFont) -> None:
+        """The font of the kind label (the editor's, so it is as legible as the rest of the screen)."""
+        self.label.setFont(font)
+        self.label_back.setRect(self.label.boundingRect().adjusted(-2, -1, 2, 1))
+        self._place_label()
+
     def setRect(self, rect: QRectF) -> None:
         super().setRect(rect)
         self._place_label()
 
+    def set_label_above(self, above: bool) -> None:
+        """Put the label just above the box's top-left corner (so it never hides what the box holds)
+        or, when there is no room above it on screen, inside the corner."""
+        if above != self._label_above:
+            self._label_above = above
+            self._place_label()
+
+    def label_height(self) -> float:
+        """Height of the label on screen, in pixels (it ignores the zoom)."""
+        return self.label_back.rect().height()
+
     def _place_label(self) -> None:
         self.label.setPos(self.rect().topLeft())
+        # the label ignores the view's scale, so its own transform is in screen pixels
+        shift = -self.label_back.rect().bottom() - 1 if self._label_above else 1
+        self.label.setTransform(QTransform.fromTranslate(1, shift))
 
     def colour(self) -> str:
         return PENDING_COLOUR if self.tag is None else tag_colour(self.tag)
@@ -75,6 +96,7 @@ class CueBoxItem(QGraphicsRectItem):
     def itemChange(self, change, value):
         if change == QGraphicsItem.ItemSelectedHasChanged:
             self._update_pen()
+            self.setZValue(55 if self.isSelected() else 50)  # the selected box and its label on top
         return super().itemChange(change, value)
 
     def paint(self, painter, option, widget=None) -> None:

@@ -32,6 +32,7 @@ from PySide6.QtWidgets import (
     QCheckBox,
     QDialog,
     QDialogButtonBox,
+    QFrame,
     QHBoxLayout,
     QLabel,
     QLineEdit,
@@ -105,32 +106,48 @@ class PassphraseDialog(QDialog):
 
 
 class _Page(QWidget):
-    """A page with a title, a body and one main button (plus optional extras)."""
+    """A page with a title, a body and one main button (plus optional extras), in a column of
+    readable width centred on the screen."""
+
+    MAX_WIDTH = 1040  # pixels: lines of text stay readable on a wide screen
 
     def __init__(self, name: str, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setObjectName(name)
+        font = self.font()
+        font.setPointSizeF(max(font.pointSizeF(), 13.0))  # the tick box and buttons, as the text
+        self.setFont(font)
         self.title = QLabel(self)
         self.body = QTextBrowser(self)
         self.body.setObjectName(f"{name}Text")
         self.body.setOpenExternalLinks(False)
+        self.body.setFrameShape(QFrame.NoFrame)
+        self.body.setStyleSheet("QTextBrowser { background: transparent; }")
         self.button = QPushButton("Continue", self)
         self.button.setObjectName(f"{name}Continue")
         self.button.setDefault(True)
+        self.button.setMinimumSize(160, 44)
         self.row = QHBoxLayout()
         self.row.addStretch(1)
         self.row.addWidget(self.button)
-        layout = QVBoxLayout(self)
-        layout.setContentsMargins(80, 40, 80, 40)
+        column = QWidget(self)
+        column.setMaximumWidth(self.MAX_WIDTH)
+        layout = QVBoxLayout(column)
+        layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(self.title)
         layout.addWidget(self.body, 1)
         self.extra = QVBoxLayout()
         layout.addLayout(self.extra)
         layout.addLayout(self.row)
+        outer = QHBoxLayout(self)
+        outer.setContentsMargins(60, 30, 60, 40)
+        outer.addStretch(1)
+        outer.addWidget(column, 100)
+        outer.addStretch(1)
 
     def set_content(self, title: str, body_html: str, button: str | None = "Continue") -> None:
         self.title.setText(f"<h1>{html.escape(title)}</h1>")
-        self.body.setHtml(f"<div style='font-size:14pt'>{body_html}</div>")
+        self.body.setHtml(f"<div style='font-size:14pt; line-height:130%'>{body_html}</div>")
         self.button.setVisible(button is not None)
         if button:
             self.button.setText(button)
@@ -164,6 +181,7 @@ class KioskWindow(QWidget):
         self.consent.extra.addWidget(self.consent_check)
         self.decline = QPushButton(self.study.consent_decline_label, self.consent)
         self.decline.setObjectName("consentDecline")
+        self.decline.setMinimumHeight(44)
         self.consent.row.insertWidget(0, self.decline)
         self.consent_check.toggled.connect(self.consent.button.setEnabled)
         self.consent.button.clicked.connect(self._accept_consent)

@@ -389,6 +389,8 @@ class TrialWidget(QWidget):
             self._emit(timed_out=True)
 
     def _emit(self, *, timed_out: bool) -> None:
+        for editor in self.editors.values():
+            editor.cancel_pending()  # also closes a kind picker left open on a selected box
         self._busy = True
         self.countdown.stop()
         self.submit_button.setEnabled(False)
