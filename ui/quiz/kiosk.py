@@ -23,6 +23,7 @@ recorded as a ``pause`` event.
 from __future__ import annotations
 
 import html
+import logging
 import re
 import sqlite3
 
@@ -50,6 +51,7 @@ from geoquiz.study.session import QuizSession, SubmitResult, TrialResponse, Tria
 from ui.quiz.guess_picker import ordinal
 from ui.quiz.trial_widget import TrialWidget, trial_title
 
+log = logging.getLogger("geoquiz.quiz")
 PICTURE_ERROR = "This picture could not be shown, please tell the researcher."
 SAVE_ERROR = "Your answer could not be saved. Please try again, or tell the researcher."
 
@@ -331,8 +333,8 @@ class KioskWindow(QWidget):
         if self.study.feedback:
             self._show_message("Result", self._feedback_html(spec, result, response), "Continue", then)
         elif response.timed_out:
-            last = nxt is None
-            go_on = "Press Continue to finish." if last else "Press Continue for the next picture."
+            noun = "place" if self.study.views else "picture"
+            go_on = "Press Continue to finish." if nxt is None else f"Press Continue for the next {noun}."
             self._show_message(
                 "Time is up", f"<p>Your answer so far has been saved.</p><p>{go_on}</p>", "Continue", then
             )
@@ -341,20 +343,19 @@ class KioskWindow(QWidget):
 
     def _log_problem(self, kind: str, spec: TrialSpec, exc: BaseException, **detail) -> None:
         """Keep the details of a problem for the researcher (never shown to the participant)."""
-        import logging
-
         try:
             self.session.record_problem(kind, spec.position, f"{type(exc).__name__}: {exc}", **detail)
         except (GeoQuizError, sqlite3.Error):  # the database itself is failing: the log still has it
-            logging.getLogger("geoquiz.quiz").exception(
+            log.exception(
                 "session %s, trial %s: %s (could not be recorded)", self.session.id, spec.position, kind
             )
 
     def _practice_over(self) -> None:
         noun = "places" if self.study.views else "pictures"
+        n = next((t.of for t in self.session.order if not t.is_practice), self.study.n_pictures)
         self._show_message(
             "Practice finished",
-            f"<p>That was the practice. Now come the {self.study.n_pictures} {noun} of the study.</p>",
+            f"<p>That was the practice. Now come the {n} {noun} of the study.</p>",
             "Start",
             self._next_trial,
         )
@@ -407,9 +408,7 @@ class KioskWindow(QWidget):
                 position, started_at=started_at, duration_ms=timer.elapsed(), outcome=outcome
             )
         except (GeoQuizError, sqlite3.Error):
-            import logging
-
-            logging.getLogger("geoquiz.quiz").exception("could not record a pause")
+            log.exception("session %s: could not record a pause", self.session.id)
 
     def _unlock(self) -> None:
         self._unlocked = True

@@ -45,8 +45,9 @@ from ui.quiz.guess_picker import GuessPicker
 
 
 def trial_title(spec: TrialSpec, four_view: bool) -> str:
-    """ "Practice picture 1 of 2", "Picture 3 of 13" or (4-view) "Place 3 of 6": the one wording of
-    the numbering (``spec.number`` of ``spec.of``, see :class:`geoquiz.study.session.TrialSpec`)."""
+    """The one wording of the numbering, ``spec.number`` of ``spec.of``: "Practice picture 1 of 2",
+    "Picture 3 of 13", or for 4-view studies "Place 3 of 6" (see
+    :class:`geoquiz.study.session.TrialSpec`)."""
     noun = "place" if four_view else "picture"
     what = f"Practice {noun}" if spec.is_practice else noun.capitalize()
     return f"{what} {spec.number} of {spec.of}"
@@ -384,8 +385,6 @@ class TrialWidget(QWidget):
         """The time is up: submit the answer so far, flagged ``timed_out`` (a box still waiting for
         its kind is dropped)."""
         if self.spec is not None and not self._busy:
-            for editor in self.editors.values():
-                editor.cancel_pending()
             self._emit(timed_out=True)
 
     def _emit(self, *, timed_out: bool) -> None:
@@ -401,8 +400,6 @@ class TrialWidget(QWidget):
         self.message.setText(message)
         self._busy = False
         self.submit_button.setEnabled(True)
-        if self.study.time_limit_s > 0 and not self._paused:
-            self.countdown.start()
 
     def _tick(self) -> None:
         left_ms = self.study.time_limit_s * 1000 - self.active_ms()
