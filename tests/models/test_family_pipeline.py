@@ -177,8 +177,7 @@ def test_train_a_timm_model_from_local_weights(family_project, tmp_path, native_
 
 
 def test_agreement_with_a_timm_model(seeded, native_models):
-    from geoquiz.study.agreement_runs import AgreementConfig, compute_agreement, load_agreement
-
+    from geoquiz.agreement import AgreementConfig, compute_agreement, load_agreement
     from geoquiz.models.importing import import_model
 
     require("timm_vit")
