@@ -50,4 +50,5 @@ def torch_load_refusal(exc: BaseException) -> str:
         return f"it asks to unpickle {found.group(1)}"
     lines = [ln.strip() for ln in text.splitlines() if ln.strip()]
     keep = [ln for ln in lines if "weights_only" not in ln and "trust" not in ln and "two options" not in ln]
-    return (keep[-1] if keep else type(exc).__name__)[:200]
+    line = keep[-1] if keep else type(exc).__name__
+    return line.split(". ")[0].rstrip(".")[:200]

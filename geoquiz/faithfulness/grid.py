@@ -18,6 +18,7 @@ process with the Explainer's cache; the Ray engine runs it on workers that compu
 explanation from scratch and send it back with the rows. Step 4 always happens here (one writer):
 the explanation goes to the cache (:meth:`geoquiz.explain.Explainer.store_explanation`) in the same
 transaction as the image's rows. Seeds are derived per image, so both engines store identical rows.
+Every SAM-family segmenter of the grid is loaded (its checkpoint checked) before the run is created.
 
 Runs are **resumable**: with ``resume=True`` (the default) an unfinished run with exactly the same
 configuration continues where it stopped (whole images only are ever stored). An image that fails
@@ -181,6 +182,11 @@ def run_grid(
     validate(methods, segmenters, fill, repeats)
     params = params or project.settings.elements
     db = project.db
+    if explainer is None:
+        from geoquiz.explain import Explainer
+
+        explainer = Explainer(project, model_name, device=device)
+    explainer.check_segmenters(segmenters)  # a bad SAM checkpoint stops here: no run row, no map
     loaded = load_project_model(project, model_name, device=device)
     units = load_units(db, dataset, split, loaded.spec.n_views, limit)
     from geoquiz.data.dataset import get_dataset
@@ -228,10 +234,6 @@ def run_grid(
         )
     else:
         store.set_status(db, run_id, "running")
-    if explainer is None:
-        from geoquiz.explain import Explainer
-
-        explainer = Explainer(project, model_name, device=device)
     try:
         source = top_p_source or {"kind": "settings"}
         counts = _evaluate_units(

@@ -136,6 +136,11 @@ def sweep_top_p(
         )
     params = params or project.settings.elements
     db = project.db
+    if explainer is None:
+        from geoquiz.explain import Explainer
+
+        explainer = Explainer(project, model_name, device=device)
+    explainer.check_segmenters([segmenter])  # a bad SAM checkpoint stops here, before the run
     loaded = load_project_model(project, model_name, device=device)
     units = load_units(db, dataset, split, loaded.spec.n_views, limit)
     from geoquiz.data.dataset import get_dataset
@@ -168,10 +173,6 @@ def sweep_top_p(
         config=config,
         kind="p_sweep",
     )
-    if explainer is None:
-        from geoquiz.explain import Explainer
-
-        explainer = Explainer(project, model_name, device=device)
     options = EvalOptions(repeats=repeats, seed=seed, curves=False, batch_size=batch_size)
     try:
         rows = _run(units, loaded, explainer, method, segmenter, values, params, fill_obj, options, reporter)
