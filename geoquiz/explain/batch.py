@@ -35,8 +35,9 @@ def explain_dataset(
     (:meth:`Explainer.check_segmenters`): a bad checkpoint raises before any work. Samples already
     explained with these settings
     are skipped (:meth:`Explainer.explained`); a sample that fails (a corrupt image ...) is listed
-    with its error and the run goes on. Returns a summary: counts, elements, cache statistics,
-    seconds, the engine, skipped and failed samples.
+    with its error and the run goes on. Returns a summary: counts, elements, every method's resolved
+    parameters (``method_params``, as the maps are keyed on), cache statistics, seconds, the engine,
+    skipped and failed samples.
     """
     from geoquiz.data.dataset import get_dataset, load_items, load_locations
     from geoquiz.engine import LocalEngine, run_items
@@ -94,6 +95,7 @@ def explain_dataset(
         "split": split,
         "samples": len(samples),
         "methods": list(methods),
+        "method_params": ex.resolved_method_params(methods),
         "segmenters": list(segmenters),
         "elements": n_elements,
         "stats": dict(ex.stats),

@@ -82,7 +82,9 @@ class ExplainCore:
         self.model_hash = model_hash
         self.spec = spec
         self.device = device
-        self.method_params = dict(method_params or {})
+        from geoquiz.attribution.params import check_method_params
+
+        self.method_params = check_method_params(method_params)
         self.segmenter_params = dict(segmenter_params or {})
         self.segmenter_settings = segmenter_settings or SegmenterSettings()
         self.segmenter_objects = dict(segmenter_objects or {})

@@ -39,6 +39,7 @@ from PySide6.QtWidgets import (
 from geoquiz.types import SPLITS
 from ui.context import AppContext
 from ui.plots.faithfulness_plots import ChartPanel
+from ui.widgets.method_params import MethodParamsEditor
 from ui.workers import show_error, start
 
 #: Contract names (geoquiz.attribution.METHODS / geoquiz.segmentation.SEGMENTERS), listed without
@@ -198,6 +199,7 @@ class FaithfulnessView(QWidget):
         self.curves_check = QCheckBox("progressive curves", self)
         self.curves_check.setObjectName("curvesCheck")
         self.curves_check.setChecked(True)
+        self.method_params = MethodParamsEditor(self)  # Score-CAM channels, SmoothGrad samples ...
 
         form = QFormLayout()
         form.addRow("Model", self.model_box)
@@ -212,6 +214,7 @@ class FaithfulnessView(QWidget):
         form.addRow("Top-p", self.top_p_spin)
         form.addRow("", self.choose_p_check)
         form.addRow("", self.curves_check)
+        form.addRow(self.method_params)
         settings = QGroupBox("New run", self)
         settings.setLayout(form)
 
@@ -416,6 +419,7 @@ class FaithfulnessView(QWidget):
             "curves": self.curves_check.isChecked(),
             "top_p": self.top_p_spin.value(),
             "choose_p": self.choose_p_check.isChecked(),
+            "method_params": self.method_params.values(),
         }
 
     def start_run(self) -> None:
@@ -521,6 +525,7 @@ class FaithfulnessView(QWidget):
             f"Run #{run.id}: {run.model} on {run.dataset}/{run.split}, fill {run.config.get('fill')}, "
             f"{run.config.get('repeats')} random repeats, top-p {run.config['params']['top_p']:g}% "
             f"({(s.get('top_p_source') or {}).get('kind', 'settings')}), {run.n_units} images, status {run.status}"
+            + (f"; {run.method_params_text()}" if run.method_params_text() else "")
         )
         summary = results["summary"]
         for box, column in (
