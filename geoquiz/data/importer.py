@@ -235,7 +235,7 @@ def _csv_header(path: Path, delimiter: str) -> list[str]:
     try:
         with open(path, newline="", encoding="utf-8-sig") as fh:
             return [h.strip() for h in next(csv.reader(fh, delimiter=delimiter), [])]
-    except (OSError, UnicodeDecodeError):
+    except (OSError, UnicodeDecodeError, csv.Error, TypeError):  # scan_csv then reports the problem
         return []
 
 

@@ -263,6 +263,15 @@ class _Finder:
         return f"{self.folder}/{stem}" + "{" + ",".join(self.extensions) + "}"
 
 
+def check_delimiter(delimiter: str, csv_path: Path | str) -> None:
+    """Raise :class:`DatasetImportError` unless ``delimiter`` is one character that can separate fields."""
+    if not isinstance(delimiter, str) or len(delimiter) != 1 or delimiter in '"\r\n\x00 ':
+        raise DatasetImportError(
+            f"{csv_path}: the field delimiter must be one character other than a quote, a space or a "
+            f"line break (',' ';' '|' or a tab), got {delimiter!r}"
+        )
+
+
 def scan_csv(
     csv_path: str | Path,
     columns: CsvColumns = CsvColumns(),
@@ -276,6 +285,7 @@ def scan_csv(
     csv_path = Path(csv_path).expanduser().resolve()
     if not csv_path.is_file():
         raise DatasetImportError(f"CSV manifest not found: {csv_path}")
+    check_delimiter(delimiter, csv_path)
     folder = Path(image_dir).expanduser().resolve() if image_dir else default_image_dir(csv_path)
     if not folder.is_dir():
         raise DatasetImportError(f"image folder not found: {folder}")
