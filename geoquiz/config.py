@@ -201,10 +201,17 @@ def _toml_value(value: Any) -> str:
     return f'"{s}"'
 
 
+#: Sections written only when they differ from their defaults (added later: a project that keeps the
+#: defaults stays readable by GeoQuiz versions that do not know them).
+_OPTIONAL_SECTIONS = {"limits": LimitSettings}
+
+
 def dump_settings(settings: Settings) -> str:
     """Serialise settings as TOML (top-level scalars first, then one table per section)."""
     lines, tables = [], []
     for key, value in to_mapping(settings).items():
+        if key in _OPTIONAL_SECTIONS and value == to_mapping(_OPTIONAL_SECTIONS[key]()):
+            continue
         if isinstance(value, dict):
             tables.append((key, value))
         else:

@@ -94,16 +94,15 @@ def test_wide_tiffs_are_scaled_to_8_bits(tmp_path, kind):
 def test_a_16_bit_image_imports_with_its_size(project, tmp_path):
     from PIL import Image
 
+    from geoquiz.data.dataset import load_items
     from geoquiz.data.importer import import_folder
 
-    Image.fromarray(np.full((5, 7), 40000, np.uint16)).save(
-        (tmp_path / "a").mkdir() or tmp_path / "a" / "x.png"
-    )
-    write_png(tmp_path / "b" / "y.png", np.zeros((4, 4, 3), np.uint8))
-    res = import_folder(project, "deep", tmp_path, split="test")
+    src = tmp_path / "src"
+    (src / "a").mkdir(parents=True)
+    Image.fromarray(np.full((5, 7), 40000, np.uint16)).save(src / "a" / "x.png")
+    write_png(src / "b" / "y.png", np.zeros((4, 4, 3), np.uint8))
+    res = import_folder(project, "deep", src, split="test")
     assert res.n_images == 2
-    from geoquiz.data.dataset import load_items
-
     item = next(it for it in load_items(project.db, "deep") if it.label == "a")
     assert (item.width, item.height) == (7, 5)
     assert int(read_image(item.path)[0, 0, 0]) == round(40000 / 257)

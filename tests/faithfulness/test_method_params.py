@@ -177,9 +177,9 @@ def test_faithfulness_tab_sets_the_parameters(qtbot, proj):
     view.resize(1366, 768)
     view.show()
     editor = view.method_params
-    assert not editor.body.isVisible()
-    qtbot.mouseClick(editor.toggle, Qt.LeftButton)
-    assert editor.body.isVisible()
+    assert editor.button.text() == "Method parameters…" and not editor.dialog.isVisible()
+    qtbot.mouseClick(editor.button, Qt.LeftButton)
+    assert editor.dialog.isVisible()
     channels = editor.controls[("scorecam", "channels")]
     channels.lineEdit().selectAll()
     qtbot.keyClicks(channels.lineEdit(), "24")
@@ -187,6 +187,9 @@ def test_faithfulness_tab_sets_the_parameters(qtbot, proj):
     steps.lineEdit().selectAll()
     qtbot.keyClicks(steps, "40")
     assert view.run_options()["method_params"] == {"scorecam": {"channels": 24}, "ig": {"n_steps": 40}}
+    assert editor.button.text() == "Method parameters (2 set)…"
+    assert editor.summary == "scorecam.channels=24, ig.n_steps=40" in editor.button.toolTip()
+    editor.dialog.close()
 
     view.model_box.setCurrentText("single")
     view.dataset_box.setCurrentText("tiny")

@@ -214,7 +214,6 @@ class FaithfulnessView(QWidget):
         form.addRow("Top-p", self.top_p_spin)
         form.addRow("", self.choose_p_check)
         form.addRow("", self.curves_check)
-        form.addRow(self.method_params)
         settings = QGroupBox("New run", self)
         settings.setLayout(form)
 
@@ -234,6 +233,7 @@ class FaithfulnessView(QWidget):
         buttons = QHBoxLayout()
         buttons.addWidget(self.run_button)
         buttons.addWidget(self.cancel_button)
+        buttons.addWidget(self.method_params)
 
         # --- past runs
         self.runs_list = QListWidget(self)

@@ -1,28 +1,31 @@
 """Controls for the attribution methods' parameters (Score-CAM channels, SmoothGrad samples and
 noise, IG steps ...), built from :data:`geoquiz.attribution.params.PARAMS` (torch-free).
 
-A collapsed "Method parameters" button opens a small form with one control per parameter that
-changes the result (speed-only settings such as batch sizes keep their defaults). :meth:`values`
-returns ``{method: {name: value}}`` for the controls changed from their defaults, ready for
-``run_grid(method_params=...)``; the run resolves and records them.
+One button ("Method parameters…", "Method parameters (2 set)…"; its tooltip and :attr:`summary` list
+the values changed from their defaults, e.g. ``scorecam.channels=512``) opens a small non-modal dialog
+with one control per parameter that changes the result (speed-only settings such as batch sizes keep
+their defaults), so the panel it sits in does not grow. :meth:`values` returns ``{method: {name: value}}`` for the
+controls changed from their defaults, ready for ``run_grid(method_params=...)``; the run resolves and
+records them.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (
     QComboBox,
+    QDialog,
+    QDialogButtonBox,
     QDoubleSpinBox,
     QFormLayout,
+    QPushButton,
     QSpinBox,
-    QToolButton,
     QVBoxLayout,
     QWidget,
 )
 
-from geoquiz.attribution.params import PARAMS, ParamSpec, coerce
+from geoquiz.attribution.params import PARAMS, ParamSpec, coerce, describe
 from geoquiz.errors import GeoQuizError
 
 LABELS = {"scorecam": "Score-CAM", "smoothgrad": "SmoothGrad", "ig": "IG"}
@@ -57,21 +60,20 @@ def _value(widget: QWidget) -> Any:
 
 
 class MethodParamsEditor(QWidget):
-    """See the module docstring. ``controls[(method, name)]`` is the widget of one parameter."""
+    """See the module docstring. ``button`` opens ``dialog``; ``controls[(method, name)]`` is the
+    widget of one parameter."""
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setObjectName("methodParams")
-        self.toggle = QToolButton(self)
-        self.toggle.setObjectName("methodParamsToggle")
-        self.toggle.setText("Method parameters")
-        self.toggle.setCheckable(True)
-        self.toggle.setToolButtonStyle(Qt.ToolButtonTextBesideIcon)
-        self.toggle.setArrowType(Qt.RightArrow)
-        self.toggle.toggled.connect(self._expand)
-        self.body = QWidget(self)
-        form = QFormLayout(self.body)
-        form.setContentsMargins(12, 0, 0, 0)
+        self.button = QPushButton(self)
+        self.button.setObjectName("methodParamsButton")
+        self.button.setAutoDefault(False)
+        self.button.clicked.connect(self.open_dialog)
+        self.dialog = QDialog(self)
+        self.dialog.setObjectName("methodParamsDialog")
+        self.dialog.setWindowTitle("Attribution method parameters")
+        form = QFormLayout()
         self.specs: dict[tuple[str, str], ParamSpec] = {}
         self.controls: dict[tuple[str, str], QWidget] = {}
         for method, specs in PARAMS.items():
@@ -79,17 +81,37 @@ class MethodParamsEditor(QWidget):
                 if not spec.result:
                     continue
                 self.specs[(method, spec.name)] = spec
-                self.controls[(method, spec.name)] = control = _control(spec, self.body)
+                self.controls[(method, spec.name)] = control = _control(spec, self.dialog)
                 form.addRow(f"{LABELS.get(method, method)} {spec.name.replace('_', ' ')}", control)
-        self.body.setVisible(False)
+                signal = (
+                    control.currentTextChanged if isinstance(control, QComboBox) else control.valueChanged
+                )
+                signal.connect(self._update_text)
+        close = QDialogButtonBox(QDialogButtonBox.Close, self.dialog)
+        close.rejected.connect(self.dialog.close)
+        box = QVBoxLayout(self.dialog)
+        box.addLayout(form)
+        box.addWidget(close)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
-        layout.addWidget(self.toggle)
-        layout.addWidget(self.body)
+        layout.addWidget(self.button)
+        self._update_text()
 
-    def _expand(self, on: bool) -> None:
-        self.toggle.setArrowType(Qt.DownArrow if on else Qt.RightArrow)
-        self.body.setVisible(on)
+    def open_dialog(self) -> None:
+        self.dialog.show()
+        self.dialog.raise_()
+        self.dialog.activateWindow()
+
+    def _update_text(self, *_args) -> None:
+        try:
+            changed = self.values()
+            text = describe(changed)
+        except ValueError as exc:
+            changed, text = {"?": {"?": 1}}, str(exc)
+        n = sum(len(v) for v in changed.values())
+        self.button.setText(f"Method parameters ({n} set)…" if n else "Method parameters…")
+        self.summary = "defaults" if text == "none" else text
+        self.button.setToolTip(f"Attribution method parameters: {self.summary}")
 
     def values(self) -> dict[str, dict[str, Any]]:
         """The parameters changed from their defaults, checked (``ValueError`` naming a bad one, e.g.
