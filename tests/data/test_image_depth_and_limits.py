@@ -15,6 +15,14 @@ from geoquiz.data import imageio
 from geoquiz.data.imageio import ImageReadError, read_image, read_thumbnail, verify_image
 
 
+@pytest.fixture(autouse=True)
+def _restore_the_pixel_limit():
+    """Opening a project sets the process-wide limit: put the previous one back after each test."""
+    previous = imageio.max_image_pixels()
+    yield
+    imageio.set_max_image_pixels(previous)
+
+
 def _chunk(kind: bytes, data: bytes) -> bytes:
     return (
         struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
@@ -136,13 +144,9 @@ def test_pixel_limit_is_a_setting(tmp_path, monkeypatch):
     with pytest.raises(ImageReadError, match="1,200 pixels"):
         verify_image(small, max_pixels=1_199)
     assert verify_image(small, max_pixels=1_200) == (40, 30)
-    previous = imageio.max_image_pixels()
-    try:
-        imageio.set_max_image_pixels(1_000)
-        with pytest.raises(ImageReadError, match="limit of 1,000"):
-            read_image(small)
-    finally:
-        imageio.set_max_image_pixels(previous)
+    imageio.set_max_image_pixels(1_000)
+    with pytest.raises(ImageReadError, match="limit of 1,000"):
+        read_image(small)
     with pytest.raises(ValueError):
         imageio.set_max_image_pixels(0)
 
@@ -162,6 +166,9 @@ def test_project_setting_sets_the_import_limit(tmp_path):
         with pytest.raises(DatasetImportError, match="over the limit of 1,000"):
             import_folder(p, "s", tmp_path / "src", split="test")
         assert p.db.execute("SELECT COUNT(*) FROM datasets").fetchone()[0] == 0
+        # every later read in this process (thumbnails, models, the quiz) has the project's limit
+        with pytest.raises(ImageReadError, match="over the limit of 1,000"):
+            read_thumbnail(tmp_path / "src" / "a" / "x.png")
     (root / "project.toml").write_text("[limits]\nmax_image_pixels = 0\n")
     with pytest.raises(ConfigError, match="max_image_pixels"):
         Project.open(root)
