@@ -62,6 +62,7 @@ def test_unwritable_project_opens_read_only_and_writes_nothing(ro_root, tmp_path
     from geoquiz.models.store import delete_model, list_models
     from geoquiz.project import Project
     from geoquiz.study.export import export_all
+    from geoquiz.study.review_data import list_model_names, load_predictions, reviewable_items
 
     db_file = ro_root / "geoquiz.sqlite"
     before = _digest(db_file)
@@ -70,6 +71,9 @@ def test_unwritable_project_opens_read_only_and_writes_nothing(ro_root, tmp_path
         assert [m.name for m in list_models(project.db)] == ["medium", "single"]
         assert {d.name for d in list_datasets(project.db)} == {"tiny", "tiny4"}
         assert len(load_items(project.db, "tiny", "test")) > 0
+        assert list_model_names(project.db) == ["medium", "single"]  # what the Review tab lists
+        assert reviewable_items(project.db) == []  # no quiz answers in this project
+        assert load_predictions(project.db, "single") == {}
         files = export_all(project, tmp_path / "out")
         assert (tmp_path / "out" / "codebook.csv") in files
         with pytest.raises(ReadOnlyProject, match="open read-only .*cannot be saved"):
