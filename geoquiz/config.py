@@ -111,6 +111,61 @@ class ElementSettings:
     min_segment_area: int = 16
 
 
+#: Default pixel-count limit for images: Pillow's ``Image.MAX_IMAGE_PIXELS`` default (about 89.5 Mpx).
+DEFAULT_MAX_IMAGE_PIXELS = 89_478_485
+#: The highest pixel limit that can be set: Pillow refuses to open anything over twice its default.
+HARD_MAX_IMAGE_PIXELS = 2 * DEFAULT_MAX_IMAGE_PIXELS
+
+
+def check_pixel_limit(value: Any, where: str = "the pixel limit") -> int:
+    """``value`` as a valid pixel-count limit (1 .. :data:`HARD_MAX_IMAGE_PIXELS`), else ``ValueError``."""
+    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= HARD_MAX_IMAGE_PIXELS:
+        raise ValueError(
+            f"{where} must be a whole number of pixels from 1 to {HARD_MAX_IMAGE_PIXELS:,} "
+            f"(Pillow's hard limit), got {value!r}"
+        )
+    return value
+
+
+_max_image_pixels = DEFAULT_MAX_IMAGE_PIXELS
+
+
+def max_image_pixels() -> int:
+    """The process-wide image pixel limit used when a read gives no explicit limit
+    (:mod:`geoquiz.data.imageio`); :meth:`geoquiz.project.Project.open` sets it from the project."""
+    return _max_image_pixels
+
+
+def set_max_image_pixels(value: int) -> None:
+    """Set the process-wide image pixel limit (``ValueError`` outside 1 .. :data:`HARD_MAX_IMAGE_PIXELS`)."""
+    global _max_image_pixels
+    _max_image_pixels = check_pixel_limit(value)
+
+
+@dataclass(frozen=True)
+class LimitSettings:
+    """Safety limits (docs/limits.md).
+
+    ``max_image_pixels``: images whose header claims more pixels (width x height) are refused before
+    decoding (decompression bombs); default Pillow's 89,478,485, at most 178,956,970.
+    ``lock_wait_s``: how long a write waits for another writer's lock on the project database (another
+    GeoQuiz process, a quiz session, an export) before it stops with a message and writes nothing.
+    """
+
+    max_image_pixels: int = DEFAULT_MAX_IMAGE_PIXELS
+    lock_wait_s: float = 30.0
+
+    def check(self, where: str) -> None:
+        try:
+            check_pixel_limit(self.max_image_pixels, f"{where}.max_image_pixels")
+        except ValueError as exc:
+            raise ConfigError(str(exc)) from None
+        if not 0.0 <= self.lock_wait_s <= 86_400.0:
+            raise ConfigError(
+                f"{where}.lock_wait_s must be seconds from 0 to 86400, got {self.lock_wait_s!r}"
+            )
+
+
 @dataclass(frozen=True)
 class Settings:
     """All project settings. ``device``: ``auto`` (CUDA when present), ``cpu`` or ``cuda``."""
@@ -118,6 +173,7 @@ class Settings:
     device: str = "auto"
     segmenters: SegmenterSettings = field(default_factory=SegmenterSettings)
     elements: ElementSettings = field(default_factory=ElementSettings)
+    limits: LimitSettings = field(default_factory=LimitSettings)
 
 
 def _check_type(value: Any, annotation: Any, where: str) -> Any:
@@ -162,7 +218,10 @@ def from_mapping(cls: type, data: dict[str, Any], where: str) -> Any:
             kwargs[key] = from_mapping(hint, value, f"{where}.{key}")
         else:
             kwargs[key] = _check_type(value, hint, f"{where}.{key}")
-    return cls(**kwargs)
+    obj = cls(**kwargs)
+    if hasattr(obj, "check"):
+        obj.check(where)
+    return obj
 
 
 def to_mapping(obj: Any) -> dict[str, Any]:
@@ -201,10 +260,17 @@ def _toml_value(value: Any) -> str:
     return f'"{s}"'
 
 
+#: Sections written only when they differ from their defaults (added later: a project that keeps the
+#: defaults stays readable by GeoQuiz versions that do not know them).
+_OPTIONAL_SECTIONS = {"limits": LimitSettings}
+
+
 def dump_settings(settings: Settings) -> str:
     """Serialise settings as TOML (top-level scalars first, then one table per section)."""
     lines, tables = [], []
     for key, value in to_mapping(settings).items():
+        if key in _OPTIONAL_SECTIONS and value == to_mapping(_OPTIONAL_SECTIONS[key]()):
+            continue
         if isinstance(value, dict):
             tables.append((key, value))
         else:

@@ -7,7 +7,8 @@ Examples::
     geoquiz evaluate --choose-p ...        # first choose top-p on the val split, then run the grid
     geoquiz evaluate --list                # past runs
     geoquiz evaluate --run 3 --export out/ --formats csv,svg
-    geoquiz evaluate --resume 3            # continue an interrupted run
+    geoquiz evaluate --resume 3            # continue an interrupted run (with its recorded parameters)
+    geoquiz evaluate ... --methods scorecam --method-param scorecam.channels=512
     geoquiz evaluate ... --engine ray --concurrency 8 --engine-batch-size 2   # on Ray Data workers
 
 With ``--engine ray`` (pip install "geoquiz[ray]") each image's explanation and tests run on a Ray
@@ -68,6 +69,14 @@ def register(sub) -> None:
     p.add_argument("--list", action="store_true", help="list past runs and exit")
     p.add_argument("--run", type=int, default=None, help="an existing run (with --export: export it)")
     p.add_argument("--resume", type=int, default=None, metavar="RUN", help="continue an unfinished run")
+    p.add_argument(
+        "--method-param",
+        action="append",
+        default=[],
+        metavar="METHOD.NAME=VALUE",
+        help="an attribution method's parameter, e.g. scorecam.channels=256, smoothgrad.n_samples=50, "
+        "ig.n_steps=64 (repeatable; recorded with the run; docs/limits.md lists them)",
+    )
     add_engine_arguments(p, batch_flag="--engine-batch-size")
     p.set_defaults(func=run)
 
@@ -122,6 +131,8 @@ def _print_results(db, run_id: int) -> None:
     print(
         f"\nrun #{run_id}: {run.n_units} images, fill={run.config.get('fill')}, top_p={run.config['params']['top_p']}"
     )
+    if run.method_params_text():
+        print(f"method parameters: {run.method_params_text()}")
     if not len(df):
         return
     c = compare(df)
@@ -157,13 +168,21 @@ def run(args: argparse.Namespace) -> int:
             else:
                 _export(db, args.run, args.export, args.formats)
             return 0
+        from geoquiz.attribution.params import parse_method_params
+
+        args.method_params = parse_method_params(args.method_param) if args.method_param else None
         with engine_from_args(args) as engine:
             if args.resume is not None:
                 from geoquiz.faithfulness.grid import resume_run
 
                 with progress_bar(f"run #{args.resume}") as reporter:
                     run_id = resume_run(
-                        project, args.resume, reporter=reporter, device=args.device, engine=engine
+                        project,
+                        args.resume,
+                        reporter=reporter,
+                        device=args.device,
+                        engine=engine,
+                        method_params=args.method_params,
                     )
             else:
                 run_id = _run_grid(project, args, engine)
@@ -216,6 +235,7 @@ def _run_grid(project, args: argparse.Namespace, engine) -> int:
         batch_size=args.batch_size,
         resume=not args.new,
         device=args.device,
+        method_params=args.method_params or {},
     )
 
     def show_sweep(res) -> None:

@@ -86,7 +86,19 @@ def register(sub) -> None:
             default=None,
             help=f"element setting {field}",
         )
-    p.add_argument("--scorecam-channels", default=None, help="Score-CAM channels: auto, all or a number")
+    p.add_argument(
+        "--scorecam-channels",
+        default=None,
+        help="Score-CAM channels: auto, all or a number (= --method-param)",
+    )
+    p.add_argument(
+        "--method-param",
+        action="append",
+        default=[],
+        metavar="METHOD.NAME=VALUE",
+        help="an attribution method's parameter, e.g. scorecam.channels=256 or smoothgrad.n_samples=50 "
+        "(repeatable; part of the cache key)",
+    )
     p.add_argument(
         "--points-per-side", type=int, default=None, help="SAM point grid (default 32; 16 is 4x faster)"
     )
@@ -128,10 +140,12 @@ def run(args: argparse.Namespace) -> int:
         params = dataclasses.replace(
             project.settings.elements, **{k: v for k, v in overrides.items() if v is not None}
         )
-        method_params = {}
+        from geoquiz.attribution.params import parse_method_params
+
+        texts = list(args.method_param)
         if args.scorecam_channels is not None:
-            ch = args.scorecam_channels
-            method_params["scorecam"] = {"channels": int(ch) if ch.isdigit() else ch}
+            texts.insert(0, f"scorecam.channels={args.scorecam_channels}")
+        method_params = parse_method_params(texts)
         seg_params = {}
         if args.points_per_side:
             seg_params = {n: {"points_per_side": args.points_per_side} for n in SEGMENTERS if n != "default"}
@@ -166,6 +180,9 @@ def run(args: argparse.Namespace) -> int:
             f"with {', '.join(summary['methods'])} x {', '.join(summary['segmenters'])}: {summary['elements']} elements "
             f"in {summary['seconds']:.1f} s"
         )
+        from geoquiz.attribution.params import describe
+
+        print(f"method parameters: {describe(summary['method_params'], summary['methods'])}")
         print(
             f"maps: {st['maps_computed']} computed, {st['maps_cached']} from cache; segmentations: "
             f"{st['segmentations_computed']} computed, {st['segmentations_cached']} from cache; element sets: "

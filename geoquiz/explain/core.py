@@ -82,7 +82,9 @@ class ExplainCore:
         self.model_hash = model_hash
         self.spec = spec
         self.device = device
-        self.method_params = dict(method_params or {})
+        from geoquiz.attribution.params import check_method_params
+
+        self.method_params = check_method_params(method_params)
         self.segmenter_params = dict(segmenter_params or {})
         self.segmenter_settings = segmenter_settings or SegmenterSettings()
         self.segmenter_objects = dict(segmenter_objects or {})
@@ -168,6 +170,19 @@ class ExplainCore:
         return get_segmenter(
             base, self.segmenter_settings, self.device, **self.segmenter_params.get(base, {})
         )
+
+    def check_segmenters(self, segmenters: Sequence[str]) -> None:
+        """Load every requested SAM-family segmenter now: its package is imported and its checkpoint
+        read and checked against the architecture (:meth:`geoquiz.segmentation.sam.SamSegmenter.load`),
+        so a missing or wrong checkpoint stops a run before any work starts, with one
+        :class:`~geoquiz.errors.CheckpointError` (or ``SegmenterUnavailable``) naming the file. Loaded
+        segmenters are cached per process, so the run then uses them without loading again."""
+        from geoquiz.segmentation import parse_segmenter
+
+        for name in dict.fromkeys(parse_segmenter(s)[0] for s in segmenters):
+            load = getattr(self.segmenter(name), "load", None)
+            if callable(load):
+                load()
 
     def _target_name(self, target: int | str | None) -> str:
         if target is None:

@@ -7,6 +7,9 @@ Files written to ``out_dir`` (prefix ``faithfulness_run<ID>``):
 ``_comparison.csv``   :func:`~geoquiz.faithfulness.stats.compare` (paired differences, Wilcoxon)
 ``_per_class.csv``    :func:`~geoquiz.faithfulness.stats.per_class`
 ``_curves.csv``       every curve step; ``_curve_auc.csv`` mean normalised AUCs with CIs
+``_config.json``      the run's configuration as recorded: model, dataset, split, methods, segmenters,
+                      every method's resolved parameters (``method_params``), fill, repeats, seeds,
+                      element settings; its status and where its top-p came from
 
 CSVs go through :func:`geoquiz.csvio.write_csv`: UTF-8, written to a temp file and renamed,
 and text cells a spreadsheet would run as a formula (a leading ``=``, ``+``, ``-``, ``@``) quoted.
@@ -55,6 +58,20 @@ def export_run(
     summary = stats.summarise(df)
     curve_summary = stats.curve_summary(curves) if len(curves) else None
     if "csv" in formats:
+        from geoquiz.csvio import write_json
+
+        record = {
+            "run_id": run.id,
+            "model": run.model,
+            "dataset": run.dataset,
+            "split": run.split,
+            "status": run.status,
+            "created_at": run.created_at,
+            "finished_at": run.finished_at,
+            "top_p_source": run.summary.get("top_p_source"),
+            "config": run.config,
+        }
+        written.append(write_json(record, out / f"{prefix}_config.json"))
         written.append(_write_csv(df, out / f"{prefix}_results.csv"))
         written.append(_write_csv(summary, out / f"{prefix}_summary.csv"))
         written.append(_write_csv(stats.compare(df), out / f"{prefix}_comparison.csv"))

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from geoquiz.faithfulness.sweep import DEFAULT_VALUES, SweepResult
@@ -32,7 +32,9 @@ SWEEP_SPLIT = "val"
 @dataclass(frozen=True)
 class GridRequest:
     """What to evaluate. ``top_p``: None = the project's setting. ``limit``: at most that many
-    images (class-balanced), None = all. The other fields are :func:`run_grid`'s."""
+    images (class-balanced), None = all. ``method_params``: ``{method: {name: value}}`` over the
+    defaults (:mod:`geoquiz.attribution.params`), used by the sweep and the grid alike. The other
+    fields are :func:`run_grid`'s."""
 
     model_name: str
     dataset: str
@@ -51,6 +53,7 @@ class GridRequest:
     batch_size: int = 32
     resume: bool = True
     device: str = "auto"
+    method_params: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "methods", tuple(self.methods))
@@ -114,6 +117,7 @@ def run_request(
             limit=request.limit,
             reporter=_prefixed(reporter, f"top-p sweep ({SWEEP_SPLIT})"),
             device=request.device,
+            method_params=request.method_params,
         )
         if on_sweep is not None:
             on_sweep(sweep)
@@ -139,6 +143,7 @@ def run_request(
         device=request.device,
         top_p_source=source,
         engine=engine,
+        method_params=request.method_params,
     )
     return GridOutcome(run_id, sweep)
 

@@ -18,7 +18,7 @@ from typing import Any, Protocol, runtime_checkable
 import numpy as np
 
 from geoquiz.boxes import Box
-from geoquiz.errors import CheckpointError, GeoQuizError
+from geoquiz.errors import CheckpointError, GeoQuizError, torch_load_refusal
 from geoquiz.types import Segment
 
 
@@ -221,7 +221,7 @@ def load_state_dict_checked(
     try:
         data = torch.load(p, map_location="cpu", weights_only=True)
     except Exception as exc:
-        detail = str(exc).strip().splitlines()[0][:200] if str(exc).strip() else exc.__class__.__name__
+        detail = torch_load_refusal(exc)
         raise CheckpointError(
             f"{info.name}: {p} is not a readable PyTorch checkpoint ({detail}); expected the official file {info.official_file}"
         ) from exc

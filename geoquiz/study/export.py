@@ -30,6 +30,7 @@ import pandas as pd
 
 from geoquiz import __version__
 from geoquiz.csvio import neutralise, neutralise_frame, write_csv, write_json
+from geoquiz.db import reader_connection
 from geoquiz.errors import GeoQuizError
 from geoquiz.progress import Reporter, step
 from geoquiz.study.export_codebook import EXPORTS, TABLES, codebook_rows, column_names
@@ -52,7 +53,7 @@ def read_snapshot(db_path: str | Path) -> Iterator[sqlite3.Connection]:
     path = Path(db_path)
     if not path.exists():
         raise GeoQuizError(f"cannot export: the project database {path} does not exist")
-    conn = sqlite3.connect(str(path), isolation_level=None, timeout=30.0, check_same_thread=False)
+    conn = reader_connection(path)  # a read-only connection on a read-only folder or mount
     try:
         conn.execute("PRAGMA busy_timeout=30000")
         conn.execute("PRAGMA query_only=ON")

@@ -28,6 +28,16 @@ EXPORTS: tuple[str, ...] = (
 )
 
 
+#: Said in codebook.csv of every text (``str``) column: what :func:`geoquiz.csvio.neutralise` does to it.
+NEUTRALISED_NOTE = (
+    "Text cells starting with =, +, -, @, a tab or a carriage return are written with a leading ' "
+    "(so that a spreadsheet shows them instead of running them as a formula); remove that ' when "
+    "reading the original text."
+)
+#: The short form of the note in docs/codebook.md (which explains it once at the top).
+NEUTRALISED_MARK = "Formula guard: a leading ' may be added (see above)."
+
+
 class Column(NamedTuple):
     name: str
     type: str
@@ -276,11 +286,17 @@ def column_names(table: str) -> list[str]:
     return [c.name for c in TABLES[table]]
 
 
+def described(column: Column, note: str = NEUTRALISED_NOTE) -> str:
+    """The column's description; a text column's ends with ``note`` (the leading-``'`` formula guard)."""
+    return f"{column.description} {note}" if column.type == "str" else column.description
+
+
 def codebook_rows(tables: list[str] | None = None) -> list[dict[str, str]]:
-    """Rows of codebook.csv for ``tables`` (default: every table)."""
+    """Rows of codebook.csv for ``tables`` (default: every table). The description of every text
+    column says that a leading ``'`` is added to cells a spreadsheet would run (:data:`NEUTRALISED_NOTE`)."""
     names = list(TABLES) if tables is None else [*tables, "codebook"]
     return [
-        {"table": t, "column": c.name, "type": c.type, "description": c.description}
+        {"table": t, "column": c.name, "type": c.type, "description": described(c)}
         for t in names
         for c in TABLES[t]
     ]
@@ -301,12 +317,14 @@ def codebook_markdown() -> str:
         "row counts). Boxes are XYXY pixels, inclusive-exclusive.",
         "",
         "Text cells that a spreadsheet would run as a formula (starting with `=`, `+`, `-`, `@`, a tab or a "
-        "carriage return) are written with a leading `'`; numbers are written as numbers.",
+        "carriage return) are written with a leading `'`; numbers are written as numbers. This can happen "
+        "in every `str` column (marked *formula guard* below); `codebook.csv` says it in the description "
+        "of each such column. Remove the leading `'` to get the original text.",
         "",
     ]
     for table, cols in TABLES.items():
         lines += [f"## {table}.csv", "", "| column | type | description |", "|---|---|---|"]
-        lines += [f"| {c.name} | {c.type} | {c.description} |" for c in cols]
+        lines += [f"| {c.name} | {c.type} | {described(c, '*' + NEUTRALISED_MARK + '*')} |" for c in cols]
         lines.append("")
     lines += [
         "## Agreement measures (agreement.csv, column `metric`)",

@@ -315,7 +315,7 @@ def test_launcher_sets_the_passphrase_first(qtbot, quiz_project, tmp_path, main_
     dlg.new_pass.setText("ab")
     dlg.confirm_pass.setText("ab")
     qtbot.mouseClick(dlg.set_pass_button, Qt.LeftButton)
-    assert "at least 4" in dlg.error.text()
+    assert "at least 8" in dlg.error.text()
     dlg.new_pass.setText(PASS)
     dlg.confirm_pass.setText(PASS)
     qtbot.mouseClick(dlg.set_pass_button, Qt.LeftButton)

@@ -30,6 +30,7 @@ from PySide6.QtWidgets import (
 )
 
 from geoquiz.config import ElementSettings, SegmenterSettings
+from geoquiz.errors import GeoQuizError
 from geoquiz.segmentation import SEGMENTERS, segmenter_status
 from ui.workers import show_error
 
@@ -193,7 +194,7 @@ class SettingsDialog(QDialog):
                 project.settings, segmenters=self.segmenter_settings(), elements=self.element_settings()
             )
             project.save_settings(new)
-        except (OSError, ValueError) as exc:
+        except (OSError, ValueError, GeoQuizError) as exc:  # GeoQuizError: a read-only project
             show_error(self, "Cannot save settings", f"{project.root / 'project.toml'}: {exc}")
             return
         self.ctx.data_changed.emit("settings")

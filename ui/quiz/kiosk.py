@@ -46,7 +46,7 @@ from PySide6.QtWidgets import (
 
 from geoquiz.db import now
 from geoquiz.errors import GeoQuizError
-from geoquiz.study.passphrase import verify_passphrase
+from geoquiz.study.passphrase import try_passphrase
 from geoquiz.study.session import QuizSession, SubmitResult, TrialResponse, TrialSpec
 from ui.quiz.guess_picker import ordinal
 from ui.quiz.trial_widget import TrialWidget, trial_title
@@ -99,10 +99,11 @@ class PassphraseDialog(QDialog):
         layout.addWidget(buttons)
 
     def _try(self) -> None:
-        if self.check(self.input.text()):
+        result = self.check(self.input.text())  # a passphrase.Attempt (its message) or a bool
+        if result:
             self.accept()
         else:
-            self.error.setText("Wrong passphrase.")
+            self.error.setText(getattr(result, "message", "") or "Wrong passphrase.")
             self.input.selectAll()
             self.input.setFocus()
 
@@ -382,7 +383,7 @@ class KioskWindow(QWidget):
         on screen is paused while the prompt is open (the pause is recorded when it closes)."""
         if self.passphrase_dialog is not None and self.passphrase_dialog.isVisible():
             return self.passphrase_dialog
-        dialog = PassphraseDialog(lambda text: verify_passphrase(self.session.db, text), self)
+        dialog = PassphraseDialog(lambda text: try_passphrase(self.session.db, text), self)
         dialog.accepted.connect(self._unlock)
         dialog.finished.connect(self._prompt_closed)
         self.passphrase_dialog = dialog

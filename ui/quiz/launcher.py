@@ -13,6 +13,7 @@ of the window the launcher is opened from (its ``study_id()``), else the first b
 
 from __future__ import annotations
 
+import shiboken6
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (
     QApplication,
@@ -31,7 +32,7 @@ from PySide6.QtWidgets import (
 
 from geoquiz.errors import GeoQuizError
 from geoquiz.study.events import event_counts
-from geoquiz.study.passphrase import has_passphrase, set_passphrase, verify_passphrase
+from geoquiz.study.passphrase import MIN_LENGTH, has_passphrase, set_passphrase, try_passphrase
 from geoquiz.study.session import QuizSession, list_sessions
 from ui.context import AppContext
 from ui.quiz.kiosk import KioskWindow
@@ -69,7 +70,8 @@ def start_kiosk(
     def back() -> None:
         _kiosks.discard(kiosk)
         for w in hidden:
-            w.show()
+            if shiboken6.isValid(w):  # a window closed and deleted meanwhile stays gone
+                w.show()
         ctx.data_changed.emit("sessions")
 
     kiosk.exited.connect(back)
@@ -179,7 +181,7 @@ class SessionLauncher(QDialog):
             self.set_pass_button.setText("Change passphrase")
         else:
             self.pass_info.setText(
-                "No researcher passphrase yet. Choose one (at least 4 characters): it is needed to leave "
+                f"No researcher passphrase yet. Choose one (at least {MIN_LENGTH} characters): it is needed to leave "
                 "the participant screen. It is stored only as a salted hash."
             )
             self.set_pass_button.setText("Set passphrase")
@@ -187,8 +189,9 @@ class SessionLauncher(QDialog):
 
     def save_passphrase(self) -> bool:
         self.error.clear()
-        if has_passphrase(self.db) and not verify_passphrase(self.db, self.passphrase.text()):
-            self.error.setText("Enter the current passphrase first.")
+        attempt = try_passphrase(self.db, self.passphrase.text()) if has_passphrase(self.db) else True
+        if not attempt:
+            self.error.setText(f"Enter the current passphrase first. {attempt.message}")
             return False
         if self.new_pass.text() and not self.confirm_pass.text():
             self.error.setText("Type the new passphrase a second time, in 'Repeat new passphrase'.")
@@ -218,8 +221,9 @@ class SessionLauncher(QDialog):
                 "Set a researcher passphrase first: it is needed to leave the participant screen."
             )
             return False
-        if not verify_passphrase(self.db, self.passphrase.text()):
-            self.error.setText("Wrong researcher passphrase.")
+        attempt = try_passphrase(self.db, self.passphrase.text())
+        if not attempt:
+            self.error.setText(attempt.message)
             return False
         return True
 

@@ -86,6 +86,7 @@ def compute_explanation(
         )
         step(reporter, 0, 4, "loading the model")
         ex = Explainer(project, model)
+        ex.check_segmenters([segmenter])  # a bad SAM checkpoint fails here, before the maps
         prediction = ex.predict(sample)
         step(reporter, 1, 4, f"attribution ({METHOD_LABELS.get(method, method)})")
         maps = ex.heatmaps(sample, method, target, reporter=reporter)

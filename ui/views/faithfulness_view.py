@@ -10,6 +10,7 @@ connection; the view only lists rows and draws what comes back.
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 from PySide6.QtCore import Qt
@@ -37,6 +38,7 @@ from ui.context import AppContext
 from ui.plots.faithfulness_plots import ChartPanel
 from ui.views.faithfulness_form import FaithfulnessForm, display_name, fill_combo
 from ui.widgets.job_controls import JobControls
+from ui.widgets.method_params import MethodParamsEditor
 from ui.workers import Latest, project_job, show_error, start
 
 COMPARISON_COLUMNS = (
@@ -124,6 +126,9 @@ class FaithfulnessView(QWidget):
             )
         )
         self.status_label = self.controls.status
+        # Score-CAM channels, SmoothGrad samples ...: a button beside Run opening a small dialog
+        self.method_params = MethodParamsEditor(self.controls)
+        self.controls.add_to_row(self.method_params)
 
         # --- past runs
         self.runs_list = QListWidget(self)
@@ -280,8 +285,8 @@ class FaithfulnessView(QWidget):
 
     # ------------------------------------------------------------- running
     def run_options(self) -> GridRequest:
-        """The request from the form (raises ValueError for missing choices)."""
-        return self.form.request()
+        """The request from the form and the method parameters (ValueError for missing choices)."""
+        return dataclasses.replace(self.form.request(), method_params=self.method_params.values())
 
     def start_run(self) -> None:
         if self.ctx.project is None or self.controls.busy:
@@ -353,6 +358,7 @@ class FaithfulnessView(QWidget):
             f"Run #{run.id}: {run.model} on {run.dataset}/{run.split}, fill {run.config.get('fill')}, "
             f"{run.config.get('repeats')} random repeats, top-p {run.config['params']['top_p']:g}% "
             f"({(s.get('top_p_source') or {}).get('kind', 'settings')}), {run.n_units} images, status {run.status}"
+            + (f"; {run.method_params_text()}" if run.method_params_text() else "")
         )
         summary = results["summary"]
         for box, column in (

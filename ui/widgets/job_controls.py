@@ -58,16 +58,21 @@ class JobControls(QWidget):
         for widget, name in zip((self.run_button, self.cancel_button, self.progress, self.status), names):
             widget.setObjectName(name)
         self.cancel_button.clicked.connect(self.cancel)
-        row = QHBoxLayout()
-        row.setContentsMargins(0, 0, 0, 0)
-        row.addWidget(self.progress, 1)
-        row.addWidget(self.run_button)
-        row.addWidget(self.cancel_button)
+        self.row = QHBoxLayout()
+        self.row.setContentsMargins(0, 0, 0, 0)
+        self.row.addWidget(self.progress, 1)
+        self.row.addWidget(self.run_button)
+        self.row.addWidget(self.cancel_button)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
-        layout.addLayout(row)
+        layout.addLayout(self.row)
         if status_below:
             layout.addWidget(self.status)
+
+    def add_to_row(self, widget: QWidget) -> None:
+        """Put ``widget`` (an options button ...) in the row, after Cancel."""
+        widget.setParent(self)
+        self.row.addWidget(widget)
 
     # --- state ------------------------------------------------------------------------------
     @property

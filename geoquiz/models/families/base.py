@@ -74,17 +74,23 @@ def read_state_dict(path: str | os.PathLike) -> dict[str, Any]:
     return obj
 
 
+def state_mismatch(own: dict[str, Any], state: dict[str, Any]) -> tuple[list[str], list[str], list[str]]:
+    """``(missing, unexpected, misshaped)`` keys of ``state`` against a module's own ``state_dict()``
+    ``own``: what keeps a strict ``load_state_dict`` from working (all empty when it fits)."""
+    missing = [k for k in own if k not in state]
+    unexpected = [str(k) for k in state if k not in own]
+    misshaped = [k for k in own if k in state and tuple(state[k].shape) != tuple(own[k].shape)]
+    return missing, unexpected, misshaped
+
+
 def state_problems(module: Any, state: dict[str, Any], prefix: str = "") -> list[str]:
     """What keeps ``state`` from loading into ``module`` strictly: the missing, unexpected and wrongly
     shaped keys (``prefix`` put before the names, as the file writes them); empty when it fits."""
     own = module.state_dict()
-    missing = [prefix + k for k in own if k not in state]
-    unexpected = [prefix + k for k in state if k not in own]
-    shapes = [
-        f"{prefix}{k} {list(state[k].shape)} (expected {list(v.shape)})"
-        for k, v in own.items()
-        if k in state and tuple(state[k].shape) != tuple(v.shape)
-    ]
+    missing, unexpected, misshaped = state_mismatch(own, state)
+    missing = [prefix + k for k in missing]
+    unexpected = [prefix + k for k in unexpected]
+    shapes = [f"{prefix}{k} {list(state[k].shape)} (expected {list(own[k].shape)})" for k in misshaped]
     problems = []
     if missing:
         problems.append(f"missing keys: {_listed(missing)}")
