@@ -1,0 +1,223 @@
+"""COCO detection JSON of the participants' cue boxes and the model's elements, written streaming.
+
+Categories: one per cue tag (ids 1..9 in CUE_TAGS order, supercategory ``cue``) and
+``model_element`` (supercategory ``model``). ``bbox`` is ``[x, y, width, height]`` in pixels;
+``attributes.source`` is ``human`` or ``model`` and links back to cue_boxes.csv / elements.csv (the
+rows come from the same queries, un-neutralised: JSON is not run by spreadsheets).
+
+The file is the text ``json.dump(document, ensure_ascii=False, indent=1)`` writes, produced one
+annotation at a time: annotations go to a temporary file while their image ids are collected, then
+the document is written (info, licenses, the images in id order, categories) and the annotations
+copied after it. Memory stays at one chunk of rows whatever the number of boxes.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import json
+import math
+import shutil
+import sqlite3
+import tempfile
+from collections.abc import Callable, Iterable
+from json.encoder import encode_basestring
+from pathlib import Path
+from typing import Any
+
+from geoquiz import __version__
+from geoquiz.csvio import atomic_write
+from geoquiz.study.export_codebook import TABLES
+from geoquiz.study.export_tables import Profile, file_image_size, prefetch, table_chunks
+from geoquiz.types import CUE_TAGS
+
+COCO_NAME = "coco_boxes.json"
+MODEL_CATEGORY = "model_element"
+
+
+def categories() -> list[dict[str, Any]]:
+    out = [{"id": i + 1, "name": t, "supercategory": "cue"} for i, t in enumerate(CUE_TAGS)]
+    out.append({"id": len(CUE_TAGS) + 1, "name": MODEL_CATEGORY, "supercategory": "model"})
+    return out
+
+
+def _js(value: Any) -> str:
+    """One JSON scalar exactly as ``json.dumps(value, ensure_ascii=False)`` writes it."""
+    if value is None:
+        return "null"
+    if isinstance(value, str):
+        return encode_basestring(value)
+    if isinstance(value, float):
+        return repr(value) if math.isfinite(value) else json.dumps(value)
+    return repr(int(value))
+
+
+def _nested(value: Any, level: int) -> str:
+    """``value`` as ``json.dump(..., indent=1)`` writes it at nesting ``level`` (first line unindented)."""
+    return json.dumps(value, ensure_ascii=False, indent=1).replace("\n", "\n" + " " * level)
+
+
+class _Strings(dict):
+    """JSON text of string values, each encoded once (names repeat on every row)."""
+
+    def __missing__(self, value: Any) -> str:
+        text = self[value] = _js(value)
+        return text
+
+
+def _column(table: str, name: str) -> int:
+    return [c.name for c in TABLES[table]].index(name)
+
+
+def _box(image: int, category: int, x0: int, y0: int, x1: int, y1: int) -> str:
+    """The fields every annotation starts with, after its id (ints come from SQLite as ints)."""
+    return (
+        f'   "image_id": {image},\n   "category_id": {category},\n   "bbox": [\n    {x0},\n    {y0},\n'
+        f'    {x1 - x0},\n    {y1 - y0}\n   ],\n   "area": {(x1 - x0) * (y1 - y0)},\n   "iscrowd": 0,\n'
+    )
+
+
+def _human(
+    conn: sqlite3.Connection, profile: Profile | None, check: Callable[[], None] | None
+) -> Iterable[tuple[int, str]]:
+    """(image id, annotation text without its id) of every cue box on a known image, in box order."""
+    cat = {c["name"]: c["id"] for c in categories()}
+    other, text = cat["other"], _Strings()
+    names = (
+        "box_id",
+        "trial_id",
+        "study",
+        "participant",
+        "kind",
+        "image_id",
+        "tag",
+        "x0",
+        "y0",
+        "x1",
+        "y1",
+        "note",
+    )
+    at = [_column("cue_boxes", n) for n in names]
+    for chunk in prefetch(table_chunks(conn, "cue_boxes", safe=False, profile=profile, check=check)):
+        for r in chunk:
+            box_id, trial_id, study, participant, kind, image, tag, x0, y0, x1, y1, note = (r[i] for i in at)
+            if image is None:
+                continue
+            yield (
+                image,
+                (
+                    f'{_box(image, cat.get(tag, other), x0, y0, x1, y1)}   "attributes": {{\n    "source": "human",\n'
+                    f'    "box_id": {box_id},\n    "trial_id": {trial_id},\n    "study": {text[study]},\n'
+                    f'    "participant": {text[participant]},\n    "kind": {text[kind]},\n'
+                    f'    "note": {text[note]}\n   }}\n  }}'
+                ),
+            )
+
+
+def _model(
+    conn: sqlite3.Connection, profile: Profile | None, check: Callable[[], None] | None
+) -> Iterable[tuple[int, str]]:
+    """(image id, annotation text without its id) of every element of a known image, in element order."""
+    category, text = len(CUE_TAGS) + 1, _Strings()
+    names = (
+        "element_id",
+        "model",
+        "image_id",
+        "method",
+        "segmenter",
+        "params_key",
+        "rank",
+        "target",
+        "score",
+    )
+    at = [_column("elements", n) for n in (*names, "x0", "y0", "x1", "y1")]
+    for chunk in prefetch(table_chunks(conn, "elements", safe=False, profile=profile, check=check)):
+        for r in chunk:
+            element_id, model, image, method, segmenter, params_key, rank, target, score, x0, y0, x1, y1 = (
+                r[i] for i in at
+            )
+            if image is None:
+                continue
+            yield (
+                image,
+                (
+                    f'{_box(image, category, x0, y0, x1, y1)}   "score": {_js(float(score))},\n   "attributes": {{\n'
+                    f'    "source": "model",\n    "element_id": {element_id},\n    "model": {text[model]},\n'
+                    f'    "method": {text[method]},\n    "segmenter": {text[segmenter]},\n'
+                    f'    "params_key": {text[params_key]},\n    "rank": {rank},\n    "target": {text[target]}\n   }}\n  }}'
+                ),
+            )
+
+
+def _images(conn: sqlite3.Connection, ids: list[int]) -> Iterable[str]:
+    for chunk in (ids[i : i + 900] for i in range(0, len(ids), 900)):
+        marks = ",".join("?" * len(chunk))
+        for iid, key, path, width, height, view, loc in conn.execute(
+            f"SELECT id, key, path, width, height, view, location_id FROM images WHERE id IN ({marks}) ORDER BY id",  # noqa: S608 - placeholders only
+            chunk,
+        ):
+            if not width or not height:
+                width, height = file_image_size(path)
+            yield (
+                f'  {{\n   "id": {_js(iid)},\n   "file_name": {_js(path)},\n   "width": {_js(width)},\n'
+                f'   "height": {_js(height)},\n   "geoquiz_key": {_js(key)},\n   "view": {_js(view)},\n'
+                f'   "location_id": {_js(loc)}\n  }}'
+            )
+
+
+def _write_list(fh: Any, items: Iterable[str]) -> None:
+    """A JSON list at nesting level 1 whose items are already indented text (``[]`` when empty)."""
+    first = True
+    for item in items:
+        fh.write("[\n" if first else ",\n")
+        fh.write(item)
+        first = False
+    fh.write("[]" if first else "\n ]")
+
+
+def write_coco(
+    conn: sqlite3.Connection,
+    path: str | Path,
+    *,
+    profile: Profile | None = None,
+    check: Callable[[], None] | None = None,
+) -> int:
+    """Write the COCO document of the snapshot ``conn`` (prepared with
+    :func:`geoquiz.study.export_tables.prepare`) to ``path`` atomically; returns the number of
+    annotations."""
+    path = Path(path)
+    info = {
+        "description": "GeoQuiz: participants' cue boxes and the model's elements",
+        "version": __version__,
+        "date_created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+    }
+    count = 0
+
+    def write(fh: Any) -> None:
+        nonlocal count
+        images: set[int] = set()
+        with tempfile.TemporaryFile("w+", encoding="utf-8", newline="", dir=path.parent) as spool:
+            for source in (_human(conn, profile, check), _model(conn, profile, check)):
+                for image, text in source:
+                    count += 1
+                    images.add(int(image))
+                    sep = ",\n" if count > 1 else ""
+                    spool.write(f'{sep}  {{\n   "id": {count},\n{text}')
+            fh.write(f'{{\n "info": {_nested(info, 1)},\n "licenses": [],\n "images": ')
+            _write_list(fh, _images(conn, sorted(images)))
+            fh.write(',\n "categories": ')
+            _write_list(fh, ("  " + _nested(c, 2) for c in categories()))
+            fh.write(',\n "annotations": ')
+            if count:
+                fh.write("[\n")
+                spool.seek(0)
+                shutil.copyfileobj(spool, fh, 1 << 20)
+                fh.write("\n ]")
+            else:
+                fh.write("[]")
+            fh.write("\n}")
+
+    atomic_write(path, write)
+    return count
+
+
+__all__ = ["COCO_NAME", "MODEL_CATEGORY", "categories", "write_coco"]
