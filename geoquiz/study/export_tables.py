@@ -50,7 +50,8 @@ class TableSQL:
     ``columns``: codebook column -> SQL expression over the aliases of ``source`` (``FROM`` and
     joins); ``tables`` maps those aliases to tables for the :class:`Profile`. The names in
     ``computed`` are expressions SQLite already gives their codebook type (counts, 0/1 flags, casts);
-    the others are stored columns, checked by the profile. ``python``: columns left NULL here and
+    the others are stored columns, checked by the profile (``sources`` names the stored columns of
+    an expression that is not just ``alias.column``, e.g. a subquery). ``python``: columns left NULL here and
     filled by ``post(rows, safe)`` from the ``extra`` expressions, which follow the codebook columns
     in each row and are dropped by ``post``.
     """
@@ -60,6 +61,7 @@ class TableSQL:
     order: str
     columns: dict[str, str]
     computed: frozenset[str] = frozenset()
+    sources: dict[str, tuple[tuple[str, str], ...]] = field(default_factory=dict)
     python: tuple[str, ...] = ()
     extra: tuple[str, ...] = ()
     post: Callable[[list[tuple], bool], list[tuple]] | None = field(default=None, compare=False)
@@ -169,7 +171,9 @@ class Profile:
         return self.known[(table, column, check)]
 
 
-def _sources(spec: TableSQL, expr: str) -> list[tuple[str, str]]:
+def _sources(spec: TableSQL, name: str, expr: str) -> list[tuple[str, str]]:
+    if name in spec.sources:
+        return list(spec.sources[name])
     return [(spec.tables[a], c) for a, c in _SOURCE.findall(expr) if a in spec.tables]
 
 
@@ -191,7 +195,7 @@ def select_sql(table: str, spec: TableSQL, profile: Profile, *, safe: bool) -> s
     for c in TABLES[table]:
         check = _check_kind(c.type, safe)
         if check and c.name in spec.columns and c.name not in spec.computed:
-            wanted |= {(t, col, check) for t, col in _sources(spec, spec.columns[c.name])}
+            wanted |= {(t, col, check) for t, col in _sources(spec, c.name, spec.columns[c.name])}
     profile.ask(wanted)
     cols = []
     for c in TABLES[table]:
@@ -200,7 +204,7 @@ def select_sql(table: str, spec: TableSQL, profile: Profile, *, safe: bool) -> s
         if (
             check
             and c.name not in spec.computed
-            and any(profile.needs(t, col, check) for t, col in _sources(spec, expr))
+            and any(profile.needs(t, col, check) for t, col in _sources(spec, c.name, expr))
         ):
             expr = _typed(c.type, expr, safe)
         cols.append(f'{expr} AS "{c.name}"')
@@ -211,8 +215,8 @@ def select_sql(table: str, spec: TableSQL, profile: Profile, *, safe: bool) -> s
 
 
 def _trials(conn: sqlite3.Connection) -> TableSQL:
-    """A trial with its people, item, first guess (``g1``), the rank of its first correct guess
-    (``gc``) and counts of guesses and boxes (index look-ups per trial)."""
+    """A trial with its people, item, first guess, the rank of its first correct guess (``gc``) and
+    counts of guesses and boxes (index look-ups per trial)."""
     first = "(SELECT min(g.rank) FROM guesses g WHERE g.trial_id = t.id"
     return TableSQL(
         tables={
@@ -220,14 +224,12 @@ def _trials(conn: sqlite3.Connection) -> TableSQL:
             "i": "images",
             "l": "locations",
             "d": "datasets",
-            "g1": "guesses",
             "gc": "guesses",
         },
         source=(
             f"FROM trials t {PEOPLE} LEFT JOIN images i ON i.id = t.image_id "
             "LEFT JOIN locations l ON l.id = t.location_id "
             "LEFT JOIN datasets d ON d.id = COALESCE(i.dataset_id, l.dataset_id) "
-            f"LEFT JOIN guesses g1 ON g1.trial_id = t.id AND g1.rank = {first}) "
             f"LEFT JOIN guesses gc ON gc.trial_id = t.id AND gc.rank = {first} AND g.label = t.true_label)"
         ),
         order="ORDER BY t.id",
@@ -246,7 +248,7 @@ def _trials(conn: sqlite3.Connection) -> TableSQL:
             "location_key": "l.key",
             "views_shown": "t.views_shown",
             "true_label": "t.true_label",
-            "guess_1": "g1.label",
+            "guess_1": "(SELECT g.label FROM guesses g WHERE g.trial_id = t.id ORDER BY g.rank LIMIT 1)",
             "n_guesses": "(SELECT count(*) FROM guesses g WHERE g.trial_id = t.id)",
             "correct_rank": "gc.rank",
             "top1_correct": "CASE WHEN gc.rank = 1 THEN 1 ELSE 0 END",
@@ -260,6 +262,7 @@ def _trials(conn: sqlite3.Connection) -> TableSQL:
             "submitted_at": "t.submitted_at",
         },
         computed=frozenset({"n_guesses", "top1_correct", "top5_correct", "n_cue_boxes"}),
+        sources={"guess_1": (("guesses", "label"),)},
     )
 
 

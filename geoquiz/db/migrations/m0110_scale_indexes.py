@@ -3,6 +3,8 @@ the Review tab and the Dashboards finds its rows through an index (``tests/expor
 checks the plans).
 
 * ``cue_boxes (trial_id)``: a trial's boxes (Review, the export's ``n_cue_boxes``);
+* ``guesses (trial_id, rank, label)``: a trial's first guess and whether the truth is among its
+  first five without reading the table (Dashboards, the export's ``guess_1``);
 * ``trials (image_id)`` and ``trials (location_id)``: the answers on one item (Review);
 * ``images (location_id, view)``: the image of a 4-view box's view, a location's views;
 * ``sessions (study_id)``: one study's trials;
@@ -14,6 +16,7 @@ NAME = "0110_scale_indexes"
 
 STATEMENTS = [
     "CREATE INDEX idx_cue_boxes_trial ON cue_boxes (trial_id)",
+    "CREATE INDEX idx_guesses_trial_rank_label ON guesses (trial_id, rank, label)",
     "CREATE INDEX idx_trials_image ON trials (image_id)",
     "CREATE INDEX idx_trials_location ON trials (location_id)",
     "CREATE INDEX idx_images_location ON images (location_id, view)",
