@@ -139,8 +139,8 @@ def reviewable_items(db: sqlite_utils.Database, *, study: str | None = None) -> 
     )
     sql = (
         "SELECT c.image_id, c.location_id, c.n, c.n_part, COALESCE(l.key, i.key), d.name, "  # noqa: S608 - constant fragments
-        "COALESCE(l.label, i.label), (SELECT group_concat(v.view, ',') FROM "
-        "(SELECT v.view FROM images v WHERE v.location_id = c.location_id ORDER BY v.id) v) "
+        "COALESCE(l.label, i.label), (SELECT group_concat(w.view, ',') FROM "
+        "(SELECT v.view FROM images v WHERE v.location_id = c.location_id ORDER BY v.id) w) "
         f"FROM ({counts}) c LEFT JOIN locations l ON l.id = c.location_id "
         "LEFT JOIN images i ON i.id = c.image_id AND c.location_id IS NULL "
         "JOIN datasets d ON d.id = COALESCE(l.dataset_id, i.dataset_id)"
