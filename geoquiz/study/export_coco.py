@@ -26,7 +26,6 @@ from typing import Any
 
 from geoquiz import __version__
 from geoquiz.csvio import atomic_write
-from geoquiz.study.export_codebook import TABLES
 from geoquiz.study.export_tables import Profile, file_image_size, prefetch, table_chunks
 from geoquiz.types import CUE_TAGS
 
@@ -64,88 +63,63 @@ class _Strings(dict):
         return text
 
 
-def _column(table: str, name: str) -> int:
-    return [c.name for c in TABLES[table]].index(name)
-
-
-def _box(image: int, category: int, x0: int, y0: int, x1: int, y1: int) -> str:
-    """The fields every annotation starts with, after its id (ints come from SQLite as ints)."""
-    return (
-        f'   "image_id": {image},\n   "category_id": {category},\n   "bbox": [\n    {x0},\n    {y0},\n'
-        f'    {x1 - x0},\n    {y1 - y0}\n   ],\n   "area": {(x1 - x0) * (y1 - y0)},\n   "iscrowd": 0,\n'
-    )
+HUMAN = (
+    "image_id",
+    "tag",
+    "x0",
+    "y0",
+    "x1",
+    "y1",
+    "box_id",
+    "trial_id",
+    "study",
+    "participant",
+    "kind",
+    "note",
+)
+MODEL = ("image_id", "x0", "y0", "x1", "y1", "score", "element_id", "model", "method", "segmenter")
+MODEL_MORE = ("params_key", "rank", "target")
 
 
 def _human(
-    conn: sqlite3.Connection, profile: Profile | None, check: Callable[[], None] | None
-) -> Iterable[tuple[int, str]]:
-    """(image id, annotation text without its id) of every cue box on a known image, in box order."""
-    cat = {c["name"]: c["id"] for c in categories()}
-    other, text = cat["other"], _Strings()
-    names = (
-        "box_id",
-        "trial_id",
-        "study",
-        "participant",
-        "kind",
-        "image_id",
-        "tag",
-        "x0",
-        "y0",
-        "x1",
-        "y1",
-        "note",
-    )
-    at = [_column("cue_boxes", n) for n in names]
-    for chunk in prefetch(table_chunks(conn, "cue_boxes", safe=False, profile=profile, check=check)):
-        for r in chunk:
-            box_id, trial_id, study, participant, kind, image, tag, x0, y0, x1, y1, note = (r[i] for i in at)
-            if image is None:
-                continue
-            yield (
-                image,
-                (
-                    f'{_box(image, cat.get(tag, other), x0, y0, x1, y1)}   "attributes": {{\n    "source": "human",\n'
-                    f'    "box_id": {box_id},\n    "trial_id": {trial_id},\n    "study": {text[study]},\n'
-                    f'    "participant": {text[participant]},\n    "kind": {text[kind]},\n'
-                    f'    "note": {text[note]}\n   }}\n  }}'
-                ),
-            )
+    chunk: list[tuple], first: int, images: set[int], text: _Strings, cat: dict[str, int]
+) -> list[str]:
+    """Annotation texts (ids from ``first``) of a chunk of cue boxes (:data:`HUMAN` columns) on known
+    images; their image ids go into ``images``."""
+    out, other = [], cat["other"]
+    for image, tag, x0, y0, x1, y1, box_id, trial_id, study, participant, kind, note in chunk:
+        if image is None:
+            continue
+        images.add(image)
+        w, h = x1 - x0, y1 - y0
+        out.append(
+            f'  {{\n   "id": {first + len(out)},\n   "image_id": {image},\n   "category_id": {cat.get(tag, other)},\n'
+            f'   "bbox": [\n    {x0},\n    {y0},\n    {w},\n    {h}\n   ],\n   "area": {w * h},\n'
+            f'   "iscrowd": 0,\n   "attributes": {{\n    "source": "human",\n    "box_id": {box_id},\n'
+            f'    "trial_id": {trial_id},\n    "study": {text[study]},\n    "participant": {text[participant]},\n'
+            f'    "kind": {text[kind]},\n    "note": {text[note]}\n   }}\n  }}'
+        )
+    return out
 
 
-def _model(
-    conn: sqlite3.Connection, profile: Profile | None, check: Callable[[], None] | None
-) -> Iterable[tuple[int, str]]:
-    """(image id, annotation text without its id) of every element of a known image, in element order."""
-    category, text = len(CUE_TAGS) + 1, _Strings()
-    names = (
-        "element_id",
-        "model",
-        "image_id",
-        "method",
-        "segmenter",
-        "params_key",
-        "rank",
-        "target",
-        "score",
-    )
-    at = [_column("elements", n) for n in (*names, "x0", "y0", "x1", "y1")]
-    for chunk in prefetch(table_chunks(conn, "elements", safe=False, profile=profile, check=check)):
-        for r in chunk:
-            element_id, model, image, method, segmenter, params_key, rank, target, score, x0, y0, x1, y1 = (
-                r[i] for i in at
-            )
-            if image is None:
-                continue
-            yield (
-                image,
-                (
-                    f'{_box(image, category, x0, y0, x1, y1)}   "score": {_js(float(score))},\n   "attributes": {{\n'
-                    f'    "source": "model",\n    "element_id": {element_id},\n    "model": {text[model]},\n'
-                    f'    "method": {text[method]},\n    "segmenter": {text[segmenter]},\n'
-                    f'    "params_key": {text[params_key]},\n    "rank": {rank},\n    "target": {text[target]}\n   }}\n  }}'
-                ),
-            )
+def _model(chunk: list[tuple], first: int, images: set[int], text: _Strings) -> list[str]:
+    """Annotation texts (ids from ``first``) of a chunk of elements (:data:`MODEL` + :data:`MODEL_MORE`
+    columns) on known images; their image ids go into ``images``."""
+    out, category = [], len(CUE_TAGS) + 1
+    for image, x0, y0, x1, y1, score, element_id, model, method, segmenter, params_key, rank, target in chunk:
+        if image is None:
+            continue
+        images.add(image)
+        w, h = x1 - x0, y1 - y0
+        out.append(
+            f'  {{\n   "id": {first + len(out)},\n   "image_id": {image},\n   "category_id": {category},\n'
+            f'   "bbox": [\n    {x0},\n    {y0},\n    {w},\n    {h}\n   ],\n   "area": {w * h},\n'
+            f'   "iscrowd": 0,\n   "score": {_js(float(score))},\n   "attributes": {{\n    "source": "model",\n'
+            f'    "element_id": {element_id},\n    "model": {text[model]},\n    "method": {text[method]},\n'
+            f'    "segmenter": {text[segmenter]},\n    "params_key": {text[params_key]},\n    "rank": {rank},\n'
+            f'    "target": {text[target]}\n   }}\n  }}'
+        )
+    return out
 
 
 def _images(conn: sqlite3.Connection, ids: list[int]) -> Iterable[str]:
@@ -180,10 +154,11 @@ def write_coco(
     *,
     profile: Profile | None = None,
     check: Callable[[], None] | None = None,
+    ahead: bool = True,
 ) -> int:
     """Write the COCO document of the snapshot ``conn`` (prepared with
     :func:`geoquiz.study.export_tables.prepare`) to ``path`` atomically; returns the number of
-    annotations."""
+    annotations. ``ahead``: read the rows on a helper thread while formatting."""
     path = Path(path)
     info = {
         "description": "GeoQuiz: participants' cue boxes and the model's elements",
@@ -195,15 +170,21 @@ def write_coco(
     def write(fh: Any) -> None:
         nonlocal count
         images: set[int] = set()
+        text, cat = _Strings(), {c["name"]: c["id"] for c in categories()}
         with tempfile.TemporaryFile("w+", encoding="utf-8", newline="", dir=path.parent) as spool:
-            for source in (_human(conn, profile, check), _model(conn, profile, check)):
-                for image, text in source:
-                    count += 1
-                    images.add(int(image))
-                    sep = ",\n" if count > 1 else ""
-                    spool.write(f'{sep}  {{\n   "id": {count},\n{text}')
+            sources = (
+                ("cue_boxes", HUMAN, lambda chunk: _human(chunk, count + 1, images, text, cat)),
+                ("elements", MODEL + MODEL_MORE, lambda chunk: _model(chunk, count + 1, images, text)),
+            )
+            for table, columns, annotate in sources:
+                rows = table_chunks(conn, table, safe=False, profile=profile, check=check, columns=columns)
+                for chunk in prefetch(rows) if ahead else rows:
+                    parts = annotate(chunk)
+                    if parts:
+                        spool.write((",\n" if count else "") + ",\n".join(parts))
+                        count += len(parts)
             fh.write(f'{{\n "info": {_nested(info, 1)},\n "licenses": [],\n "images": ')
-            _write_list(fh, _images(conn, sorted(images)))
+            _write_list(fh, _images(conn, sorted(int(i) for i in images)))
             fh.write(',\n "categories": ')
             _write_list(fh, ("  " + _nested(c, 2) for c in categories()))
             fh.write(',\n "annotations": ')

@@ -26,7 +26,7 @@ import queue
 import re
 import sqlite3
 import threading
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -138,36 +138,38 @@ def _check_kind(kind: str, safe: bool) -> str | None:
 class Profile:
     """Which stored columns need per-cell work in this snapshot, asked once per column.
 
-    ``needs(table, column, check)``: for ``check`` ``"text"``, does any value of ``table.column``
-    start like a formula (:func:`geoquiz.csvio.risky_sql`)? For ``"int"`` / ``"float"``, does any
-    cell have another storage type than INTEGER / REAL (or NULL)? :meth:`ask` answers many columns
-    of a table in one pass over it.
+    ``needs(conn, table, column, check)``: for ``check`` ``"text"``, does any value of
+    ``table.column`` start like a formula (:func:`geoquiz.csvio.risky_sql`)? For ``"int"`` /
+    ``"float"``, does any cell have another storage type than INTEGER / REAL (or NULL)? :meth:`ask`
+    answers many columns of a table in one pass over it. One profile serves every connection of one
+    snapshot (:func:`geoquiz.study.snapshot.read_snapshots`) and every thread using them.
     """
 
-    def __init__(self, conn: sqlite3.Connection) -> None:
-        self.conn = conn
+    def __init__(self) -> None:
         self.known: dict[tuple[str, str, str], bool] = {}
+        self._lock = threading.Lock()
 
-    def ask(self, wanted: set[tuple[str, str, str]]) -> None:
-        by_table: dict[str, list[tuple[str, str]]] = {}
-        for table, column, check in sorted(wanted):
-            if (table, column, check) not in self.known and column != "id":  # INTEGER PRIMARY KEY
-                by_table.setdefault(table, []).append((column, check))
-        for table, checks in by_table.items():
-            exprs = [
-                risky_sql(f'"{c}"') if check == "text" else _CHECKS[check].format(c=f'"{c}"')
-                for c, check in checks
-            ]
-            sql = f"SELECT {', '.join(f'max({e})' for e in exprs)} FROM [{table}]"  # noqa: S608 - names from code
-            row = self.conn.execute(sql).fetchone()
-            for (column, check), flag in zip(checks, row):
-                self.known[(table, column, check)] = bool(flag)
+    def ask(self, conn: sqlite3.Connection, wanted: set[tuple[str, str, str]]) -> None:
+        with self._lock:
+            by_table: dict[str, list[tuple[str, str]]] = {}
+            for table, column, check in sorted(wanted):
+                if (table, column, check) not in self.known and column != "id":  # INTEGER PRIMARY KEY
+                    by_table.setdefault(table, []).append((column, check))
+            for table, checks in by_table.items():
+                exprs = [
+                    risky_sql(f'"{c}"') if check == "text" else _CHECKS[check].format(c=f'"{c}"')
+                    for c, check in checks
+                ]
+                sql = f"SELECT {', '.join(f'max({e})' for e in exprs)} FROM [{table}]"  # noqa: S608 - names from code
+                row = conn.execute(sql).fetchone()
+                for (column, check), flag in zip(checks, row):
+                    self.known[(table, column, check)] = bool(flag)
 
-    def needs(self, table: str, column: str, check: str) -> bool:
+    def needs(self, conn: sqlite3.Connection, table: str, column: str, check: str) -> bool:
         if column == "id":
             return False
         if (table, column, check) not in self.known:
-            self.ask({(table, column, check)})
+            self.ask(conn, {(table, column, check)})
         return self.known[(table, column, check)]
 
 
@@ -188,27 +190,40 @@ def _typed(kind: str, expr: str, safe: bool) -> str:
     return neutralise_sql(expr) if safe else expr
 
 
-def select_sql(table: str, spec: TableSQL, profile: Profile, *, safe: bool) -> str:
+def select_sql(
+    conn: sqlite3.Connection,
+    table: str,
+    spec: TableSQL,
+    profile: Profile,
+    *,
+    safe: bool,
+    columns: Sequence[str] | None = None,
+) -> str:
     """The query of ``table``: codebook columns in order (one ``spec`` lacks is empty, as the pandas
-    export left it), typed / neutralised where ``profile`` says a value needs it, then ``extra``."""
+    export left it), typed / neutralised where ``profile`` says a value needs it, then ``extra``.
+    ``columns``: only these codebook columns, in this order (and no ``extra``)."""
+    chosen = (
+        TABLES[table] if columns is None else [next(c for c in TABLES[table] if c.name == n) for n in columns]
+    )
     wanted = set()
-    for c in TABLES[table]:
+    for c in chosen:
         check = _check_kind(c.type, safe)
         if check and c.name in spec.columns and c.name not in spec.computed:
             wanted |= {(t, col, check) for t, col in _sources(spec, c.name, spec.columns[c.name])}
-    profile.ask(wanted)
+    profile.ask(conn, wanted)
     cols = []
-    for c in TABLES[table]:
+    for c in chosen:
         expr = spec.columns.get(c.name, "NULL") if c.name not in spec.python else "NULL"
         check = _check_kind(c.type, safe)
         if (
             check
             and c.name not in spec.computed
-            and any(profile.needs(t, col, check) for t, col in _sources(spec, c.name, expr))
+            and any(profile.needs(conn, t, col, check) for t, col in _sources(spec, c.name, expr))
         ):
             expr = _typed(c.type, expr, safe)
         cols.append(f'{expr} AS "{c.name}"')
-    return f"SELECT {', '.join([*cols, *spec.extra])} {spec.source} {spec.order}"
+    extra = spec.extra if columns is None else ()
+    return f"SELECT {', '.join([*cols, *extra])} {spec.source} {spec.order}"
 
 
 # ------------------------------------------------------------------------------------ the tables
@@ -531,13 +546,20 @@ SPECS: dict[str, Callable[[sqlite3.Connection], TableSQL | None]] = {
 
 
 def table_sql(
-    conn: sqlite3.Connection, table: str, *, safe: bool, profile: Profile | None = None
+    conn: sqlite3.Connection,
+    table: str,
+    *,
+    safe: bool,
+    profile: Profile | None = None,
+    columns: Sequence[str] | None = None,
 ) -> tuple[str, TableSQL] | None:
     """The query of ``table`` and its spec (None when the project has no such table yet)."""
     spec = SPECS[table](conn)
     if spec is None:
         return None
-    return select_sql(table, spec, profile or Profile(conn), safe=safe), spec
+    if columns is not None and spec.python and set(columns) & set(spec.python):
+        raise ValueError(f"columns {', '.join(spec.python)} of {table} are computed in Python")
+    return select_sql(conn, table, spec, profile or Profile(), safe=safe, columns=columns), spec
 
 
 def table_chunks(
@@ -548,14 +570,18 @@ def table_chunks(
     profile: Profile | None = None,
     check: Callable[[], None] | None = None,
     size: int = CHUNK,
+    columns: Sequence[str] | None = None,
 ) -> Iterator[list[tuple]]:
-    """The rows of ``table`` in codebook column order, ``size`` at a time (call :func:`prepare` on
-    ``conn`` first). ``safe``: text neutralised for a CSV; ``profile``: shared by the tables of one
-    export; ``check`` runs before each chunk (e.g. a progress reporter's cancellation check)."""
-    found = table_sql(conn, table, safe=safe, profile=profile)
+    """The rows of ``table`` in codebook column order (or only ``columns``), ``size`` at a time
+    (call :func:`prepare` on ``conn`` first). ``safe``: text neutralised for a CSV; ``profile``:
+    shared by the tables of one export; ``check`` runs before each chunk (e.g. a progress
+    reporter's cancellation check)."""
+    found = table_sql(conn, table, safe=safe, profile=profile, columns=columns)
     if found is None:
         return
     sql, spec = found
+    if columns is not None:
+        spec = TableSQL(spec.tables, spec.source, spec.order, spec.columns)  # no post-processing
     cursor = conn.execute(sql)
     while True:
         if check is not None:

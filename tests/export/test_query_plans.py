@@ -58,15 +58,23 @@ def bench_root(tmp_path_factory):
 def traced(monkeypatch):
     """The SELECT statements run on every snapshot connection opened while the fixture is active."""
     statements: list[str] = []
-    real = snapshot.read_snapshot
+    one, several = snapshot.read_snapshot, snapshot.read_snapshots
 
     @contextlib.contextmanager
     def tracing(db_path, **kwargs):
-        with real(db_path, **kwargs) as conn:
+        with one(db_path, **kwargs) as conn:
             conn.set_trace_callback(statements.append)
             yield conn
 
+    @contextlib.contextmanager
+    def tracing_several(db_path, n, **kwargs):
+        with several(db_path, n, **kwargs) as conns:
+            for conn in conns:
+                conn.set_trace_callback(statements.append)
+            yield conns
+
     monkeypatch.setattr(snapshot, "read_snapshot", tracing)
+    monkeypatch.setattr(snapshot, "read_snapshots", tracing_several)
     return statements
 
 

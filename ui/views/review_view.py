@@ -90,6 +90,7 @@ class ViewData:
     human: list[CueBox] = field(default_factory=list)
     heat: np.ndarray | None = None
     elements: list[Element] = field(default_factory=list)
+    density: np.ndarray | None = None  # share of participants whose boxes cover each pixel (H, W)
 
 
 @dataclass
@@ -147,7 +148,12 @@ def load_item_job(
     for i, image in enumerate(images):
         name = None if isinstance(item, ImageItem) else image.view
         human = [c for a in answers for c in a.cues if name is None or c.view == name]
-        views.append(ViewData(name, read_image(image.path), list(image.cues), human))
+        pixels = read_image(image.path)
+        density = None
+        if human:  # computed here, off the GUI thread
+            sets = [[c.box for c in a.cues if name is None or c.view == name] for a in answers]
+            density = ag.participant_density(sets, *pixels.shape[:2])
+        views.append(ViewData(name, pixels, list(image.cues), human, density=density))
         if reporter is not None:
             reporter.step(i + 1, len(images), f"loaded {image.key}")
     return ItemBundle(ref, item.key, item.label, views, answers, prediction, rows, run_id, fits)
@@ -410,9 +416,7 @@ class ReviewView(QWidget):
             caption.setVisible(not single)
             canvas.set_image(view.image)
             canvas.set_heatmap(None)
-            h, w = view.image.shape[:2]
-            sets = [[c.box for c in a.cues if single or c.view == view.name] for a in bundle.answers]
-            canvas.set_density(ag.participant_density(sets, h, w) if view.human else None)
+            canvas.set_density(view.density)
         self.apply_overlays()
         self.chart.show_guesses(bundle.prediction, bundle.answers, bundle.label)
         self.rationales.show_answers(bundle.answers, bundle.label)
