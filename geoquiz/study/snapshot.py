@@ -10,7 +10,8 @@ callers open the project properly first (the app and the CLI do) and use this fo
 :func:`read_snapshots` gives several such connections that all read the *same* snapshot, so that
 work can be spread over threads (SQLite runs a query without Python's GIL): they start their read
 transactions while a gate connection holds the database's write lock, which a writer therefore
-waits for during that instant (about a millisecond; never longer than it takes to open them).
+waits for during that instant (about a millisecond). When a writer holds the lock for longer than
+half a second (an import), a single connection is used instead of waiting.
 """
 
 from __future__ import annotations
@@ -21,6 +22,10 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from geoquiz.errors import GeoQuizError
+
+#: How long :func:`read_snapshots` waits for a writer's transaction to end before it settles for one
+#: connection (a quiz answer commits in milliseconds; an import may hold the write lock for minutes).
+GATE_WAIT_S = 0.5
 
 
 def _reader(path: Path) -> sqlite3.Connection:
@@ -70,14 +75,14 @@ def read_snapshots(
 ) -> Iterator[list[sqlite3.Connection]]:
     """Up to ``n`` connections as :func:`read_snapshot` gives, all on one and the same snapshot (see
     the module docstring); each may be used by one thread at a time. Only one when the write lock
-    cannot be taken (a read-only file)."""
+    cannot be taken within :data:`GATE_WAIT_S` (a read-only file, a long write in progress)."""
     path = _existing(db_path, what)
     conns: list[sqlite3.Connection] = []
     try:
-        gate = sqlite3.connect(str(path), isolation_level=None, timeout=30.0)
+        gate = sqlite3.connect(str(path), isolation_level=None, timeout=GATE_WAIT_S)  # read at call time
         try:
             gate.execute("BEGIN IMMEDIATE")  # no writer can commit until the readers have their snapshot
-        except sqlite3.OperationalError:  # a read-only file or a writer that never ends: one reader
+        except sqlite3.OperationalError:  # a read-only file, or a long write in progress: one reader
             n = 1
         try:
             for _ in range(n):

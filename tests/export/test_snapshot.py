@@ -8,6 +8,7 @@ import threading
 import pytest
 
 from geoquiz.errors import GeoQuizError
+from geoquiz.study import snapshot
 from geoquiz.study.snapshot import read_snapshot, read_snapshots
 
 
@@ -21,7 +22,8 @@ def _writer(path) -> sqlite3.Connection:
     return conn
 
 
-def test_readers_share_one_snapshot_and_wait_for_a_writer_in_progress(project):
+def test_readers_share_one_snapshot_and_wait_for_a_writer_in_progress(project, monkeypatch):
+    monkeypatch.setattr(snapshot, "GATE_WAIT_S", 30.0)  # a loaded machine may take a while to commit
     path = project.db_path
     writer = _writer(path)
     writer.execute("BEGIN IMMEDIATE")
@@ -59,3 +61,13 @@ def test_snapshot_connections_are_read_only_and_need_the_file(project, tmp_path)
     with pytest.raises(GeoQuizError, match="cannot export: the project database .* does not exist"):
         with read_snapshots(tmp_path / "none.sqlite", 2, what="export"):
             pass
+
+
+def test_a_long_write_in_progress_gives_one_reader_without_waiting(project):
+    writer = _writer(project.db_path)
+    writer.execute("BEGIN IMMEDIATE")  # e.g. an import holding the write lock for minutes
+    writer.execute("INSERT INTO project_settings (key, value) VALUES ('d', '4')")
+    with read_snapshots(project.db_path, 2) as conns:
+        assert len(conns) == 1 and _count(conns[0]) == 0
+    writer.execute("ROLLBACK")
+    writer.close()
