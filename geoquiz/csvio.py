@@ -9,9 +9,10 @@ The one place for both rules, used by every export (study data, faithfulness run
 * streamed rows (large tables, never held whole): :func:`write_rows` writes chunks of row tuples as
   they come from a database cursor. Their text cells are neutralised by the query itself with
   :func:`neutralise_sql` (SQLite applies the rule in C as it reads; :func:`risky_sql` finds the
-  columns that need it), or one by one with :func:`neutralise` for cells computed in Python. Both writers format a cell alike
-  (``DataFrame.to_csv``'s formatting: None / NaN empty, ``repr`` of a float, ``str`` of the rest),
-  so a table streamed from SQL and the same table written as a frame are the same bytes.
+  columns that need it), or one by one with :func:`neutralise` for cells computed in Python. Both
+  writers format a cell alike (``DataFrame.to_csv``'s formatting: None / NaN empty, ``repr`` of a
+  float, ``str`` of the rest), so a table streamed from SQL and the same table written as a frame
+  are the same bytes.
 
 No database here: the SQL is only an expression string.
 """

@@ -3,8 +3,9 @@ confusion matrices, deletion / insertion results, PCA scatter, response-time and
 
 The data is gathered in a worker on a snapshot connection of its own
 (:func:`geoquiz.study.snapshot.read_snapshot`, :func:`geoquiz.study.dashboard_data.load_dashboard`:
-counts, histograms and accuracies computed by SQLite, so it takes the same fraction of a second on
-100,000 trials as on 100); the GUI thread only draws it (:mod:`ui.plots.dashboard_plots`). Every figure can be saved as PNG or SVG, one by one or all at once.
+counts, histograms and accuracies computed by SQLite, so it takes a fraction of a second on 100,000
+trials); the GUI thread only draws it (:mod:`ui.plots.dashboard_plots`). Every figure can be saved
+as PNG or SVG, one by one or all at once.
 Reloads on ``ctx.project_changed`` and on data changes (sessions, models, evaluations, agreement).
 """
 
