@@ -8,7 +8,8 @@ rows come from the same queries, un-neutralised: JSON is not run by spreadsheets
 The file is the text ``json.dump(document, ensure_ascii=False, indent=1)`` writes, produced one
 annotation at a time: annotations go to a temporary file while their image ids are collected, then
 the document is written (info, licenses, the images in id order, categories) and the annotations
-copied after it. Memory stays at one chunk of rows whatever the number of boxes.
+copied after it (:class:`CocoAnnotations`). Memory stays at one chunk of rows whatever the number of
+boxes.
 """
 
 from __future__ import annotations
@@ -77,8 +78,21 @@ HUMAN = (
     "kind",
     "note",
 )
-MODEL = ("image_id", "x0", "y0", "x1", "y1", "score", "element_id", "model", "method", "segmenter")
-MODEL_MORE = ("params_key", "rank", "target")
+MODEL_ALL = (
+    "image_id",
+    "x0",
+    "y0",
+    "x1",
+    "y1",
+    "score",
+    "element_id",
+    "model",
+    "method",
+    "segmenter",
+    "params_key",
+    "rank",
+    "target",
+)
 
 
 def _human(
@@ -103,8 +117,8 @@ def _human(
 
 
 def _model(chunk: list[tuple], first: int, images: set[int], text: _Strings) -> list[str]:
-    """Annotation texts (ids from ``first``) of a chunk of elements (:data:`MODEL` + :data:`MODEL_MORE`
-    columns) on known images; their image ids go into ``images``."""
+    """Annotation texts (ids from ``first``) of a chunk of elements (:data:`MODEL_ALL` columns) on
+    known images; their image ids go into ``images``."""
     out, category = [], len(CUE_TAGS) + 1
     for image, x0, y0, x1, y1, score, element_id, model, method, segmenter, params_key, rank, target in chunk:
         if image is None:
@@ -148,6 +162,77 @@ def _write_list(fh: Any, items: Iterable[str]) -> None:
     fh.write("[]" if first else "\n ]")
 
 
+class CocoAnnotations:
+    """The annotations of one COCO document, collected into a temporary file in ``folder``.
+
+    Human annotations come first (ids 1, 2, ... in box order): :meth:`add_human` takes chunks of
+    cue_boxes rows in :data:`HUMAN` columns; :meth:`write` adds the model's elements and writes the
+    document. Use as a context manager.
+    """
+
+    def __init__(self, folder: Path) -> None:
+        self.spool = tempfile.TemporaryFile("w+", encoding="utf-8", newline="", dir=folder)
+        self.count = 0
+        self.images: set[int] = set()
+        self.text = _Strings()
+        self.category = {c["name"]: c["id"] for c in categories()}
+
+    def __enter__(self) -> CocoAnnotations:
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.spool.close()
+
+    def _add(self, parts: list[str]) -> None:
+        if parts:
+            self.spool.write((",\n" if self.count else "") + ",\n".join(parts))
+            self.count += len(parts)
+
+    def add_human(self, chunk: list[tuple]) -> None:
+        self._add(_human(chunk, self.count + 1, self.images, self.text, self.category))
+
+    def add_model(self, chunk: list[tuple]) -> None:
+        self._add(_model(chunk, self.count + 1, self.images, self.text))
+
+    def write(
+        self,
+        conn: sqlite3.Connection,
+        path: Path,
+        *,
+        profile: Profile | None = None,
+        check: Callable[[], None] | None = None,
+    ) -> int:
+        """Add the model's elements (from ``conn``), then write the document to ``path`` atomically;
+        returns the number of annotations."""
+        for chunk in table_chunks(
+            conn, "elements", safe=False, profile=profile, check=check, columns=MODEL_ALL
+        ):
+            self.add_model(chunk)
+        info = {
+            "description": "GeoQuiz: participants' cue boxes and the model's elements",
+            "version": __version__,
+            "date_created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+        }
+
+        def write(fh: Any) -> None:
+            fh.write(f'{{\n "info": {_nested(info, 1)},\n "licenses": [],\n "images": ')
+            _write_list(fh, _images(conn, sorted(int(i) for i in self.images)))
+            fh.write(',\n "categories": ')
+            _write_list(fh, ("  " + _nested(c, 2) for c in categories()))
+            fh.write(',\n "annotations": ')
+            if self.count:
+                fh.write("[\n")
+                self.spool.seek(0)
+                shutil.copyfileobj(self.spool, fh, 1 << 20)
+                fh.write("\n ]")
+            else:
+                fh.write("[]")
+            fh.write("\n}")
+
+        atomic_write(path, write)
+        return self.count
+
+
 def write_coco(
     conn: sqlite3.Connection,
     path: str | Path,
@@ -158,47 +243,13 @@ def write_coco(
 ) -> int:
     """Write the COCO document of the snapshot ``conn`` (prepared with
     :func:`geoquiz.study.export_tables.prepare`) to ``path`` atomically; returns the number of
-    annotations. ``ahead``: read the rows on a helper thread while formatting."""
+    annotations. ``ahead``: read the boxes on a helper thread while formatting."""
     path = Path(path)
-    info = {
-        "description": "GeoQuiz: participants' cue boxes and the model's elements",
-        "version": __version__,
-        "date_created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
-    }
-    count = 0
-
-    def write(fh: Any) -> None:
-        nonlocal count
-        images: set[int] = set()
-        text, cat = _Strings(), {c["name"]: c["id"] for c in categories()}
-        with tempfile.TemporaryFile("w+", encoding="utf-8", newline="", dir=path.parent) as spool:
-            sources = (
-                ("cue_boxes", HUMAN, lambda chunk: _human(chunk, count + 1, images, text, cat)),
-                ("elements", MODEL + MODEL_MORE, lambda chunk: _model(chunk, count + 1, images, text)),
-            )
-            for table, columns, annotate in sources:
-                rows = table_chunks(conn, table, safe=False, profile=profile, check=check, columns=columns)
-                for chunk in prefetch(rows) if ahead else rows:
-                    parts = annotate(chunk)
-                    if parts:
-                        spool.write((",\n" if count else "") + ",\n".join(parts))
-                        count += len(parts)
-            fh.write(f'{{\n "info": {_nested(info, 1)},\n "licenses": [],\n "images": ')
-            _write_list(fh, _images(conn, sorted(int(i) for i in images)))
-            fh.write(',\n "categories": ')
-            _write_list(fh, ("  " + _nested(c, 2) for c in categories()))
-            fh.write(',\n "annotations": ')
-            if count:
-                fh.write("[\n")
-                spool.seek(0)
-                shutil.copyfileobj(spool, fh, 1 << 20)
-                fh.write("\n ]")
-            else:
-                fh.write("[]")
-            fh.write("\n}")
-
-    atomic_write(path, write)
-    return count
+    with CocoAnnotations(path.parent) as coco:
+        rows = table_chunks(conn, "cue_boxes", safe=False, profile=profile, check=check, columns=HUMAN)
+        for chunk in prefetch(rows) if ahead else rows:
+            coco.add_human(chunk)
+        return coco.write(conn, path, profile=profile, check=check)
 
 
-__all__ = ["COCO_NAME", "MODEL_CATEGORY", "categories", "write_coco"]
+__all__ = ["COCO_NAME", "HUMAN", "MODEL_CATEGORY", "CocoAnnotations", "categories", "write_coco"]
