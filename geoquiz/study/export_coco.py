@@ -171,7 +171,7 @@ class CocoAnnotations:
     """
 
     def __init__(self, folder: Path) -> None:
-        self.spool = tempfile.TemporaryFile("w+", encoding="utf-8", newline="", dir=folder)
+        self.spool = tempfile.TemporaryFile("w+b", dir=folder)  # UTF-8 bytes, copied as they are
         self.count = 0
         self.images: set[int] = set()
         self.text = _Strings()
@@ -185,7 +185,7 @@ class CocoAnnotations:
 
     def _add(self, parts: list[str]) -> None:
         if parts:
-            self.spool.write((",\n" if self.count else "") + ",\n".join(parts))
+            self.spool.write(((",\n" if self.count else "") + ",\n".join(parts)).encode("utf-8"))
             self.count += len(parts)
 
     def add_human(self, chunk: list[tuple]) -> None:
@@ -223,7 +223,8 @@ class CocoAnnotations:
             if self.count:
                 fh.write("[\n")
                 self.spool.seek(0)
-                shutil.copyfileobj(self.spool, fh, 1 << 20)
+                fh.flush()  # the text written so far, then the annotations' bytes straight after it
+                shutil.copyfileobj(self.spool, fh.buffer, 1 << 20)
                 fh.write("\n ]")
             else:
                 fh.write("[]")
