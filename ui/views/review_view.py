@@ -259,6 +259,8 @@ class ReviewView(QWidget):
 
         self.items = QListWidget(self)
         self.items.setObjectName("reviewItems")
+        # every entry is two lines of text: Qt lays thousands of them out without measuring each
+        self.items.setUniformItemSizes(True)
         self.items.currentItemChanged.connect(lambda *_: self.load_current())
         self.canvases = [ReviewCanvas(self) for _ in VIEWS]
         self.captions = [QLabel(self) for _ in VIEWS]
