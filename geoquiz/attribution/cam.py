@@ -56,7 +56,9 @@ def target_channels(model: Any) -> int:
             return int(module.normalized_shape[-1])
         if isinstance(module, nn.Linear):
             return int(module.out_features)
-    raise ValueError(f"cannot tell how many channels the target layer has ({type(model.target_layer).__name__})")
+    raise ValueError(
+        f"cannot tell how many channels the target layer has ({type(model.target_layer).__name__})"
+    )
 
 
 def resolve_channels(channels: Any, total: int, device_type: str) -> int:

@@ -43,8 +43,10 @@ def test_dashboard_data_values(seeded):
         and faith[("gradcam/default", "insertion:guided")] == 1.0
     )
     assert data.embedding["labels"][:3] == ["France", "India", "Japan"]
-    assert sorted(data.response_times_s)[-1] == 30.0 and len(data.human_confidence) == 11
-    assert len(data.model_confidence_right) == 4 and len(data.model_confidence_wrong) == 2
+    # histograms counted by SQLite: the slowest of the 11 main trials took 30 s, all 11 rated confidence
+    assert data.response_times.top == 30.0 and data.response_times.n == 11
+    assert sum(data.human_confidence.values()) == 11
+    assert data.model_confidence["right"].n == 4 and data.model_confidence["wrong"].n == 2
 
 
 def test_dashboard_draws_and_exports_every_figure(dashboard, tmp_path):

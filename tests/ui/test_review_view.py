@@ -123,8 +123,8 @@ def test_review_location_shows_four_views(review, qtbot):
 def test_review_filters_by_study_and_handles_an_empty_project(review, qtbot):
     view, project, ids = review
     view.study_combo.setCurrentText("pilot4")
-    view.refresh_items()
-    assert view.items.count() == 1
+    view.refresh_items()  # the list loads in a worker
+    qtbot.waitUntil(lambda: view.items.count() == 1, timeout=10000)
     empty = ReviewView(AppContext(None))
     qtbot.addWidget(empty)
     assert empty.items.count() == 0 and isinstance(empty.canvases[0], ReviewCanvas)

@@ -16,7 +16,7 @@ import pyqtgraph as pg
 import pyqtgraph.exporters
 from PySide6.QtWidgets import QFileDialog, QHBoxLayout, QLabel, QPushButton, QVBoxLayout, QWidget
 
-from geoquiz.study.dashboard_data import Bar, DashboardData
+from geoquiz.study.dashboard_data import Bar, DashboardData, Histogram
 
 SERIES_COLOURS = {
     "people": "#1f77b4",
@@ -196,35 +196,31 @@ def draw_embedding_map(plot: pg.PlotItem, emb: dict | None) -> bool:
     return True
 
 
-def _histogram(
-    plot: pg.PlotItem, series: dict[str, np.ndarray], edges: np.ndarray, *, density: bool = False
-) -> None:
+def _histogram(plot: pg.PlotItem, series: dict[str, Histogram], *, density: bool = False) -> None:
+    """Step histograms of binned counts (computed by the data layer), one colour per series."""
     plot.addLegend(offset=(-10, 10))
-    for i, (name, values) in enumerate(series.items()):
-        counts, _ = np.histogram(values, bins=edges)
-        if density and counts.sum():
-            counts = counts / counts.sum()
+    for i, (name, hist) in enumerate(series.items()):
+        counts = hist.counts.astype(np.float64) if density else hist.counts
+        if density and hist.n:
+            counts = counts / hist.n
         colour = _colour(name, i)
         plot.plot(
-            edges,
+            hist.edges,
             counts,
             stepMode="center",
             fillLevel=0,
             brush=pg.mkBrush(colour + "66"),
             pen=pg.mkPen(colour, width=2),
-            name=f"{name} (n={len(values)})",
+            name=f"{name} (n={hist.n})",
         )
 
 
 def draw_response_times(plot: pg.PlotItem, data: DashboardData) -> bool:
     """Histogram of the main trials' response times in seconds."""
     plot.clear()
-    rt = data.response_times_s
-    if rt.size == 0:
+    if data.response_times.n == 0:
         return _message(plot, "no answers yet")
-    top = float(np.quantile(rt, 0.99)) if rt.size > 20 else float(rt.max())
-    edges = np.linspace(0.0, max(top, 1.0), 21)
-    _histogram(plot, {"people": np.clip(rt, 0, edges[-1])}, edges)
+    _histogram(plot, {"people": data.response_times})
     plot.setLabel("bottom", "response time (s)")
     plot.setLabel("left", "trials")
     return True
@@ -234,10 +230,10 @@ def draw_human_confidence(plot: pg.PlotItem, data: DashboardData) -> bool:
     """How often each self-rated confidence level was chosen."""
     plot.clear()
     levels = data.human_confidence
-    if levels.size == 0:
+    if not levels:
         return _message(plot, "no confidence ratings")
-    top = int(levels.max())
-    counts = np.bincount(levels, minlength=top + 1)[1:]
+    top = max(levels)
+    counts = np.array([levels.get(k, 0) for k in range(1, top + 1)])
     plot.addItem(
         pg.BarGraphItem(x=np.arange(1, top + 1), height=counts, width=0.8, brush=SERIES_COLOURS["people"])
     )
@@ -250,10 +246,10 @@ def draw_human_confidence(plot: pg.PlotItem, data: DashboardData) -> bool:
 def draw_model_confidence(plot: pg.PlotItem, data: DashboardData) -> bool:
     """The model's top-1 probability when it is right vs wrong (share of predictions per bin)."""
     plot.clear()
-    right, wrong = data.model_confidence_right, data.model_confidence_wrong
-    if right.size + wrong.size == 0:
+    hists = data.model_confidence
+    if not hists or sum(h.n for h in hists.values()) == 0:
         return _message(plot, "no stored predictions")
-    _histogram(plot, {"right": right, "wrong": wrong}, np.linspace(0, 1, 11), density=True)
+    _histogram(plot, {name: hists[name] for name in ("right", "wrong") if name in hists}, density=True)
     plot.setLabel("bottom", "model confidence (top-1 probability)")
     plot.setLabel("left", "share of predictions")
     return True
