@@ -112,12 +112,24 @@ class ElementSettings:
 
 
 @dataclass(frozen=True)
+class ConceptSettings:
+    """The concept vocabulary of concept-prompted segmenters (SAM3; :mod:`geoquiz.segmentation.concepts`).
+
+    ``vocabulary``: a TOML file of concepts, each mapped to a cue tag; empty = GeoQuiz's own
+    ``assets/concepts.toml``. A relative path is relative to the project folder.
+    """
+
+    vocabulary: str = ""
+
+
+@dataclass(frozen=True)
 class Settings:
     """All project settings. ``device``: ``auto`` (CUDA when present), ``cpu`` or ``cuda``."""
 
     device: str = "auto"
     segmenters: SegmenterSettings = field(default_factory=SegmenterSettings)
     elements: ElementSettings = field(default_factory=ElementSettings)
+    concepts: ConceptSettings = field(default_factory=ConceptSettings)
 
 
 def _check_type(value: Any, annotation: Any, where: str) -> Any:

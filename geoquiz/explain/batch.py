@@ -59,6 +59,7 @@ def explain_dataset(
             f"dataset {dataset!r} has no {'locations' if four else 'images'} in split {split or '(all)'}"
         )
     engine = engine or LocalEngine()
+    ex.check_segmenters(segmenters, load=engine.in_process)  # a bad checkpoint fails before any sample
     start = time.perf_counter()
     done = ex.explained(samples, methods, segmenters, params)
     job = ExplainJob.for_explainer(ex, methods, segmenters, params, in_process=engine.in_process)

@@ -183,6 +183,12 @@ def run_grid(
     db = project.db
     loaded = load_project_model(project, model_name, device=device)
     units = load_units(db, dataset, split, loaded.spec.n_views, limit)
+    if explainer is None:
+        from geoquiz.explain import Explainer
+
+        explainer = Explainer(project, model_name, device=device)
+    # every segmenter can run (package, checkpoint; loaded now when the work runs here), before any work
+    explainer.check_segmenters(segmenters, load=engine is None or engine.in_process)
     from geoquiz.data.dataset import get_dataset
 
     dataset_id = get_dataset(db, dataset).id
@@ -228,10 +234,6 @@ def run_grid(
         )
     else:
         store.set_status(db, run_id, "running")
-    if explainer is None:
-        from geoquiz.explain import Explainer
-
-        explainer = Explainer(project, model_name, device=device)
     try:
         source = top_p_source or {"kind": "settings"}
         counts = _evaluate_units(
@@ -317,7 +319,7 @@ def _evaluate_units(
 
 
 def _summary(db, run_id: int, counts: dict, params: ElementSettings, top_p_source, explainer) -> dict:
-    from geoquiz.faithfulness.stats import compare, summarise
+    from geoquiz.faithfulness.stats import compare, segmenter_summary, summarise
 
     df = store.load_run(db, run_id)
     summary: dict[str, Any] = dict(counts)
@@ -329,6 +331,7 @@ def _summary(db, run_id: int, counts: dict, params: ElementSettings, top_p_sourc
     if len(df):
         summary["results"] = _records(summarise(df, n_boot=1000))
         summary["comparison"] = _records(compare(df, n_boot=1000))
+        summary["segmenters"] = _records(segmenter_summary(df, n_boot=1000))
     return summary
 
 

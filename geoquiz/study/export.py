@@ -191,7 +191,7 @@ def elements_frame(conn: sqlite3.Connection) -> pd.DataFrame:
         "COALESCE(am.view, i.view) AS view, am.method, am.target, sg.segmenter, e.params_key, e.rank, "
         "e.x0 AS input_x0, e.y0 AS input_y0, e.x1 AS input_x1, e.y1 AS input_y1, m.input_size, i.path, "
         "i.width AS image_width, i.height AS image_height, "
-        "e.score, e.overlap, e.mean_attr, e.centre_attr FROM elements e "
+        "e.score, e.overlap, e.mean_attr, e.centre_attr, e.concept, e.tag, e.concept_score FROM elements e "
         "JOIN attribution_maps am ON am.id = e.attribution_map_id "
         "JOIN segmentations sg ON sg.id = e.segmentation_id LEFT JOIN models m ON m.id = am.model_id "
         "LEFT JOIN images i ON i.id = am.image_id ORDER BY e.id",
@@ -222,11 +222,16 @@ def faithfulness_frame(conn: sqlite3.Connection) -> pd.DataFrame:
     res, runs = _columns(conn, "evaluation_results"), _columns(conn, "evaluation_runs")
     loc = "r.location_id" if "location_id" in res else "NULL AS location_id"
     kind = "u.kind AS run_kind" if "kind" in runs else "'grid' AS run_kind"
+    segs = (
+        "r.n_segments, r.segment_coverage"
+        if "n_segments" in res
+        else "NULL AS n_segments, NULL AS segment_coverage"
+    )
     df = _query(
         conn,
         "SELECT r.id AS result_id, r.run_id, m.name AS model, d.name AS dataset, u.split, r.image_id, "  # noqa: S608 - fragments are constants
         "i.key AS image_key, r.method, r.segmenter, r.test, r.selection, r.fill, r.repeat, r.seed, r.n_boxes, "
-        f"r.coverage, r.correct, r.true_prob, r.base_correct, r.base_true_prob, {loc}, {kind} "
+        f"r.coverage, r.correct, r.true_prob, r.base_correct, r.base_true_prob, {loc}, {kind}, {segs} "
         "FROM evaluation_results r JOIN evaluation_runs u ON u.id = r.run_id "
         "LEFT JOIN models m ON m.id = u.model_id LEFT JOIN datasets d ON d.id = u.dataset_id "
         "LEFT JOIN images i ON i.id = r.image_id ORDER BY r.id",
