@@ -300,10 +300,17 @@ def build_sam3(info: SegmenterInfo, checkpoint: str, device: str = "auto", **par
 # --- a tiny random-weight model for tests and benchmarks (its masks and scores mean nothing) -----
 
 
-def build_tiny_sam3(seed: int = 0, image_size: int = 112, queries: int = 8) -> tuple[Any, Any]:
+def build_tiny_sam3(
+    seed: int = 0, image_size: int = 112, queries: int = 8, *, detections: bool = False
+) -> tuple[Any, Any]:
     """``(Sam3Model, Sam3Processor)``: the real Transformers classes with a small config (a 2-layer
     ViT of width 32 on ``image_size`` px, 1-layer text / DETR encoder and decoder, ``queries``
-    object queries; ~0.3 M parameters) and random weights, plus a byte-level CLIP tokenizer (no merges)."""
+    object queries; ~0.3 M parameters) and random weights, plus a byte-level CLIP tokenizer (no merges).
+
+    ``detections``: make SAM3's own scores clear the default threshold now and then, as a trained
+    model's do (the presence head's output bias is set high and the query projection scaled up, so
+    the detection scores spread over (0, 1) with the concept and the query); the detections are
+    still random. For app tests and benchmarks that run the default scorer."""
     import torch
     from tokenizers import pre_tokenizers
     from transformers import (
@@ -354,6 +361,10 @@ def build_tiny_sam3(seed: int = 0, image_size: int = 112, queries: int = 8) -> t
         mask_decoder_config=Sam3MaskDecoderConfig(hidden_size=32, num_attention_heads=4),
     )
     model = Sam3Model(config).eval()
+    if detections:
+        with torch.no_grad():
+            model.detr_decoder.presence_head.layer3.bias.fill_(10.0)
+            model.dot_product_scoring.query_proj.weight.mul_(60.0)
     vocab = {"<|startoftext|>": 0, "<|endoftext|>": 1}
     for suffix in ("", "</w>"):
         for ch in pre_tokenizers.ByteLevel.alphabet():

@@ -10,6 +10,7 @@ import pickle
 
 import numpy as np
 import pytest
+from fixtures.sam3 import PLANTED, VOCAB_TOML, PlantedScorer
 
 pytest.importorskip("transformers")
 import torch
@@ -32,38 +33,12 @@ from geoquiz.segmentation.sam3_checkpoint import (
     save_checkpoint_dir,
 )
 
-VOCAB_TOML = """
-[concepts]
-road_markings = ["yellow centre line", "white edge line"]
-bollards = ["white bollard", "striped kerb"]
-poles = ["utility pole"]
-signs = ["blue sign", "stop sign"]
-vegetation = ["palm tree"]
-"""
 VOCAB = parse_vocabulary(VOCAB_TOML, "test-vocabulary.toml")
 
 
-class PlantedScorer:
-    """Scores known in advance: ``table[concept][query] = score``, 0 elsewhere (B x Q like SAM3's)."""
-
-    def __init__(self, table: dict[str, dict[int, float]]) -> None:
-        self.table = table
-        self.name = "planted:" + json.dumps(table, sort_keys=True)
-
-    def __call__(self, outputs, concepts):
-        scores = torch.zeros_like(outputs.pred_logits, dtype=torch.float32)
-        for b, c in enumerate(concepts):
-            for q, v in self.table.get(c.text, {}).items():
-                scores[b, q] = v
-        return scores
-
-
-@pytest.fixture(scope="module")
-def tiny(tmp_path_factory):
-    """The tiny model, its processor and the folder GeoQuiz saved them to."""
-    model, processor = build_tiny_sam3(seed=1)
-    folder = save_checkpoint_dir(model, processor, tmp_path_factory.mktemp("sam3") / "tiny_sam3")
-    return model, processor, folder
+@pytest.fixture
+def tiny(tiny_sam3):
+    return tiny_sam3
 
 
 @pytest.fixture(scope="module")
@@ -126,7 +101,7 @@ def test_batched_prompts_match_the_library_called_one_concept_at_a_time(tiny, im
 
 def test_planted_scores_name_the_segments_and_the_best_concept_wins(tiny, image):
     _, _, folder = tiny
-    table = {"yellow centre line": {0: 0.9}, "utility pole": {1: 0.7}, "palm tree": {2: 0.6}}
+    table = PLANTED
     seg = Sam3Segmenter(
         TINY_SAM3, str(folder), "cpu", concepts=VOCAB, scorer=PlantedScorer(table), merge_iou=1.01
     )
