@@ -151,7 +151,8 @@ def parse_vocabulary(text: str, source: str = "<vocabulary>") -> Vocabulary:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         m = re.search(r"\(at line (\d+), column (\d+)\)", str(exc))
-        raise VocabularyError(source, [(int(m.group(1)) if m else 1, f"TOML syntax error: {exc}")]) from exc
+        line = int(m.group(1)) if m else max(1, len(text.splitlines()))  # "at end of document"
+        raise VocabularyError(source, [(line, f"TOML syntax error: {exc}")]) from exc
     pos = _Lines(text)
     problems: list[tuple[int, str]] = []
     for key, value in data.items():
