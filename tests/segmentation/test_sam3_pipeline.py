@@ -133,3 +133,51 @@ def test_the_grid_reports_segment_counts_and_coverage_per_segmenter(sam3_project
     assert {f"faithfulness_run{run_id}_segmenters.csv", f"faithfulness_run{run_id}_segmenters.svg"} <= names
     text = (tmp_path / f"faithfulness_run{run_id}_segmenters.csv").read_text()
     assert text.splitlines()[0].startswith("method,segmenter,n,segments")
+
+
+def test_evaluate_cli_checks_sam3_first_and_reports_segments(explain_project_root, tmp_path, capsys):
+    """``geoquiz evaluate --segmenters default,sam3``: a missing SAM3 folder stops it before any run
+    is created; with a (tiny, randomly detecting) SAM3 its table has segments and coverage per segmenter."""
+    from geoquiz.cli import main
+    from geoquiz.segmentation.sam3 import build_tiny_sam3
+    from geoquiz.segmentation.sam3_checkpoint import save_checkpoint_dir
+
+    root = str(explain_project_root)
+    with Project.open(explain_project_root) as project:
+        project.save_settings(
+            dataclasses.replace(
+                project.settings,
+                segmenters=project.settings.segmenters.replace(sam3=str(tmp_path / "nowhere")),
+                concepts=ConceptSettings(""),
+            )
+        )
+        before = project.db.execute("SELECT COUNT(*) FROM evaluation_runs").fetchone()[0]
+    argv = ["evaluate", "--project", root, "--model", "single", "--dataset", "tiny", "--methods", "gradcam"]
+    argv += [
+        "--segmenters",
+        "default,sam3",
+        "--repeats",
+        "1",
+        "--limit",
+        "2",
+        "--no-curves",
+        "--device",
+        "cpu",
+    ]
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert "error: segmenter sam3 is not ready: checkpoint folder not found" in err and "facebook/sam3" in err
+    with Project.open(explain_project_root) as project:
+        assert project.db.execute("SELECT COUNT(*) FROM evaluation_runs").fetchone()[0] == before
+        model, processor = build_tiny_sam3(seed=1, detections=True)
+        folder = save_checkpoint_dir(model, processor, tmp_path / "sam3")
+        project.save_settings(
+            dataclasses.replace(
+                project.settings, segmenters=project.settings.segmenters.replace(sam3=str(folder))
+            )
+        )
+    assert main([*argv, "--new"]) == 0
+    out = capsys.readouterr().out
+    table = out[out.index("segments/image") :].splitlines()
+    rows = {line.split()[1]: line.split() for line in table[1:] if line.startswith("gradcam ")}
+    assert set(rows) == {"default", "sam3"} and float(rows["sam3"][2]) > 0
