@@ -167,6 +167,17 @@ class LimitSettings:
 
 
 @dataclass(frozen=True)
+class ConceptSettings:
+    """The concept vocabulary of concept-prompted segmenters (SAM3; :mod:`geoquiz.segmentation.concepts`).
+
+    ``vocabulary``: a TOML file of concepts, each mapped to a cue tag; empty = GeoQuiz's own
+    ``assets/concepts.toml``. A relative path is relative to the project folder.
+    """
+
+    vocabulary: str = ""
+
+
+@dataclass(frozen=True)
 class Settings:
     """All project settings. ``device``: ``auto`` (CUDA when present), ``cpu`` or ``cuda``."""
 
@@ -174,6 +185,7 @@ class Settings:
     segmenters: SegmenterSettings = field(default_factory=SegmenterSettings)
     elements: ElementSettings = field(default_factory=ElementSettings)
     limits: LimitSettings = field(default_factory=LimitSettings)
+    concepts: ConceptSettings = field(default_factory=ConceptSettings)
 
 
 def _check_type(value: Any, annotation: Any, where: str) -> Any:

@@ -6,6 +6,7 @@
 ``evidence``    where the model's side comes from (:class:`ExplainerEvidence`: the project's model)
 ``frames``      an item's maps and elements in the pixel frame of the images people saw
 ``rows``        the tidy agreement rows per item and overall
+``tags``        tag agreement: the model's element tags (SAM3) vs the participants' cue tags
 ``runs``        :func:`compute_agreement`: a study x model x method x segmenter, stored in one transaction
 ``store``       reading runs back
 ==============  ==================================================================================

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -58,20 +59,7 @@ def build_views(
         if heat is not None:
             frame = (heat.values.shape[1], heat.values.shape[0])
         els = [e for e in elements if (e.view == name or len(images) == 1)]
-        els = [
-            Element(
-                e.rank,
-                ag.rescale_box(e.box, frame, (width, height)),
-                e.score,
-                e.overlap,
-                e.mean_attr,
-                e.centre_attr,
-                e.segment_box,
-                e.segment_area,
-                e.view,
-            )
-            for e in els
-        ]
+        els = [dataclasses.replace(e, box=ag.rescale_box(e.box, frame, (width, height))) for e in els]
         values = None if heat is None else _resize_map(heat.values, width, height)
         out.append(View(name, width, height, values, els, list(image.cues)))
     return out

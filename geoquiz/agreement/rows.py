@@ -11,6 +11,8 @@ import numpy as np
 
 from geoquiz.agreement import measures as ag
 from geoquiz.agreement.frames import View
+from geoquiz.agreement.tags import OVERALL_METRICS as TAG_METRICS
+from geoquiz.agreement.tags import item_tag_rows, overall_tag_rows
 from geoquiz.boxes import Box
 from geoquiz.study import accuracy as acc
 from geoquiz.study.review_data import (
@@ -174,6 +176,7 @@ def item_rows(
         tag, value = next(iter(overlaps.items()))
         rows.append(_row("top_tag", value, reference="human", tag=tag, n=1))
     planted = [c for v in views for c in v.planted]
+    rows += item_tag_rows([e for v in views for e in v.elements], [a.cues for a in answers], planted)
     if planted:
         rows += [dict(r, n=len(planted)) for r in _mean_rows([_compare(views, planted, single)], "planted")]
         if top is not None:
@@ -215,6 +218,7 @@ SKIP_OVERALL = (
     "model_top5",
     "tag_overlap",
     "top_tag",
+    *TAG_METRICS,
 )
 
 
@@ -259,6 +263,7 @@ def overall_rows(
         for tag in sorted(set(tops[reference])):
             share = tops[reference].count(tag) / len(tops[reference])
             overall.append(_row("top_tag_share", share, reference=reference, tag=tag, n=len(tops[reference])))
+    overall += overall_tag_rows(per_item, n_boot=n_boot, seed=seed)
     counted = {r: [a for a in ans if include_timed_out or not a.timed_out] for r, ans in answers.items()}
     human = {r: [a.guesses for a in ans] for r, ans in counted.items()}
     model = {r: [c for c, _ in p.topk(len(p.classes))] for r, p in predictions.items()}

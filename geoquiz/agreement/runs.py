@@ -21,6 +21,9 @@ Choices (documented here because the papers do not fix them):
 * Overall values: the mean over items with a bootstrap CI (items are the resampling unit), except
   proportions (pointing game, accuracies), which get Wilson intervals; Fleiss' kappa on top-1
   guesses has a bootstrap CI over items.
+* Tag agreement (elements that carry a cue tag, i.e. SAM3's): the model's tag distribution against
+  the participants' (and the planted cues') per item and overall, with a chance baseline; see
+  :mod:`geoquiz.agreement.tags`.
 """
 
 from __future__ import annotations
@@ -33,6 +36,7 @@ from geoquiz.agreement.evidence import Evidence, ExplainerEvidence
 from geoquiz.agreement.frames import build_views
 from geoquiz.agreement.rows import item_rows, overall_rows
 from geoquiz.agreement.store import ordered_row
+from geoquiz.agreement.tags import item_chance_rows
 from geoquiz.db import insert, insert_many, now, transaction
 from geoquiz.progress import Reporter, step
 from geoquiz.study.review_data import (
@@ -124,6 +128,8 @@ def compute_agreement(
             include_timed_out=config.include_timed_out,
         )
         per_item[ref] = [dict(r, label=item.label, **{ref.column: ref.id}) for r in rows]
+    for ref, extra in item_chance_rows(per_item).items():  # needs every item's tags: after the loop
+        per_item[ref] += [dict(r, label=labels[ref], **{ref.column: ref.id}) for r in extra]
     step(reporter, len(refs), len(refs) + 1, "overall")
     overall, classes = overall_rows(
         per_item,

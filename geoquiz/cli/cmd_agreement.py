@@ -72,7 +72,10 @@ def run_compute(args: argparse.Namespace) -> int:
     config = AgreementConfig(
         tolerance=args.tolerance, include_timed_out=not args.exclude_timed_out, n_boot=args.bootstrap
     )
+    from geoquiz.segmentation import require_ready
+
     with open_project(args) as project, progress_bar("agreement") as reporter:
+        require_ready([args.segmenter], project.settings.segmenters)  # before any item is explained
         run_id = compute_agreement(
             project,
             args.model,

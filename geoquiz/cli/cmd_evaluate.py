@@ -123,7 +123,7 @@ def _print_runs(db) -> None:
 
 
 def _print_results(db, run_id: int) -> None:
-    from geoquiz.faithfulness.stats import compare
+    from geoquiz.faithfulness.stats import compare, segmenter_summary
     from geoquiz.faithfulness.store import get_run, load_run
 
     run = get_run(db, run_id)
@@ -144,6 +144,15 @@ def _print_results(db, run_id: int) -> None:
         print(
             f"{r.method:<11}{r.segmenter:<12}{r.test:<10}{r.guided_accuracy:>11.3f}{r.random_accuracy:>11.3f}"
             f"{ci:>24}{r.p_accuracy:>9.3g}"
+        )
+    seg = segmenter_summary(df, n_boot=500)
+    print(
+        f"\n{'method':<11}{'segmenter':<16}{'segments/image':>15}{'seg. coverage':>14}{'elements/image':>15}{'el. coverage':>13}"
+    )
+    for r in seg.itertuples():
+        print(
+            f"{r.method:<11}{r.segmenter:<16}{r.segments:>15.1f}{r.segment_coverage:>14.3f}"
+            f"{r.elements:>15.1f}{r.element_coverage:>13.3f}"
         )
 
 

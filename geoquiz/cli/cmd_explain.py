@@ -17,7 +17,9 @@ A sample that fails (a corrupt image ...) is listed at the end and the run goes 
 when some failed). Methods:
 gradcam, gradcampp, scorecam, smoothgrad, ig. Segmenters: default (weight-free), sam_vit_b/l/h,
 mobilesam_vit_t, sam2_hiera_t/s/b/l, each optionally with ``:guided`` (SAM prompted only inside the
-salient region). Checkpoints come from project.toml ([segmenters]) or --checkpoint NAME=PATH.
+salient region), and sam3 (prompted with the concept vocabulary; its elements carry a concept and a
+cue tag; checkpoint = the facebook/sam3 folder). Checkpoints come from project.toml ([segmenters]) or
+--checkpoint NAME=PATH; every requested segmenter is checked before any work starts.
 """
 
 from __future__ import annotations
@@ -111,7 +113,7 @@ def register(sub) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from geoquiz.explain import Explainer, explain_dataset
-    from geoquiz.segmentation import SEGMENTERS, parse_segmenter, segmenter_status
+    from geoquiz.segmentation import SEGMENTERS, require_ready, segmenter_status
 
     with open_project(args) as project:
         seg_settings = project.settings.segmenters
@@ -128,12 +130,7 @@ def run(args: argparse.Namespace) -> int:
             return 0
         if not args.model or not args.dataset:
             raise GeoQuizError("geoquiz explain needs --model and --dataset (or --status)")
-        for seg in args.segmenters:
-            name, _ = parse_segmenter(seg)
-            if name != "default":
-                status = segmenter_status(seg_settings)[name]
-                if status != "ready":
-                    raise GeoQuizError(f"segmenter {name} is not ready: {status}")
+        require_ready(args.segmenters, seg_settings)
         overrides = {
             k: getattr(args, k) for k in ("top_p", "s_min", "iou_threshold", "padding", "max_elements")
         }
@@ -147,8 +144,12 @@ def run(args: argparse.Namespace) -> int:
             texts.insert(0, f"scorecam.channels={args.scorecam_channels}")
         method_params = parse_method_params(texts)
         seg_params = {}
-        if args.points_per_side:
-            seg_params = {n: {"points_per_side": args.points_per_side} for n in SEGMENTERS if n != "default"}
+        if args.points_per_side:  # the point-prompted SAMs' grid (not SAM3, prompted with concepts)
+            seg_params = {
+                n: {"points_per_side": args.points_per_side}
+                for n, info in SEGMENTERS.items()
+                if n != "default" and not info.concepts
+            }
         explainer = Explainer(
             project,
             args.model,

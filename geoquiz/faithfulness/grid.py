@@ -377,7 +377,7 @@ def _evaluate_units(
 
 
 def _summary(db, run_id: int, counts: dict, params: ElementSettings, top_p_source, explainer) -> dict:
-    from geoquiz.faithfulness.stats import compare, summarise
+    from geoquiz.faithfulness.stats import compare, segmenter_summary, summarise
 
     df = store.load_run(db, run_id)
     summary: dict[str, Any] = dict(counts)
@@ -389,6 +389,7 @@ def _summary(db, run_id: int, counts: dict, params: ElementSettings, top_p_sourc
     if len(df):
         summary["results"] = _records(summarise(df, n_boot=1000))
         summary["comparison"] = _records(compare(df, n_boot=1000))
+        summary["segmenters"] = _records(segmenter_summary(df, n_boot=1000))
     return summary
 
 

@@ -96,7 +96,9 @@ def run_request(
     called with the sweep's result before the grid starts (the CLI prints its table)."""
     from geoquiz.faithfulness.grid import run_grid
     from geoquiz.faithfulness.sweep import sweep_top_p
+    from geoquiz.segmentation import require_ready
 
+    require_ready(request.segmenters, project.settings.segmenters)  # before the sweep starts
     params = project.settings.elements
     if request.top_p is not None:
         params = dataclasses.replace(params, top_p=float(request.top_p))

@@ -39,6 +39,8 @@ RESULT_COLUMNS = (
     "true_prob",
     "base_correct",
     "base_true_prob",
+    "n_segments",
+    "segment_coverage",
 )
 CURVE_COLUMNS = (
     "run_id",
@@ -286,7 +288,9 @@ def load_run(db: sqlite_utils.Database, run_id: int):
     """The run's results as a tidy ``pandas.DataFrame``, one row per test x selection x repeat x image.
 
     Columns: :data:`RESULT_COLUMNS` (``label`` is the true class; ``correct`` 0/1; ``coverage`` the
-    fraction of the image's pixels inside the boxes; ``seed`` is NaN for guided rows).
+    fraction of the image's pixels inside the boxes; ``seed`` is NaN for guided rows; ``n_segments``
+    and ``segment_coverage``, the segmenter's segments on the image and the fraction of its pixels
+    they cover, are NaN for runs stored before they were recorded).
     """
     return _frame(db, "evaluation_results", RESULT_COLUMNS, run_id)
 

@@ -171,6 +171,22 @@ TABLES: dict[str, list[Column]] = {
         C("overlap", "float", "Fraction of the segment inside the top-p salient region (0..1)."),
         C("mean_attr", "float", "Mean attribution inside the segment (0..1)."),
         C("centre_attr", "float", "Attribution at the segment's centre (0..1)."),
+        C(
+            "concept",
+            "str",
+            "Name of the element's segment: the concept prompt that found it (its highest-scoring one), "
+            "for concept-prompted segmenters (sam3); empty otherwise.",
+        ),
+        C(
+            "tag",
+            "str",
+            "Cue tag of that concept (geoquiz.types.CUE_TAGS, as in cue_boxes.csv); empty otherwise.",
+        ),
+        C(
+            "concept_score",
+            "float",
+            "The segmenter's score for that concept on the segment (0..1); empty otherwise.",
+        ),
     ],
     "faithfulness": [
         C("result_id", "int", "Result id (evaluation_results.id)."),
@@ -195,6 +211,16 @@ TABLES: dict[str, list[Column]] = {
         C("base_true_prob", "float", "Probability of the true class on the intact input (0..1)."),
         C("location_id", "int", "Location (4-view models); empty otherwise."),
         C("run_kind", "str", "Kind of run: grid (faithfulness) or p_sweep (choice of top-p)."),
+        C(
+            "n_segments",
+            "int",
+            "Segments the segmenter produced on the image (all views); empty for p-sweep rows and older runs.",
+        ),
+        C(
+            "segment_coverage",
+            "float",
+            "Fraction of the image inside the union of those segments (0..1); empty like n_segments.",
+        ),
     ],
     "agreement": [
         C("run_id", "int", "Agreement run id (agreement_runs.id)."),
@@ -216,7 +242,12 @@ TABLES: dict[str, list[Column]] = {
             "or empty for answer measures.",
         ),
         C("metric", "str", "Measure name; see the metric list in docs/codebook.md."),
-        C("tag", "str", "Cue tag for tag_overlap, top_tag and top_tag_share rows; empty otherwise."),
+        C(
+            "tag",
+            "str",
+            "Cue tag for tag_overlap, top_tag, top_tag_share, model_tag_share and ref_tag_share rows; "
+            "empty otherwise.",
+        ),
         C("value", "float", "Value of the measure."),
         C("n", "int", "Sample size behind the value (trials, boxes or items, see the metric list)."),
         C("ci_low", "float", "Lower end of the 95 % interval (Wilson for proportions, bootstrap otherwise)."),
@@ -279,6 +310,18 @@ METRICS: dict[str, str] = {
     "top_tag_share": "Share of items whose top tag is this tag (overall).",
     "human_ref_coverage": "Share of the planted cues' area covered by a participant's boxes (mean over trials).",
     "human_precision": "Share of a participant's box area on planted cues (mean over trials).",
+    "model_tag_share": "Tag agreement (elements named by a concept segmenter, sam3): share of the model's "
+    "named elements with this tag (item: Wilson CI, n = named elements; overall: mean over items, bootstrap CI).",
+    "ref_tag_share": "Share of this tag among the reference's cue boxes (human: mean over the trials that drew "
+    "boxes, n = trials, bootstrap CI over trials; planted: n = cues).",
+    "tag_agreement": "Histogram intersection of the model's and the reference's tag distributions, "
+    "sum of min(model share, reference share) = 1 - total variation distance (0..1; item: CI over trials; "
+    "overall: mean over items, bootstrap CI).",
+    "tag_agreement_chance": "Chance baseline of tag_agreement: the reference compared with the model's tag "
+    "distribution on the other items (item: mean over them, n = them; overall: mean over ordered pairs of "
+    "different items, bootstrap CI over items).",
+    "tag_agreement_excess": "tag_agreement minus tag_agreement_chance, overall (paired bootstrap CI over items; "
+    "above 0: the model's kinds of cues follow the image).",
 }
 
 

@@ -227,6 +227,9 @@ def _elements(conn: sqlite3.Connection) -> TableSQL:
         "overlap": "e.overlap",
         "mean_attr": "e.mean_attr",
         "centre_attr": "e.centre_attr",
+        "concept": "e.concept",
+        "tag": "e.tag",
+        "concept_score": "e.concept_score",
     }
     for axis, size in (("x", width), ("y", height)):
         low, high, scale = f"e.{axis}0", f"e.{axis}1", f"(CAST({size} AS REAL) / m.input_size)"
@@ -276,6 +279,8 @@ def _faithfulness(conn: sqlite3.Connection) -> TableSQL:
         columns[name] = f"r.{name}"
     columns["location_id"] = "r.location_id" if "location_id" in res else "NULL"
     columns["run_kind"] = "u.kind" if "kind" in runs else "'grid'"
+    for name in ("n_segments", "segment_coverage"):
+        columns[name] = f"r.{name}" if name in res else "NULL"
     return TableSQL(
         tables={
             "r": "evaluation_results",

@@ -4,7 +4,10 @@
 commit a8c340b (pandas frames, before the streaming SQL export) for the bench's study built with
 ``bench._study_data.build(root, participants=8, trials=5, images=16, elements=2)``: the main part
 plus the fixed extras that reach every column (4-view items, unknown image sizes, formula-like and
-multi-line UTF-8 text, NULLs, negative numbers, faithfulness, agreement, planted cues). The three
+multi-line UTF-8 text, NULLs, negative numbers, faithfulness, agreement, planted cues). Later
+columns were added to the golden files as they joined the schema, the rest unchanged byte for byte:
+``concept``, ``tag``, ``concept_score`` (elements.csv) and ``n_segments``, ``segment_coverage``
+(faithfulness.csv), empty for this study (migration m0120, SAM3 concepts). The three
 values that depend on the run are normalised on both sides: COCO ``info.date_created``, manifest
 ``exported_at`` and ``project``. ``codebook.csv`` is compared with the codebook written as before
 (pandas, :func:`geoquiz.csvio.write_csv`): its wording belongs to ``export_codebook``.

@@ -119,11 +119,11 @@ def test_selecting_a_run_draws_figures_and_table(qtbot, view, run_project, tmp_p
     assert view.table.item(0, header.index("Faithful direction")).text() == "yes"
     view.grab().save(str(tmp_path / "faithfulness_view.png"))
 
-    # figures: PNG and SVG of the three panels, drawn as shown
+    # figures: PNG and SVG of the four panels (the last: segments and coverage), drawn as shown
     written = view.export_figures_to(tmp_path / "figs")
     assert sorted(p.name for p in written) == sorted(
         f"faithfulness_run{run_id}_{n}.{f}"
-        for n in ("figure2", "figure3", "curve_plot")
+        for n in ("figure2", "figure3", "curve_plot", "segmenters")
         for f in ("png", "svg")
     )
     assert all(p.stat().st_size > 1000 for p in written)

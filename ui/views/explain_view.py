@@ -38,6 +38,7 @@ from PySide6.QtWidgets import (
 from geoquiz.progress import step
 from geoquiz.types import VIEWS, Element
 from ui.widgets.image_canvas import BoxOverlay, ImageCanvas
+from ui.widgets.review_canvas import element_label, element_name
 from ui.workers import Latest
 
 METHOD_LABELS = {
@@ -201,10 +202,10 @@ class ExplainView(QWidget):
             r, c = divmod(i, 2)
             grid.addWidget(caption, 2 * r, c)
             grid.addWidget(canvas, 2 * r + 1, c)
-        self.table = QTableWidget(0, 7, self)
+        self.table = QTableWidget(0, 8, self)
         self.table.setObjectName("elementTable")
         self.table.setHorizontalHeaderLabels(
-            ["Rank", "View", "Score", "Overlap", "Mean", "Centre", "Box (x0, y0, x1, y1)"]
+            ["Rank", "View", "Score", "Overlap", "Mean", "Centre", "Concept (tag)", "Box (x0, y0, x1, y1)"]
         )
         self.table.setEditTriggers(QAbstractItemView.NoEditTriggers)
         self.table.horizontalHeader().setStretchLastSection(True)
@@ -265,7 +266,7 @@ class ExplainView(QWidget):
         status = segmenter_status(settings)
         model = self.segmenter_combo.model()
         for name, info in SEGMENTERS.items():
-            specs = [name] if info.family == "default" else [name, f"{name}:guided"]
+            specs = [name] if info.family == "default" or info.concepts else [name, f"{name}:guided"]
             for spec in specs:
                 ready = status[name] == "ready"
                 label = spec if ready else f"{spec} (not ready)"
@@ -397,6 +398,7 @@ class ExplainView(QWidget):
                 f"{e.overlap:.2f}",
                 f"{e.mean_attr:.2f}",
                 f"{e.centre_attr:.2f}",
+                element_name(e),
                 str(e.box.as_tuple()),
             ]
             for col, text in enumerate(values):
@@ -433,7 +435,7 @@ class ExplainView(QWidget):
                     overlays.append(
                         BoxOverlay(
                             e.box,
-                            f"{e.rank}  {e.score:.2f}",
+                            element_label(e),
                             colour,
                             width,
                             dashed=selected not in (None, e.rank),

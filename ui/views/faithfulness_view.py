@@ -3,8 +3,8 @@
 Left: the run's settings (model, dataset, split, methods, segmenters, fill, repeats, seed, limit,
 top-p or a sweep on the val split), Run / Cancel with a progress bar, and the list of past runs
 with CSV and figure export. Right: the paper's Figure 2 (methods, one segmenter) and Figure 3
-(segmenters, one method) grouped bars with 95% CIs, the progressive curves, and the paired
-comparison table. Every computation runs in a worker (:mod:`ui.workers`) that opens its own project
+(segmenters, one method) grouped bars with 95% CIs, the progressive curves, the paired
+comparison table, and the segments and coverage of each segmenter. Every computation runs in a worker (:mod:`ui.workers`) that opens its own project
 connection; the view only lists rows and draws what comes back.
 """
 
@@ -81,10 +81,11 @@ def results_job(project, run_id: int, reporter=None) -> dict:
     df = store.load_run(project.db, run_id)
     curves = store.load_curves(project.db, run_id)
     step(reporter, 1, 3, "statistics")
-    out = {"run": run, "summary": None, "comparison": None, "curves": None}
+    out = {"run": run, "summary": None, "comparison": None, "curves": None, "segmenters": None}
     if len(df):
         out["summary"] = stats.summarise(df)
         out["comparison"] = stats.compare(df)
+        out["segmenters"] = stats.segmenter_summary(df)
     if len(curves):
         step(reporter, 2, 3, "curves")
         out["curves"] = stats.curve_summary(curves)
@@ -187,6 +188,8 @@ class FaithfulnessView(QWidget):
         self.fig3.setObjectName("figure3")
         self.curves = ChartPanel(self, "No curves in this run")
         self.curves.setObjectName("curvesPanel")
+        self.segments_panel = ChartPanel(self, "Run the grid or pick a past run")
+        self.segments_panel.setObjectName("segmentsPanel")
         self.table = QTableWidget(self)
         self.table.setObjectName("comparisonTable")
         self.table.setEditTriggers(QAbstractItemView.NoEditTriggers)
@@ -206,6 +209,8 @@ class FaithfulnessView(QWidget):
             "Curves",
         )
         self.tabs.addTab(self.table, "Guided vs random")
+        # segment counts and coverage per segmenter (Fig. 3's method): paper 000 ties SAM3's results to them
+        self.tabs.addTab(self.segments_panel, "Segments && coverage")
         right = QWidget(self)
         right_layout = QVBoxLayout(right)
         right_layout.addWidget(self.summary_label)
@@ -378,10 +383,10 @@ class FaithfulnessView(QWidget):
         self._update_export_buttons()
 
     def _redraw(self) -> None:
-        from geoquiz.faithfulness.figures import comparison_charts, curve_charts
+        from geoquiz.faithfulness.figures import comparison_charts, curve_charts, segmenter_charts
 
         if not self.results or self.results["summary"] is None:
-            for panel in (self.fig2, self.fig3, self.curves):
+            for panel in (self.fig2, self.fig3, self.curves, self.segments_panel):
                 panel.set_charts([])
             return
         summary, metric = self.results["summary"], self.metric_box.currentData()
@@ -394,6 +399,12 @@ class FaithfulnessView(QWidget):
             comparison_charts(
                 summary, group_by="segmenter", fixed=self.fig3_method.currentData() or None, metric=metric
             )
+        )
+        segmenters = self.results.get("segmenters")
+        self.segments_panel.set_charts(
+            segmenter_charts(segmenters, method=self.fig3_method.currentData() or None)
+            if segmenters is not None
+            else []
         )
         curves = self.results["curves"]
         self.curves.set_charts(
@@ -463,7 +474,13 @@ class FaithfulnessView(QWidget):
             return []
         written = []
         try:
-            for name, panel in (("figure2", self.fig2), ("figure3", self.fig3), ("curve_plot", self.curves)):
+            panels = (
+                ("figure2", self.fig2),
+                ("figure3", self.fig3),
+                ("curve_plot", self.curves),
+                ("segmenters", self.segments_panel),
+            )
+            for name, panel in panels:
                 if not panel.charts:
                     continue
                 for fmt in formats:
