@@ -71,11 +71,14 @@ def message(plot: pg.PlotItem, text: str) -> bool:
 def legend_below(
     plot: pg.PlotItem, entries: Sequence[tuple[Any, str]], columns: int | None = None
 ) -> pg.LegendItem:
-    """A legend of ``(plot item, name)`` entries under the plot's x axis (not over the data)."""
+    """A legend of ``(plot item, name)`` entries under the plot's x axis (not over the data), in as
+    many columns as fit the plot's width (at most ``columns``)."""
     _remove_legend(plot)
-    legend = pg.LegendItem(
-        labelTextColor="#222", colCount=columns or max(1, min(len(entries), 4)), frame=False
-    )
+    widest = max((len(name) for _, name in entries), default=0) * 7 + 34  # swatch + text, in pixels
+    width = plot.width() or plot.vb.width() or 0
+    fit = max(1, int(width // widest)) if width > 0 else 2
+    count = max(1, min(len(entries), columns or 4, fit))
+    legend = pg.LegendItem(labelTextColor="#222", colCount=count, frame=False)
     for item, name in entries:
         if isinstance(getattr(item, "opts", None), dict):
             item.opts["name"] = name  # item.name(), as when the legend is made by pyqtgraph itself

@@ -362,7 +362,8 @@ class PlotPanel(QWidget):
         self.key, self.title = key, title
         self.setObjectName(f"plot_{key}")
         self.widget = ChartWidget()
-        self.widget.setMinimumSize(340, 240)
+        self.widget.setMinimumSize(300, 240)
+        self.widget.setMaximumHeight(380)  # one chart never takes a whole screen in a single column
         self.plot: pg.PlotItem = self.widget.getPlotItem()
         self.plot.showGrid(x=False, y=True, alpha=0.2)
         header = QHBoxLayout()

@@ -13,10 +13,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (
     QComboBox,
     QFileDialog,
-    QGridLayout,
     QHBoxLayout,
     QLabel,
     QPushButton,
@@ -29,6 +29,7 @@ from geoquiz.study.dashboard_data import DashboardData
 from geoquiz.study.review_data import list_model_names, list_study_slugs
 from ui.context import AppContext
 from ui.plots.dashboard_plots import FIGURES, PlotPanel
+from ui.widgets.responsive_grid import ResponsiveGrid
 from ui.workers import show_error, start
 
 ALL_STUDIES = "All studies"
@@ -80,13 +81,13 @@ class DashboardView(QWidget):
         top.addWidget(self.status, 1)
 
         self.panels: dict[str, PlotPanel] = {}
-        grid_host = QWidget(self)
-        grid = QGridLayout(grid_host)
-        for i, (key, title, _) in enumerate(FIGURES):
+        grid_host = ResponsiveGrid(self)
+        for key, title, _ in FIGURES:
             panel = PlotPanel(key, title, grid_host)
             self.panels[key] = panel
-            grid.addWidget(panel, i // 2, i % 2)
+            grid_host.add(panel)
         scroll = QScrollArea(self)
+        scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarAlwaysOff)
         scroll.setWidgetResizable(True)
         scroll.setWidget(grid_host)
         layout = QVBoxLayout(self)
