@@ -22,6 +22,7 @@ import shutil
 import tempfile
 import zlib
 from collections.abc import Sequence
+from dataclasses import dataclass
 from dataclasses import replace as _with
 from pathlib import Path
 from typing import Any
@@ -30,6 +31,7 @@ import numpy as np
 
 from geoquiz.csvio import atomic_write
 from geoquiz.data.geoscenes.scene import ALL_COUNTRIES, COUNTRIES, render_scene
+from geoquiz.data.geoscenes.select import diagnostic_cues_of
 from geoquiz.data.imageio import write_image
 from geoquiz.data.splits import DEFAULT_FRACTIONS, stratified_split
 from geoquiz.errors import DatasetImportError
@@ -44,6 +46,43 @@ def scene_seed(seed: int, country: str, index: int) -> int:
     """The render seed of image (or location) ``index`` of ``country`` in a dataset with ``seed``."""
     ss = np.random.SeedSequence([int(seed), zlib.crc32(country.encode("utf-8")), int(index)])
     return int(ss.generate_state(1, np.uint32)[0])
+
+
+@dataclass(frozen=True)
+class SceneSpec:
+    """What re-renders one stored GeoScenes image: ``render_instances(country, seed, size, view,
+    diagnostic_cues=diagnostic_cues)`` (:func:`geoquiz.data.geoscenes.scene.render_instances`)."""
+
+    country: str
+    seed: int
+    size: int
+    view: str | None
+    diagnostic_cues: int | None
+
+
+def scene_spec(params: dict, key: str, country: str, view: str | None = None) -> SceneSpec:
+    """The :class:`SceneSpec` of the image ``key`` (label ``country``, ``view`` for 4-view) of a dataset
+    whose stored parameters are ``params`` (``Dataset.params``).
+
+    Raises :class:`ValueError` naming what is wrong when the dataset is not a GeoScenes one or the key
+    is not one :func:`generate_geoscenes` writes."""
+    if params.get("generator") != "geoscenes":
+        raise ValueError("not a GeoScenes dataset (its parameters name no GeoScenes generator)")
+    if country not in ALL_COUNTRIES:
+        raise ValueError(f"image {key!r}: label {country!r} is not a GeoScenes country")
+    four = bool(params.get("four_view"))
+    unit = key.rsplit("_", 1)[0] if four else key
+    prefix = f"{country.lower()}_{'L' if four else ''}"
+    digits = unit[len(prefix) :]
+    if not unit.startswith(prefix) or not digits.isdigit() or (four and view not in VIEWS):
+        raise ValueError(f"image {key!r} is not named like a GeoScenes {'4-view ' if four else ''}image")
+    return SceneSpec(
+        country,
+        scene_seed(int(params.get("seed", 0)), country, int(digits)),
+        int(params.get("size", 224)),
+        view if four else None,
+        diagnostic_cues_of(str(params.get("cues", "realistic"))),
+    )
 
 
 def _check(n_per_class: int, countries: Sequence[str], size: int) -> list[str]:
@@ -67,14 +106,19 @@ def generate_geoscenes(
     seed: int = 0,
     size: int = 224,
     countries: Sequence[str] = COUNTRIES,
+    cues: str = "realistic",
     reporter: Reporter | None = None,
 ) -> list[ImageItem]:
     """Render ``n_per_class`` images (4-view: locations) per country into ``out_dir``.
+
+    ``cues``: ``"realistic"`` (every planted cue, redundant) or ``"single"`` (one decisive diagnostic
+    cue object per scene; :mod:`geoquiz.data.geoscenes.select`).
 
     Returns the items (absolute paths, labels, splits, ``width``/``height``, planted cues; for 4-view
     ``location_key`` and ``view`` set) in a stable order: country, index, view.
     """
     countries = _check(n_per_class, countries, size)
+    k = diagnostic_cues_of(cues)
     out = Path(out_dir).expanduser().resolve()
     units = [
         (c, i, f"{c.lower()}_{'L' if four_view else ''}{i:04d}")
@@ -91,7 +135,7 @@ def generate_geoscenes(
         s = scene_seed(seed, country, index)
         for view in views:
             key = unit_key if view is None else f"{unit_key}_{view}"
-            img, cues = render_scene(country, s, size, view)
+            img, cues = render_scene(country, s, size, view, diagnostic_cues=k)
             path = write_image(out / country / f"{key}.png", img)
             items.append(
                 ImageItem(
@@ -144,6 +188,7 @@ def import_geoscenes(
     seed: int = 0,
     size: int = 224,
     countries: Sequence[str] = COUNTRIES,
+    cues: str = "realistic",
     replace: bool = False,
     reporter: Reporter | None = None,
 ) -> int:
@@ -152,7 +197,9 @@ def import_geoscenes(
     Nothing is left half-done: images are rendered into a temporary folder, moved into place, and
     written to the database in one transaction; on any error (or cancel) the folder is removed and
     a previous dataset of that name, if any, stays as it was. ``replace=True`` replaces an existing
-    dataset of that name (else that is an error).
+    dataset of that name (else that is an error). ``cues``: as :func:`generate_geoscenes`; recorded
+    with the dataset's parameters (``params["cues"]``), so its scenes can be re-rendered
+    (:func:`scene_of`).
     """
     from geoquiz.data.importer import store_dataset
 
@@ -174,6 +221,7 @@ def import_geoscenes(
             seed=seed,
             size=size,
             countries=countries,
+            cues=cues,
             reporter=reporter,
         )
         moved = [_with(it, path=str(final / Path(it.path).relative_to(tmp))) for it in items]
@@ -188,6 +236,7 @@ def import_geoscenes(
                 "seed": seed,
                 "size": size,
                 "four_view": four_view,
+                "cues": cues,
             }
             dataset_id = store_dataset(
                 project,
