@@ -61,17 +61,22 @@ def test_removing_a_tag_group_changes_only_its_pixels():
 
 
 def test_single_mode_keeps_one_diagnostic_object_and_marks_distractors():
-    n_distractors = 0
+    n_distractors, n_one = 0, 0
     for country in ("France", "India", "Japan"):
         for seed in range(6):
             _, cues = render_instances(country, seed, 96, diagnostic_cues=1)
             diagnostic = [(i, k) for i, k, _ in cues if k not in NOT_DIAGNOSTIC]
             assert len(diagnostic) <= 1, (country, seed, diagnostic)
+            if diagnostic:
+                n_one += 1
+                box = next(c.box for i, _, c in cues if i == diagnostic[0][0])
+                assert box.area >= (96 // 16) ** 2  # visible, not a remnant
             n_distractors += sum(1 for _, k, c in cues if k == "distractor" and c.tag == "other")
             # the realistic scene of that seed is another picture with more cues
             _, realistic = render_scene(country, seed, 96)
             assert not any(c.tag == "other" for c in realistic)
     assert n_distractors > 0
+    assert n_one >= 16  # nearly every scene keeps one visible diagnostic object
     assert CUE_KEYS["distractor"] == "other"
 
 

@@ -19,20 +19,17 @@ from geoquiz.data.geoscenes.canvas import Camera, jitter, mix
 from geoquiz.data.geoscenes.plan_roadside import plan_roadside_cues
 from geoquiz.data.geoscenes.plan_street import plan_buildings_and_vegetation, plan_distractors, plan_vehicle
 from geoquiz.data.geoscenes.planbase import GROUND, Ctx, Instance, Piece, Plan, choose
-from geoquiz.data.geoscenes.select import limit_cues
 from geoquiz.data.geoscenes.styles import GROUND_PALETTES, SKY_PALETTES, STYLES
 
 __all__ = ["Instance", "Piece", "Plan", "make_plan"]
 
 
-def make_plan(
-    country: str, seed: int, size: int, view_index: int | None, diagnostic_cues: int | None = None
-) -> Plan:
+def make_plan(country: str, seed: int, size: int, view_index: int | None, *, neutral: bool = False) -> Plan:
     """Plan a scene of ``country``; ``view_index`` in 0..3 for a view of a 4-view location;
-    ``diagnostic_cues``: None for every cue (realistic), ``k`` for a neutral scene with at most ``k``
-    diagnostic cue objects (:mod:`geoquiz.data.geoscenes.select`)."""
+    ``neutral``: the plan a scene with few diagnostic cues starts from (neutral verge palette, shared
+    distractors recorded as ``distractor`` cues; :mod:`geoquiz.data.geoscenes.select` then keeps
+    its chosen cue objects)."""
     style = STYLES[country]
-    neutral = diagnostic_cues is not None
     loc = np.random.default_rng([seed, 0])
     axis = np.random.default_rng([seed, 10 + (0 if view_index is None else view_index % 2)])
     rng = np.random.default_rng([seed, 20 + (9 if view_index is None else view_index)])
@@ -75,9 +72,6 @@ def make_plan(
     plan_buildings_and_vegetation(ctx)
     plan_vehicle(ctx)
     plan_distractors(ctx)
-    if neutral:
-        pick = np.random.default_rng([seed, 30 + (9 if view_index is None else view_index)])
-        limit_cues(plan, int(diagnostic_cues), pick)
     return plan
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Collection
 
 import numpy as np
@@ -9,7 +10,7 @@ import numpy as np
 from geoquiz.data.geoscenes.canvas import Canvas
 from geoquiz.data.geoscenes.ground import background
 from geoquiz.data.geoscenes.plan import Plan, make_plan
-from geoquiz.data.geoscenes.select import check_diagnostic_cues
+from geoquiz.data.geoscenes.select import check_diagnostic_cues, choose_kept, limit_cues
 from geoquiz.data.geoscenes.styles import CUE_KEYS, STYLES
 from geoquiz.types import VIEWS, CueBox
 
@@ -89,7 +90,24 @@ def _checked_plan(
     if size < 32:
         raise ValueError(f"size must be at least 32 pixels, got {size}")
     k = check_diagnostic_cues(diagnostic_cues)
-    return make_plan(country, int(seed), int(size), None if view is None else VIEWS.index(view), k)
+    view_index = None if view is None else VIEWS.index(view)
+    if k is None:
+        return make_plan(country, int(seed), int(size), view_index)
+    kept = kept_instances(country, int(seed), int(size), view_index, k)
+    return limit_cues(make_plan(country, int(seed), int(size), view_index, neutral=True), kept)
+
+
+@functools.lru_cache(maxsize=256)
+def kept_instances(country: str, seed: int, size: int, view_index: int | None, k: int) -> frozenset[int]:
+    """The cue instances a scene with ``k`` diagnostic cues draws (distractors included; see
+    :func:`geoquiz.data.geoscenes.select.choose_kept`), cached per scene."""
+    rng = np.random.default_rng([seed, 30 + (9 if view_index is None else view_index)])
+    return choose_kept(
+        lambda: make_plan(country, seed, size, view_index, neutral=True),
+        lambda plan: render_plan_instances(plan)[1],
+        k,
+        rng,
+    )
 
 
 def render_scene(

@@ -4,31 +4,39 @@ A realistic scene (``diagnostic_cues=None``, the default and the demo's datasets
 its country style draws: ~10 cue kinds, ~15-30 cue objects, most of them telling the country, so no
 single one decides the image and removing one rarely changes what a model predicts (redundancy).
 
-``diagnostic_cues=k`` plans the same scene, then keeps at most ``k`` diagnostic cue **objects**:
+``diagnostic_cues=k`` plans the same scene (same random choices), then keeps at most ``k``
+diagnostic cue **objects** that are actually visible:
 
-1. ``k`` cue kinds (keys of :data:`~geoquiz.data.geoscenes.styles.CUE_KEYS`, not ``script`` nor
-   ``distractor``) are drawn without replacement, uniformly among the kinds the plan holds, with a
-   random stream of their own (``[seed, 30 + view]``), so every other random choice of the scene is
-   the one the realistic scene makes;
-2. of each drawn kind, the instance nearest to the camera (the largest on screen) is kept, with the
-   scripts drawn on it (a sign keeps its text); every other cue instance is not drawn;
-3. the scene is made **neutral**: the verge palette is drawn with equal weights for every country
-   (realistic scenes lean dusty red-brown in India), and the shared distractors (shrubs, generic
-   trees, street lamps, sign backs, plain concrete blocks) are recorded as ``distractor`` cues (tag
-   ``other``): known non-diagnostic objects, drawn from the same distributions for every country.
+1. the **neutral** plan is rendered once with every cue; per diagnostic cue kind (keys of
+   :data:`~geoquiz.data.geoscenes.styles.CUE_KEYS` but ``script`` and ``distractor``) its candidate
+   is the object with the largest visible box;
+2. the kinds are tried in a random order (a random stream of their own, ``[seed, 30 + view]``); a
+   kind is kept when its candidate, drawn alone with the objects kept so far, still shows a box of at
+   least ``(size / 16)^2`` pixels (a shop board without its building may vanish), until ``k`` kinds
+   are kept or none is left;
+3. every other cue object is not drawn; the scripts drawn on a kept object (a sign's text) stay.
+
+The neutral plan draws the verge palette with equal weights for every country (realistic scenes lean
+dusty red-brown in India) and records the shared distractors (shrubs, generic trees, street lamps,
+sign backs, plain concrete blocks) as ``distractor`` cues (tag ``other``): known non-diagnostic
+objects, drawn from the same distributions for every country (the plain block stands where a street
+of houses does not, so its frequency follows the country's house probability a little).
 
 So ``diagnostic_cues=1`` ("one decisive cue per scene") gives images whose only country-specific
-object is one recorded cue: the benchmark with a single causal cue per image. Sky, light, road,
-camera and distractors are shared by every country, so the cue is what tells the class.
+object is one recorded, visible cue: the benchmark with a single causal cue per image. A scene whose
+country planted no visible diagnostic object keeps none (rare: about 1 scene in 50). The choice is
+cached per scene (:func:`kept_instances`), so the counterfactual renders of a scene cost one render
+each.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Collection
+from typing import Any
 
 import numpy as np
 
-from geoquiz.data.geoscenes.planbase import GROUND, Plan
+from geoquiz.data.geoscenes.planbase import Plan
 
 #: Cue keys that never count as a scene's diagnostic cue: ``script`` is drawn on a sign (it goes with
 #: its sign) and ``distractor`` is shared by every country.
@@ -59,41 +67,48 @@ def check_diagnostic_cues(diagnostic_cues: int | None) -> int | None:
     return int(diagnostic_cues)
 
 
-def _nearness(plan: Plan) -> dict[int, float]:
-    """Per cue instance, how near its nearest piece is (larger = nearer; ground markings count as
-    nearest: they run from under the camera)."""
-    out: dict[int, float] = {}
-    for piece in plan.pieces:
-        if piece.inst < 0:
-            continue
-        layer, neg_dist = piece.order[0], piece.order[1]
-        near = float("inf") if layer == GROUND else float(neg_dist)
-        out[piece.inst] = max(out.get(piece.inst, float("-inf")), near)
-    return out
+def _min_area(size: int) -> int:
+    return max(4, (size // 16) ** 2)
 
 
-def kept_instances(plan: Plan, k: int, rng: np.random.Generator) -> set[int]:
-    """The instances a scene with ``k`` diagnostic cues keeps (see the module docstring)."""
-    near = _nearness(plan)
-    by_key: dict[str, list[int]] = {}
-    for i, inst in enumerate(plan.instances):
-        if inst.key not in NOT_DIAGNOSTIC and i in near:
-            by_key.setdefault(inst.key, []).append(i)
-    keys = sorted(by_key)
-    chosen: Sequence[str] = (
-        [keys[int(j)] for j in rng.choice(len(keys), size=min(k, len(keys)), replace=False)] if keys else []
-    )
-    kept = {max(by_key[key], key=lambda i: (near[i], -i)) for key in chosen}
-    kept |= {i for i, inst in enumerate(plan.instances) if inst.parent in kept}
-    kept |= {i for i, inst in enumerate(plan.instances) if inst.key == "distractor"}
-    return kept
+def choose_kept(
+    plan_of: Callable[[], Plan],
+    render: Callable[[Plan], list[tuple[int, str, Any]]],
+    k: int,
+    rng: np.random.Generator,
+) -> frozenset[int]:
+    """The cue instances a scene with ``k`` diagnostic cues keeps (see the module docstring).
+
+    ``plan_of()``: a fresh neutral plan of the scene; ``render(plan)``: its listed cues ``(index, key,
+    CueBox)`` (:func:`~geoquiz.data.geoscenes.scene.render_plan_instances`)."""
+    base = plan_of()
+    best: dict[str, tuple[int, int]] = {}
+    for index, key, cue in render(base):
+        if key not in NOT_DIAGNOSTIC and cue.box.area > best.get(key, (-1, 0))[1]:
+            best[key] = (index, cue.box.area)
+    always = {i for i, inst in enumerate(base.instances) if inst.key == "distractor"}
+    keys = sorted(best)
+    kept: list[int] = []
+    for j in rng.permutation(len(keys)) if keys else []:
+        if len(kept) >= k:
+            break
+        candidate = best[keys[int(j)]][0]
+        plan = limit_cues(plan_of(), always | _with_children(base, {*kept, candidate}))
+        shown = {i: c.box.area for i, _, c in render(plan)}
+        if shown.get(candidate, 0) >= _min_area(base.cam.size):
+            kept.append(candidate)
+    return frozenset(always | _with_children(base, set(kept)))
 
 
-def limit_cues(plan: Plan, k: int, rng: np.random.Generator) -> Plan:
-    """Drop from ``plan`` (in place, and return it) the pieces of every cue instance but the kept ones;
+def _with_children(plan: Plan, kept: set[int]) -> set[int]:
+    return kept | {i for i, inst in enumerate(plan.instances) if inst.parent in kept}
+
+
+def limit_cues(plan: Plan, kept: Collection[int]) -> Plan:
+    """Drop from ``plan`` (in place, and return it) the pieces of every cue instance not in ``kept``;
     background pieces stay. Instance indices do not change."""
-    kept = kept_instances(plan, k, rng)
-    plan.pieces = [p for p in plan.pieces if p.inst < 0 or p.inst in kept]
+    keep = set(kept)
+    plan.pieces = [p for p in plan.pieces if p.inst < 0 or p.inst in keep]
     return plan
 
 
@@ -101,7 +116,7 @@ __all__ = [
     "CUE_MODES",
     "NOT_DIAGNOSTIC",
     "check_diagnostic_cues",
+    "choose_kept",
     "diagnostic_cues_of",
-    "kept_instances",
     "limit_cues",
 ]
