@@ -86,6 +86,53 @@ class CausalUnit:
         return self.pred_label == self.label
 
 
+def tag_summary(units: Sequence[CausalUnit], *, n_boot: int = 2000) -> list[dict[str, Any]]:
+    """Per cue tag, over the units that show it: ``n`` units, the mean ``drop`` of removing the whole
+    tag (bootstrap CI ``lo``/``hi``), the share of units whose top-1 it flips (``flip_rate``), and the
+    mean drop of removing its single most important object (``object_drop``). Plus a row ``tag =
+    "(any single cue)"``: per unit, the largest drop of any one object and whether any flips -- how
+    much a single cue decides (low under redundancy)."""
+    from geoquiz.faithfulness.stats import bootstrap_ci
+
+    rows = []
+    for tag in sorted({e.tag for u in units for e in u.tags}):
+        drops = [e.drop for u in units for e in u.tags if e.tag == tag]
+        flips = [float(e.flipped) for u in units for e in u.tags if e.tag == tag]
+        best = [
+            max(e.drop for e in u.objects if e.tag == tag)
+            for u in units
+            if any(e.tag == tag for e in u.objects)
+        ]
+        mean, lo, hi = bootstrap_ci(drops, n_boot=n_boot)
+        rows.append(
+            {
+                "tag": tag,
+                "n": len(drops),
+                "drop": mean,
+                "lo": lo,
+                "hi": hi,
+                "flip_rate": float(np.mean(flips)),
+                "object_drop": float(np.mean(best)) if best else float("nan"),
+            }
+        )
+    with_objects = [u for u in units if u.objects]
+    if with_objects:
+        best = [max(e.drop for e in u.objects) for u in with_objects]
+        mean, lo, hi = bootstrap_ci(best, n_boot=n_boot)
+        rows.append(
+            {
+                "tag": "(any single cue)",
+                "n": len(best),
+                "drop": mean,
+                "lo": lo,
+                "hi": hi,
+                "flip_rate": float(np.mean([any(e.flipped for e in u.objects) for u in with_objects])),
+                "object_drop": mean,
+            }
+        )
+    return rows
+
+
 def unit_specs(params: dict, unit: ImageItem | Location) -> list[SceneSpec]:
     """The :class:`SceneSpec` of each view of ``unit`` (one for an image, VIEWS order for a location);
     :class:`GeoQuizError` when the dataset or the key is not GeoScenes'."""
@@ -288,4 +335,33 @@ def run_causal(
     )
 
 
-__all__ = ["KINDS", "CausalJob", "CausalUnit", "CueEffect", "counterfactuals", "run_causal", "unit_specs"]
+def stored_units(project: Any, model_name: str, dataset: str, split: str | None = "test") -> list[CausalUnit]:
+    """The counterfactuals stored for model ``model_name``'s current checkpoint on ``dataset``'s
+    ``split`` (key order)."""
+    from geoquiz.data.dataset import get_dataset, load_items, load_locations
+    from geoquiz.ground_truth.causal_store import load_units
+    from geoquiz.hashing import file_hash
+    from geoquiz.models.store import get_model
+
+    info = get_model(project.db, model_name)
+    ds = get_dataset(project.db, dataset)
+    units = (
+        load_locations(project.db, dataset, split)
+        if ds.kind == "4view"
+        else load_items(project.db, dataset, split)
+    )
+    stored = load_units(project.db, file_hash(info.resolve(project.root)), ds.id, [u.key for u in units])
+    return [stored[k] for k in sorted(stored)]
+
+
+__all__ = [
+    "KINDS",
+    "CausalJob",
+    "CausalUnit",
+    "CueEffect",
+    "counterfactuals",
+    "run_causal",
+    "stored_units",
+    "tag_summary",
+    "unit_specs",
+]

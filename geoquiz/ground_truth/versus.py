@@ -257,6 +257,7 @@ def versus_on_dataset(
     its checkpoint on ``dataset``'s ``split`` (run :func:`~geoquiz.ground_truth.causal.run_causal`
     first; units without them are listed in ``result.missing``). Maps and elements come from an
     :class:`~geoquiz.explain.Explainer` (its cache when there)."""
+    from geoquiz.attribution import METHODS
     from geoquiz.data.dataset import get_dataset, load_items, load_locations
     from geoquiz.faithfulness.random import derive_seed
     from geoquiz.ground_truth.causal_store import load_units
@@ -265,6 +266,13 @@ def versus_on_dataset(
     from geoquiz.models.store import get_model
     from geoquiz.progress import step
 
+    unknown = [m for m in methods if m not in METHODS]
+    if unknown or not methods:
+        raise GeoQuizError(
+            f"unknown attribution method(s) {', '.join(unknown) or '(none given)'}; choose from {', '.join(METHODS)}"
+        )
+    if not segmenters:
+        raise GeoQuizError("no segmenter given")
     info = get_model(project.db, model_name)
     ds = get_dataset(project.db, dataset)
     four = ds.kind == "4view"
@@ -280,6 +288,7 @@ def versus_on_dataset(
         from geoquiz.explain import Explainer
 
         explainer = Explainer(project, model_name)
+    explainer.check_segmenters(segmenters)
     size = explainer.loaded_model.spec.input_size
     result = VersusResult(settings)
     result.missing = [s.key for s in samples if s.key not in units]

@@ -148,3 +148,27 @@ def test_explanations_are_scored_against_the_stored_truth(causal_project):
             assert r["lo"] <= r["value"] <= r["hi"]
     with pytest.raises(GeoQuizError, match="no causal ground truth stored"):
         versus_on_dataset(causal_project, "medium", "gs", None)
+
+
+def test_cli_runs_shows_scores_and_names_bad_input(causal_project, capsys):
+    from geoquiz.cli import main
+
+    root = str(causal_project.root)
+    base = ["-p", root, "--model", "single", "--dataset", "gs", "--split", "all"]
+    assert main(["groundtruth", "run", *base]) == 0
+    assert main(["groundtruth", "run", *base]) == 0
+    assert "0 computed, 9 already done" in capsys.readouterr().out
+    assert main(["groundtruth", "show", *base]) == 0
+    out = capsys.readouterr().out
+    assert "(any single cue)" in out and "road_markings" in out
+    assert main(["groundtruth", "score", *base, "--methods", "gradcam", "--repeats", "3"]) == 0
+    out = capsys.readouterr().out
+    assert "causal_hit" in out and "any_cue" in out
+    assert main(["groundtruth", "run", "-p", root, "--model", "nope", "--dataset", "gs"]) == 2
+    assert "error: no model named 'nope'" in capsys.readouterr().err
+    assert main(["groundtruth", "run", "-p", root, "--model", "single", "--dataset", "plain"]) == 2
+    assert "is not a GeoScenes dataset" in capsys.readouterr().err
+    assert main(["groundtruth", "score", *base, "--methods", "magic"]) == 2
+    assert "unknown attribution method(s) magic" in capsys.readouterr().err
+    assert main(["groundtruth", "show", "-p", root, "--model", "medium", "--dataset", "gs"]) == 2
+    assert "run: geoquiz groundtruth run" in capsys.readouterr().err
