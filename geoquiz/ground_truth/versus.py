@@ -46,6 +46,13 @@ from geoquiz.types import Element
 
 MEASURES = ("spearman_mass", "spearman_coverage", "causal_hit", "topk_share", "any_cue")
 PAIRED = ("causal_hit", "topk_share", "any_cue")
+MEASURE_LABELS = {
+    "spearman_mass": "Spearman: attribution mass vs drop",
+    "spearman_coverage": "Spearman: element coverage vs drop",
+    "causal_hit": "Top element on the most causal cue",
+    "topk_share": "Causal importance in the top-k elements",
+    "any_cue": "Top element on any cue (pointing game)",
+}
 
 
 @dataclass(frozen=True)
@@ -324,6 +331,7 @@ def versus_on_dataset(
 
 __all__ = [
     "MEASURES",
+    "MEASURE_LABELS",
     "PAIRED",
     "VersusRecord",
     "VersusResult",

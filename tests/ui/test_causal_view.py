@@ -58,7 +58,7 @@ def test_compute_then_score_with_clicks(qtbot, gs_project):
     assert view.run_controls.busy and view.run_controls.cancel_button.isEnabled()
     qtbot.waitUntil(lambda: not view.run_controls.busy, timeout=60000)
     assert _count(gs_project) == 6
-    tags = [view.tag_table.item(r, 0).text() for r in range(view.tag_table.rowCount())]
+    tags = [view.tag_table.item(r, 0).data(Qt.UserRole) for r in range(view.tag_table.rowCount())]
     assert "road_markings" in tags and "(any single cue)" in tags
     assert "6 images with causal ground truth" in view.summary_label.text()
 
@@ -70,9 +70,9 @@ def test_compute_then_score_with_clicks(qtbot, gs_project):
     assert methods.item(row).checkState() == Qt.Checked
     qtbot.mouseClick(view.score_controls.run_button, Qt.LeftButton)
     qtbot.waitUntil(lambda: not view.score_controls.busy, timeout=120000)
-    measures = {view.score_table.item(r, 2).text() for r in range(view.score_table.rowCount())}
+    measures = {view.score_table.item(r, 2).data(Qt.UserRole) for r in range(view.score_table.rowCount())}
     assert {"causal_hit", "topk_share", "any_cue", "spearman_mass"} <= measures
-    assert {view.score_table.item(r, 0).text() for r in range(view.score_table.rowCount())} == {
+    assert {view.score_table.item(r, 0).data(Qt.UserRole) for r in range(view.score_table.rowCount())} == {
         "gradcam",
         "gradcampp",
     }

@@ -35,9 +35,11 @@ from PySide6.QtWidgets import (
 )
 
 from geoquiz.attribution import REGISTRY as METHOD_REGISTRY
+from geoquiz.ground_truth.versus import MEASURE_LABELS
 from geoquiz.segmentation import SEGMENTERS
+from geoquiz.types import CUE_TAG_LABELS
 from ui.context import AppContext
-from ui.views.faithfulness_form import check_list, checked_keys, fill_combo
+from ui.views.faithfulness_form import check_list, checked_keys, display_name, fill_combo
 from ui.widgets.job_controls import JobControls
 from ui.workers import Latest, project_job, show_error
 
@@ -116,6 +118,17 @@ def _cell(value) -> str:
     return str(value)
 
 
+def _label(key: str, value) -> str:
+    """Cue tags, methods and segmenters by their display names (ids stay in the data)."""
+    if key == "tag":
+        return CUE_TAG_LABELS.get(value, value)
+    if key in ("method", "segmenter"):
+        return display_name(key, value)
+    if key == "measure":
+        return MEASURE_LABELS.get(value, value)
+    return _cell(value)
+
+
 def _fill_table(table: QTableWidget, columns, rows: list[dict]) -> None:
     table.clear()
     table.setColumnCount(len(columns))
@@ -123,7 +136,9 @@ def _fill_table(table: QTableWidget, columns, rows: list[dict]) -> None:
     table.setRowCount(len(rows))
     for r, row in enumerate(rows):
         for c, (key, _) in enumerate(columns):
-            table.setItem(r, c, QTableWidgetItem(_cell(row.get(key, ""))))
+            item = QTableWidgetItem(_label(key, row.get(key, "")))
+            item.setData(Qt.UserRole, row.get(key))
+            table.setItem(r, c, item)
     table.resizeColumnsToContents()
 
 
