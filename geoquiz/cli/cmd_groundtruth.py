@@ -7,6 +7,7 @@ Examples::
     geoquiz groundtruth show --model geoscenes-demo --dataset geoscenes          # per cue tag
     geoquiz groundtruth score --model geoscenes-demo --dataset geoscenes \\
         --methods gradcam,gradcampp,scorecam,ig,smoothgrad --segmenters default [--json out.json]
+    geoquiz groundtruth humans --model geoscenes-demo [--study geoscenes-countries]  # participants' boxes
 
 ``run`` re-renders each image (4-view location) without each planted cue object and each cue tag,
 runs the model and stores the drop of the true-class probability per cue (one transaction per
@@ -95,6 +96,16 @@ def register(sub) -> None:
     c.add_argument("--seed", type=int, default=0, help="seed of the random boxes (default 0)")
     c.add_argument("--json", type=Path, default=None, metavar="FILE", help="also write the rows as JSON")
     c.set_defaults(func=run_score)
+
+    h = cmds.add_parser(
+        "humans", help="participants' cue boxes vs the stored causal truth (per participant, tag)"
+    )
+    add_project_arg(h)
+    h.add_argument("--model", required=True, help="registered model name")
+    h.add_argument("--study", default=None, help="study slug (default: every study)")
+    h.add_argument("--repeats", type=_positive, default=50, help="random placements per trial (default 50)")
+    h.add_argument("--json", type=Path, default=None, metavar="FILE", help="also write the rows as JSON")
+    h.set_defaults(func=run_humans)
 
 
 def _split(args) -> str | None:
@@ -224,4 +235,30 @@ def run_score(args: argparse.Namespace) -> int:
             f"{r['method']:<11} {r['segmenter']:<10} {r['measure']:<18} {r['n']:>4} {value:>24} {rand:>7} {r['p_value']:>8.2g}"
         )
     _write_json(args.json, rows)
+    return 0
+
+
+def run_humans(args: argparse.Namespace) -> int:
+    from geoquiz.ground_truth.human import human_vs_causal
+
+    with open_project(args) as project:
+        result = human_vs_causal(project, args.model, args.study, repeats=args.repeats)
+    if not result.trials:
+        raise GeoQuizError(
+            f"no study trial with causal ground truth for {args.model!r} ({result.n_without_truth} trials on "
+            "images without it); run: geoquiz groundtruth run on the studies' dataset"
+        )
+    print(f"{len(result.trials)} trials scored, {result.n_without_truth} on images without causal truth")
+    rows = result.summary() + result.summary(by_participant=True)
+    print(f"{'participant':<16} {'n':>4} {'hit most causal':>22} {'random':>7} {'share':>22} {'random':>7}")
+    for r in rows:
+        hit = f"{_fmt(r['causal_hit'])} [{_fmt(r['causal_hit_lo'])}, {_fmt(r['causal_hit_hi'])}]"
+        share = f"{_fmt(r['share'])} [{_fmt(r['share_lo'])}, {_fmt(r['share_hi'])}]"
+        print(
+            f"{r['participant']:<16} {r['n']:>4} {hit:>22} {_fmt(r['random_hit']):>7} {share:>22} {_fmt(r['random_share']):>7}"
+        )
+    print(f"\n{'box tag':<16} {'boxes':>6} {'drop when boxed':>16} {'drop when not':>14}")
+    for r in result.tag_rows:
+        print(f"{r['tag']:<16} {r['n_boxes']:>6} {_fmt(r['drop_boxed']):>16} {_fmt(r['drop_unboxed']):>14}")
+    _write_json(args.json, rows + result.tag_rows)
     return 0

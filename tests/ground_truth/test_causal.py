@@ -172,3 +172,73 @@ def test_cli_runs_shows_scores_and_names_bad_input(causal_project, capsys):
     assert "unknown attribution method(s) magic" in capsys.readouterr().err
     assert main(["groundtruth", "show", "-p", root, "--model", "medium", "--dataset", "gs"]) == 2
     assert "run: geoquiz groundtruth run" in capsys.readouterr().err
+
+
+def test_participants_boxing_the_causal_cue_score_above_random(causal_project):
+    from geoquiz.data.dataset import load_items
+    from geoquiz.db import insert, transaction
+    from geoquiz.ground_truth.causal import run_causal, stored_units
+    from geoquiz.ground_truth.human import human_vs_causal
+
+    db = causal_project.db
+    run_causal(causal_project, "single", "gs", None)
+    units = {u.key: u for u in stored_units(causal_project, "single", "gs", None)}
+    items = [
+        it for it in load_items(db, "gs", None) if max((e.drop for e in units[it.key].objects), default=0) > 0
+    ]
+    assert len(items) >= 3
+    t = "2026-01-01T00:00:00"
+    with transaction(db):
+        sid = insert(db, "studies", {"slug": "s", "title": "S", "definition_toml": "", "created_at": t})
+        for code in ("finder", "sky"):
+            pid = insert(db, "participants", {"study_id": sid, "code": code, "created_at": t})
+            ses = insert(
+                db,
+                "sessions",
+                {"study_id": sid, "participant_id": pid, "seed": 0, "order_json": "[]", "started_at": t},
+            )
+            for pos, it in enumerate(items):
+                trial = insert(
+                    db,
+                    "trials",
+                    {
+                        "session_id": ses,
+                        "position": pos,
+                        "kind": "main",
+                        "image_id": it.id,
+                        "true_label": it.label,
+                        "shown_at": t,
+                        "submitted_at": t,
+                        "response_time_ms": 1000,
+                    },
+                )
+                best = max(units[it.key].objects, key=lambda e: e.drop)
+                b = best.box if code == "finder" else type(best.box)(0, 0, 2, 2)
+                tag = best.tag if code == "finder" else "other"
+                insert(
+                    db,
+                    "cue_boxes",
+                    {
+                        "trial_id": trial,
+                        "view": None,
+                        "tag": tag,
+                        "x0": b.x0,
+                        "y0": b.y0,
+                        "x1": b.x1,
+                        "y1": b.y1,
+                    },
+                )
+    result = human_vs_causal(causal_project, "single", "s", repeats=20)
+    rows = {r["participant"]: r for r in result.summary(by_participant=True, n_boot=100)}
+    assert rows["finder"]["causal_hit"] == 1.0 and rows["finder"]["random_hit"] < 1.0
+    assert rows["finder"]["share"] > rows["finder"]["random_share"]
+    assert rows["sky"]["causal_hit"] == 0.0
+    assert {r["tag"] for r in result.tag_rows} >= {"other"}
+    with pytest.raises(GeoQuizError, match="no study 'nope'"):
+        human_vs_causal(causal_project, "single", "nope")
+    from geoquiz.cli import main
+
+    assert (
+        main(["groundtruth", "humans", "-p", str(causal_project.root), "--model", "single", "--study", "s"])
+        == 0
+    )
