@@ -86,14 +86,15 @@ def _versus(project, model, dataset, split, methods, segmenters, limit, settings
         f"explanations vs causal truth ({len(result.records) // max(1, len(methods) * len(segmenters))} correctly "
         f"classified images, {len(result.wrong)} misclassified left out; {time.perf_counter() - t0:.0f} s)"
     )
-    print("  mean [bootstrap 95% CI]; random: same-size boxes; p: Wilcoxon (rho vs 0 / paired vs random)")
+    print("  mean [bootstrap 95% CI]; random: same-size boxes (spearman_mass: a uniform map); p: sign-flip")
+    print("  permutation test of the paired difference (Wilcoxon signed-rank p in brackets)")
     for r in result.summary():
         line = f"  {r['method']:<10} {r['segmenter']:<8} {r['measure']:<17} n={r['n']:<4} {_f(r['value'])} [{_f(r['lo'])}, {_f(r['hi'])}]"
         if "random" in r:
             line += (
                 f"  random {_f(r['random'])}  diff {_f(r['diff'])} [{_f(r['diff_lo'])}, {_f(r['diff_hi'])}]"
             )
-        print(line + f"  p={r['p_value']:.2g}")
+        print(line + f"  p={r['p_value']:.2g} ({r['p_wilcoxon']:.2g})")
 
 
 def _timing(project, model: str, dataset: str, split: str, n: int = 4) -> None:

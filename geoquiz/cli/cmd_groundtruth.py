@@ -230,7 +230,7 @@ def run_score(args: argparse.Namespace) -> int:
     )
     for r in rows:
         value = f"{_fmt(r['value'])} [{_fmt(r['lo'])}, {_fmt(r['hi'])}]"
-        rand = _fmt(r.get("random", float("nan"))) if "random" in r else "0 (rho)"
+        rand = _fmt(r["random"])
         print(
             f"{r['method']:<11} {r['segmenter']:<10} {r['measure']:<18} {r['n']:>4} {value:>24} {rand:>7} {r['p_value']:>8.2g}"
         )

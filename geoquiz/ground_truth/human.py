@@ -13,7 +13,7 @@ scored like an explanation's elements (:mod:`geoquiz.ground_truth.versus`):
 Per tag (the participant's label on the box): how many boxes, and the mean causal drop of that tag
 on the trial's image (removing every object of the tag) against the mean drop of the tags present on
 the image but not boxed. Statistics per participant and overall (trial = unit; bootstrap CIs,
-Wilcoxon vs random). Trials without boxes count as misses (a participant who boxes nothing finds
+sign-flip permutation test vs random). Trials without boxes count as misses (a participant who boxes nothing finds
 nothing); trials of images without causal truth are left out and counted.
 """
 
@@ -80,8 +80,9 @@ class HumanCausalResult:
 
     def summary(self, *, by_participant: bool = False, n_boot: int = 2000) -> list[dict[str, Any]]:
         """Overall (or per participant) rows: ``n`` trials, ``causal_hit`` / ``share`` means with CIs,
-        their random means, and the Wilcoxon p of the paired difference."""
-        from geoquiz.faithfulness.stats import bootstrap_ci, wilcoxon_paired
+        their random means, and the sign-flip permutation p of the paired difference."""
+        from geoquiz.faithfulness.stats import bootstrap_ci
+        from geoquiz.ground_truth.versus import sign_flip_p
 
         groups: dict[str, list[dict]] = {}
         for t in self.trials:
@@ -95,7 +96,7 @@ class HumanCausalResult:
                 ok = ~np.isnan(v)
                 row[m], row[f"{m}_lo"], row[f"{m}_hi"] = bootstrap_ci(v[ok], n_boot=n_boot)
                 row[r] = float(rr[ok].mean()) if ok.any() else float("nan")
-                row[f"{m}_p"] = wilcoxon_paired(v[ok], rr[ok])[1] if ok.any() else float("nan")
+                row[f"{m}_p"] = sign_flip_p(v[ok] - rr[ok])
             rows.append(row)
         return rows
 

@@ -9,10 +9,13 @@ the unit (image or 4-view location) being the statistical unit:
     Spearman's rho, over the unit's cue objects, between the share of the attribution map's mass
     inside each cue's box (map values summed in the box scaled to the model frame, over the sum of
     the map over every view) and the cue's drop. Units whose drops or masses are all equal (or with
-    fewer than 3 cues) have no rho and are left out. Reported: the mean rho, its bootstrap CI, and
-    the Wilcoxon signed-rank p-value against 0 (the random value).
+    fewer than 3 cues) have no rho and are left out. Larger cues hold more of any map's mass and
+    tend to matter more, so the baseline is the rho of a **uniform map** (each box's share of the
+    image area): a method earns credit only above it.
 ``spearman_coverage``
-    The same with each cue box's fraction covered by the union of the method x segmenter's elements.
+    The same with each cue box's fraction covered by the union of the method x segmenter's elements;
+    baseline: the mean rho of the elements' boxes placed at random (same sizes, ``min(repeats, 10)``
+    draws).
 ``causal_hit``
     The top element's centre (rank 1, image frame, same view) lies in the box of the unit's **most
     causal cue** (largest drop; only units where it is > ``min_drop``). Random baseline: the share of
@@ -25,6 +28,11 @@ the unit (image or 4-view location) being the statistical unit:
     share over ``repeats`` draws. Paired as above.
 ``any_cue``
     The old any-cue pointing game (the top element's centre on any planted cue), for comparison.
+
+Every measure is paired with its baseline per unit: mean and bootstrap CI of each and of the
+difference, a two-sided **sign-flip permutation test** of the mean difference (``p_value``; it
+matches the bootstrap CI, also for hit / miss outcomes against a random rate) and the Wilcoxon
+signed-rank p (``p_wilcoxon``, which tests the median and is weak for 0/1 outcomes).
 
 Only units the model classifies correctly are scored (the elements explain the predicted class).
 """
@@ -45,7 +53,7 @@ from geoquiz.ground_truth.pointing import PointingSettings, hit_cues, random_box
 from geoquiz.types import Element
 
 MEASURES = ("spearman_mass", "spearman_coverage", "causal_hit", "topk_share", "any_cue")
-PAIRED = ("causal_hit", "topk_share", "any_cue")
+PAIRED = MEASURES
 MEASURE_LABELS = {
     "spearman_mass": "Spearman: attribution mass vs drop",
     "spearman_coverage": "Spearman: element coverage vs drop",
@@ -122,6 +130,26 @@ def _hit_share(boxes, objects: Sequence[CueEffect], positive: np.ndarray, frames
     return float(positive[sorted(hit)].sum() / positive.sum()) if hit else 0.0
 
 
+def sign_flip_p(diffs: Sequence[float], *, n_perm: int = 10000, seed: int = 0) -> float:
+    """Two-sided sign-flip permutation p-value of the mean of paired differences (H0: symmetric
+    about 0); exact enumeration up to 12 pairs, else ``n_perm`` random sign vectors (+1 smoothing).
+    NaN without differences; 1.0 when all are 0."""
+    d = np.asarray(diffs, np.float64)
+    d = d[~np.isnan(d)]
+    if len(d) == 0:
+        return float("nan")
+    observed = abs(d.mean())
+    if observed == 0:
+        return 1.0
+    if len(d) <= 12:
+        signs = np.array(np.meshgrid(*[[-1.0, 1.0]] * len(d))).reshape(len(d), -1).T
+        return float(np.mean(np.abs((signs * d).mean(axis=1)) >= observed - 1e-12))
+    rng = np.random.default_rng(seed)
+    signs = rng.choice([-1.0, 1.0], size=(n_perm, len(d)))
+    extreme = int(np.sum(np.abs((signs * d).mean(axis=1)) >= observed - 1e-12))
+    return (extreme + 1) / (n_perm + 1)
+
+
 @dataclass(frozen=True)
 class VersusRecord:
     """One unit x method x segmenter: each measure's value and (paired measures) random value."""
@@ -159,8 +187,21 @@ def score_unit(
     if maps is not None and objects:
         size = model_size or next(iter(maps.values())).shape[1]
         values["spearman_mass"] = spearman(cue_mass(objects, maps, frames, size), drops)
+        uniform = {v: np.ones_like(m) for v, m in maps.items()}
+        rand["spearman_mass"] = spearman(cue_mass(objects, uniform, frames, size), drops)
     if boxes and objects:
         values["spearman_coverage"] = spearman(cue_coverage(objects, boxes, frames), drops)
+        rhos = [
+            spearman(
+                cue_coverage(
+                    objects, [(random_box(b.width, b.height, frames[v], rng), v) for b, v in boxes], frames
+                ),
+                drops,
+            )
+            for _ in range(min(settings.repeats, 10))
+        ]
+        rhos = [r for r in rhos if not math.isnan(r)]
+        rand["spearman_coverage"] = float(np.mean(rhos)) if rhos else float("nan")
     if not boxes or not objects:
         return VersusRecord(unit.key, method, segmenter, values, rand)
     top, top_view = boxes[0]
@@ -212,9 +253,9 @@ class VersusResult:
     missing: list[str] = field(default_factory=list)  # no stored counterfactuals
 
     def summary(self, *, n_boot: int = 2000) -> list[dict[str, Any]]:
-        """One row per method x segmenter x measure: ``n``, ``value`` (mean) with ``lo``/``hi``, and for
-        paired measures ``random`` (+ CI), ``diff`` (+ CI); ``p_value``: Wilcoxon signed-rank of the
-        paired difference (of rho against 0 for the Spearman measures)."""
+        """One row per method x segmenter x measure: ``n``, ``value`` (mean) with ``lo``/``hi``,
+        ``random`` (the baseline, + CI), ``diff`` (+ CI), ``p_value`` (sign-flip permutation test of the
+        mean paired difference) and ``p_wilcoxon``."""
         from geoquiz.faithfulness.stats import bootstrap_ci, wilcoxon_paired
 
         groups: dict[tuple[str, str], list[VersusRecord]] = {}
@@ -225,7 +266,7 @@ class VersusResult:
             for measure in MEASURES:
                 v = np.array([r.values[measure] for r in recs])
                 paired = measure in PAIRED
-                rr = np.array([r.random[measure] if paired else 0.0 for r in recs])
+                rr = np.array([r.random[measure] for r in recs])
                 ok = ~np.isnan(v) & ~np.isnan(rr)
                 v, rr = v[ok], rr[ok]
                 mean, lo, hi = bootstrap_ci(v, n_boot=n_boot)
@@ -241,7 +282,8 @@ class VersusResult:
                 if paired:
                     row["random"], row["random_lo"], row["random_hi"] = bootstrap_ci(rr, n_boot=n_boot)
                     row["diff"], row["diff_lo"], row["diff_hi"] = bootstrap_ci(v - rr, n_boot=n_boot)
-                row["p_value"] = wilcoxon_paired(v, rr)[1] if len(v) else math.nan
+                row["p_value"] = sign_flip_p(v - rr, seed=self.settings.seed)
+                row["p_wilcoxon"] = wilcoxon_paired(v, rr)[1] if len(v) else math.nan
                 rows.append(row)
         return rows
 
@@ -339,6 +381,7 @@ __all__ = [
     "cue_coverage",
     "cue_mass",
     "score_unit",
+    "sign_flip_p",
     "spearman",
     "versus_on_dataset",
 ]

@@ -89,3 +89,14 @@ def test_the_only_diagnostic_cue_is_found_and_an_oracle_explanation_hits_it(yell
     heat[b.y0 : b.y1, b.x0 : b.x1] = 1.0
     mass = score_unit(unit, [_element(line.box)], {None: heat}, frames, settings, model_size=SIZE)
     assert mass.values["spearman_mass"] > 0.5
+
+
+def test_sign_flip_test_of_paired_differences():
+    from geoquiz.ground_truth.versus import sign_flip_p
+
+    assert sign_flip_p([0.5] * 10) == pytest.approx(2 / 2**10)  # exact: only all-plus or all-minus
+    assert sign_flip_p([0.0, 0.0]) == 1.0 and np.isnan(sign_flip_p([]))
+    assert sign_flip_p([1.0, -1.0] * 10) > 0.9
+    # hits (0/1) against a random rate of 0.12: a mean difference Wilcoxon misses is found
+    diffs = [0.88] * 30 + [-0.12] * 96
+    assert sign_flip_p(diffs, n_perm=2000) < 0.01

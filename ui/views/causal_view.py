@@ -9,7 +9,7 @@ explanations** (:func:`geoquiz.ground_truth.versus.versus_on_dataset`).
 
 Right: "Cue importance" (per tag: mean drop with its 95 % CI, how often removing the tag flips the
 top-1, the most important single object's drop) and "Explanations vs causal truth" (per method x
-segmenter x measure: value with CI, random baseline, Wilcoxon p). Every computation runs in a worker
+segmenter x measure: value with CI, random baseline, paired sign-flip p). Every computation runs in a worker
 (:mod:`ui.workers`) on its own project connection.
 """
 
@@ -63,7 +63,7 @@ SCORE_COLUMNS = (
     ("hi", "CI high"),
     ("random", "Random"),
     ("diff", "Diff."),
-    ("p_value", "Wilcoxon p"),
+    ("p_value", "p (paired)"),
 )
 
 
