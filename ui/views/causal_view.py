@@ -104,6 +104,7 @@ def causal_score_job(
     return {
         "rows": result.summary(),
         "n": len(result.records),
+        "images": len({r.key for r in result.records}),
         "wrong": len(result.wrong),
         "missing": len(result.missing),
     }
@@ -323,14 +324,17 @@ class CausalView(QWidget):
         self.summary_label.setText(text)
         if not self.run_controls.busy:
             self.run_controls.set_status(
-                "Done." if result["n_units"] else "Nothing stored yet: press Compute."
+                f"{result['n_units']} images stored; Compute adds any missing ones."
+                if result["n_units"]
+                else "Nothing stored yet: press Compute."
             )
         self.tabs.setCurrentWidget(self.tag_table)
 
     def _scored(self, result: dict) -> None:
         _fill_table(self.score_table, SCORE_COLUMNS, result["rows"])
         self.summary_label.setText(
-            f"{result['n']} explanations scored; {result['wrong']} misclassified images left out, "
+            f"{result['images']} correctly classified images scored ({result['n']} explanations); "
+            f"{result['wrong']} misclassified images left out, "
             f"{result['missing']} without causal ground truth."
         )
         self.tabs.setCurrentWidget(self.score_table)

@@ -24,7 +24,7 @@ of houses does not, so its frequency follows the country's house probability a l
 
 So ``diagnostic_cues=1`` ("one decisive cue per scene") gives images whose only country-specific
 object is one recorded, visible cue: the benchmark with a single causal cue per image. A scene whose
-country planted no visible diagnostic object keeps none (rare: about 1 scene in 50). The choice is
+country planted no visible diagnostic object keeps none (rare: about 1 scene in 90). The choice is
 cached per scene (:func:`kept_instances`), so the counterfactual renders of a scene cost one render
 each.
 """
