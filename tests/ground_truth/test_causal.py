@@ -83,7 +83,9 @@ def test_worker_setup_gives_the_same_numbers_and_four_views(causal_project):
     loc = load_locations(causal_project.db, "gs4", None)[0]
     ckpt = causal_project.root / "models" / "medium.pt"
     job = CausalJob(checkpoint=str(ckpt), model_hash="x", params=ds.params, device="cpu")
-    (res,) = job([loc])  # setup loads the checkpoint, as on a Ray worker
+    import pickle
+
+    (res,) = pickle.loads(pickle.dumps(job))([loc])  # shipped, then set up from the checkpoint (Ray)
     assert res.ok, res.error
     unit = res.value
     assert {e.view for e in unit.objects} <= {"north", "east", "south", "west"}
