@@ -91,7 +91,13 @@ class RunInfo:
     def title(self) -> str:
         methods = ", ".join(self.config.get("methods", []))
         segs = ", ".join(self.config.get("segmenters", []))
-        text = f"#{self.id} {self.model} on {self.dataset}/{self.split} [{methods} x {segs}] fill={self.config.get('fill')}"
+        cells = f"[{methods} x {segs}]" if methods else ""
+        if "human" in self.config.get("selections", ()):
+            people = f"people of {self.config.get('study')}"
+            cells = f"{cells} + {people}" if cells else f"[{people}]"
+        text = (
+            f"#{self.id} {self.model} on {self.dataset}/{self.split} {cells} fill={self.config.get('fill')}"
+        )
         params = self.method_params_text()
         return f"{text} ({params})" if params else text
 
