@@ -119,6 +119,7 @@ def test_people_boxes_leave_the_models_numbers_and_seeds_as_they_were(both_ways_
 
 def test_people_alone_need_no_explanation_and_use_only_intact_trials(both_ways_project):
     from fixtures.both_ways import answer_study
+
     from geoquiz.boxes import Box
     from geoquiz.faithfulness.request import run_request
     from geoquiz.faithfulness.store import get_run, load_run

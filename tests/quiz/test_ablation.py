@@ -101,6 +101,7 @@ def test_the_latin_square_shows_every_item_in_every_condition_across_consecutive
 
 def test_installing_checks_the_model(both_ways_root):
     from fixtures.both_ways import ablation_text
+
     from geoquiz.project import Project
     from geoquiz.study.store import install_study
 
@@ -185,6 +186,7 @@ def test_sessions_get_a_participant_index_and_a_condition_per_trial(both_ways_pr
 
 def test_a_study_whose_pictures_are_not_prepared_cannot_start(both_ways_project):
     from fixtures.both_ways import ablation_text
+
     from geoquiz.study.session import QuizSession
     from geoquiz.study.store import install_study
 
@@ -199,6 +201,7 @@ def test_a_study_whose_pictures_are_not_prepared_cannot_start(both_ways_project)
 
 def test_the_analysis_reproduces_hand_computed_accuracies(both_ways_project):
     from fixtures.both_ways import answer_study
+
     from geoquiz.study.ablation_analysis import analyse
 
     db = both_ways_project.db
