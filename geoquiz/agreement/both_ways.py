@@ -325,6 +325,71 @@ def headline(table) -> dict[str, dict | None]:
     return out
 
 
+#: Bars of :func:`both_ways_charts`: (series name, column, colour).
+CHART_SERIES = (
+    ("intact", "intact_value", (120, 120, 120)),
+    ("evidence removed", "removed_value", (214, 120, 30)),
+    ("random removed", "random_value", (170, 170, 170)),
+)
+#: Groups of the two panels: (direction, who, test, measure, label).
+CHART_GROUPS = {
+    "model_needs_people": (
+        ("model", "deletion", "true_prob", "model: true-class prob."),
+        ("model", "deletion", "accuracy", "model: accuracy"),
+    ),
+    "people_need_model": (
+        ("people", "ablation", "top1", "people: top-1"),
+        ("people", "ablation", "topk", "people: top-k"),
+        ("model", "ablation", "top1", "model: top-1"),
+    ),
+}
+TITLES = {
+    "model_needs_people": "Model needs people's cues? (their boxes removed)",
+    "people_need_model": "People need the model's evidence? (its elements removed)",
+}
+
+
+def both_ways_charts(table) -> list:
+    """One bar panel per direction that has data: for each overall measure, the value on intact
+    pictures, with the evidence removed and with random boxes of the same coverage removed. The
+    whiskers on "evidence removed" are the 95 % CI of its paired difference from "random removed"
+    (drawn around the random bar's value), the comparison the measure is about."""
+    from geoquiz.faithfulness.figures import BarChart, Series
+
+    charts = []
+    overall = table[table["scope"] == "overall"]
+    for direction, groups in CHART_GROUPS.items():
+        rows = []
+        for who, test, measure, label in groups:
+            sel = overall[
+                (overall["direction"] == direction)
+                & (overall["who"] == who)
+                & (overall["test"] == test)
+                & (overall["measure"] == measure)
+            ]
+            if len(sel):
+                rows.append((label, sel.iloc[0]))
+        if not rows:
+            continue
+        series = []
+        for name, column, colour in CHART_SERIES:
+            values = tuple(_float(r[column]) for _, r in rows)
+            if column == "removed_value":
+                lo = tuple(_float(r["random_value"]) + _float(r["ci_low"]) for _, r in rows)
+                hi = tuple(_float(r["random_value"]) + _float(r["ci_high"]) for _, r in rows)
+            else:
+                lo = hi = tuple(float("nan") for _ in rows)
+            series.append(Series(name, values, lo, hi, colour))
+        charts.append(
+            BarChart(TITLES[direction], "share / probability", tuple(g for g, _ in rows), tuple(series))
+        )
+    return charts
+
+
+def _float(value: Any) -> float:
+    return float("nan") if value is None or value != value else float(value)
+
+
 def write_both_ways(table, path: str | Path) -> Path:
     """Write the table as CSV (:func:`geoquiz.csvio.write_csv`: UTF-8, atomic, formula guard)."""
     from geoquiz.csvio import write_csv
@@ -340,6 +405,7 @@ def write_both_ways(table, path: str | Path) -> Path:
 __all__ = [
     "COLUMNS",
     "DIRECTIONS",
+    "both_ways_charts",
     "both_ways_table",
     "find_run",
     "headline",

@@ -144,6 +144,29 @@ def prepared_set(
     return None
 
 
+def preparation_status(db: Any, study: int | str) -> tuple[bool, str] | None:
+    """``(ready, what to tell the researcher)`` for an ablation study, None for other studies; a study
+    that does not fit the project is not ready, and the text says why."""
+    from geoquiz.study.selection import check_study
+    from geoquiz.study.store import get_study
+
+    study_id, definition = get_study(db, study)
+    if definition.ablation is None:
+        return None
+    try:
+        items, _ = check_study(db, definition)
+    except GeoQuizError as exc:
+        return False, str(exc)
+    main = [it for it in items if it.kind == "main"]
+    set_id = prepared_set(db, study_id, definition, main)
+    if set_id is None:
+        return False, (
+            f"This study shows pictures with parts removed ({', '.join(definition.ablation.conditions)}); "
+            f"they are not prepared yet ({len(main)} pictures)."
+        )
+    return True, f"The {len(main)} pictures with parts removed are prepared (set #{set_id})."
+
+
 def project_root(db: Any) -> Path:
     """The folder of the project whose database ``db`` is (pictures are stored relative to it)."""
     for _, name, path in db.execute("PRAGMA database_list").fetchall():
@@ -422,6 +445,7 @@ __all__ = [
     "next_participant_index",
     "prepare_ablation",
     "prepared_set",
+    "preparation_status",
     "project_root",
     "session_plan",
     "spec_config",

@@ -29,6 +29,7 @@ from geoquiz.study.dashboard_data import DashboardData
 from geoquiz.study.review_data import list_model_names, list_study_slugs
 from ui.context import AppContext
 from ui.plots.dashboard_plots import FIGURES, PlotPanel
+from ui.views.both_ways_panel import BothWaysPanel
 from ui.workers import show_error, start
 
 ALL_STUDIES = "All studies"
@@ -86,6 +87,8 @@ class DashboardView(QWidget):
             panel = PlotPanel(key, title, grid_host)
             self.panels[key] = panel
             grid.addWidget(panel, i // 2, i % 2)
+        self.both_ways = BothWaysPanel(ctx, grid_host)  # both directions of reliance, for the chosen study
+        grid.addWidget(self.both_ways, (len(FIGURES) + 1) // 2, 0, 1, 2)
         scroll = QScrollArea(self)
         scroll.setWidgetResizable(True)
         scroll.setWidget(grid_host)
@@ -130,6 +133,7 @@ class DashboardView(QWidget):
         if self.ctx.project is None:
             return
         model, study = self.selection()
+        self.both_ways.load(model, study)
         self.status.setText("Loading…")
         self._loading += 1
         self.worker = start(
