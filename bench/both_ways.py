@@ -142,9 +142,12 @@ def _per_item(project, model: str, n: int, repeats: int, **kw) -> tuple[float, i
 
 
 def bench_people(project, model: str, items, slug: str, repeats: int) -> dict:
-    if project.db.execute(
-        "SELECT COUNT(*) FROM sessions s JOIN studies st ON st.id = s.study_id WHERE st.slug = ?", [slug]
-    ).fetchone()[0] == 0:
+    if (
+        project.db.execute(
+            "SELECT COUNT(*) FROM sessions s JOIN studies st ON st.id = s.study_id WHERE st.slug = ?", [slug]
+        ).fetchone()[0]
+        == 0
+    ):
         _install(project, slug, "geoscenes", [it.key for it in items])
         _participants(project.db, slug)
     n = len(items)
@@ -185,12 +188,16 @@ def main(argv: list[str] | None = None) -> None:
             f"{prep['raw_s']:.2f} s -> ratio {prep['prepare_s'] / prep['raw_s']:.2f}x"
         )
         people = bench_people(project, model, items, f"bench-people-{args.items}", args.repeats)
-        print(f"\nper-item evaluation, {len(items)} items, {args.repeats} random repeats, deletion + insertion:")
+        print(
+            f"\nper-item evaluation, {len(items)} items, {args.repeats} random repeats, deletion + insertion:"
+        )
         for name, (seconds, variants) in people.items():
             print(f"  {name:<28} {seconds * 1000:8.1f} ms per item ({variants} scored variants per item)")
         model_s = min(people["model elements"][0], people["model elements (again)"][0])
         human_s = min(people["people, item union"][0], people["people, item union (again)"][0])
-        print(f"  people's boxes (item union) / model elements: {human_s / model_s:.2f}x (best of two runs each)")
+        print(
+            f"  people's boxes (item union) / model elements: {human_s / model_s:.2f}x (best of two runs each)"
+        )
         print("(shared machine: compare the ratios, not the absolute times)")
 
 

@@ -50,7 +50,9 @@ def register(sub) -> None:
     add_project_arg(p)
     p.add_argument("--model", help="registered model name (default: the only model, or the demo model)")
     p.add_argument("--dataset", help="dataset name (default: the model's training dataset)")
-    p.add_argument("--split", default="test", help="split to evaluate (default: test)")
+    p.add_argument(
+        "--split", default="test", help="split to evaluate: train, val, test or all (default: test)"
+    )
     p.add_argument("--methods", type=_csv, default=["gradcampp"], help="comma-separated (default: gradcampp)")
     p.add_argument("--segmenters", type=_csv, default=["default"], help="comma-separated (default: default)")
     p.add_argument(

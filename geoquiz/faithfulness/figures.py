@@ -112,6 +112,7 @@ def sources_charts(sources_summary, *, metric: str = "accuracy") -> list[BarChar
         return []
     cells = list(dict.fromkeys(zip(sources_summary["method"], sources_summary["segmenter"])))
     cells.sort(key=lambda c: (c[0] == "human", c))
+    single_model = sum(1 for m, _ in cells if m != "human") == 1
     label = "accuracy" if metric == "accuracy" else "true-class probability"
     charts = []
     for test in TESTS:
@@ -121,7 +122,10 @@ def sources_charts(sources_summary, *, metric: str = "accuracy") -> list[BarChar
             cell = sub[(sub["method"] == method) & (sub["segmenter"] == segmenter)]
             guided = cell[cell["selection"] == "guided"]
             cov = float(guided["coverage"].iloc[0]) if len(guided) else math.nan
-            name = f"people: {segmenter}" if method == "human" else f"{method}/{segmenter}"
+            if method == "human":
+                name = f"people: {segmenter}"
+            else:
+                name = "model elements" if single_model else f"{method}/{segmenter}"
             groups.append(f"{name}\n{cov:.0%} covered")
             for selection, (vals, los, his) in series.items():
                 row = cell[cell["selection"] == selection]

@@ -99,8 +99,9 @@ def validate(
 def load_units(
     db, dataset: str, split: str, n_views: int, limit: int | None = None
 ) -> list[ImageItem | Location]:
-    """The split's images (single view) or locations (4-view) in key order. With ``limit``, at most
-    ``limit`` units taken round-robin over the classes, so a short run stays class-balanced."""
+    """The split's images (single view) or locations (4-view) in key order (``split="all"``: every
+    split, e.g. for a study's items wherever they come from). With ``limit``, at most ``limit`` units
+    taken round-robin over the classes, so a short run stays class-balanced."""
     from geoquiz.data.dataset import get_dataset, load_items, load_locations
 
     info = get_dataset(db, dataset)
@@ -108,7 +109,8 @@ def load_units(
         raise GeoQuizError(f"the model takes 4 views but dataset {dataset!r} is single-view")
     if n_views == 1 and info.kind == "4view":
         raise GeoQuizError(f"the model takes one image but dataset {dataset!r} has 4-view locations")
-    units = load_locations(db, dataset, split) if n_views == 4 else load_items(db, dataset, split)
+    which = None if split == "all" else split
+    units = load_locations(db, dataset, which) if n_views == 4 else load_items(db, dataset, which)
     if not units:
         raise GeoQuizError(f"dataset {dataset!r} has no images in split {split!r}")
     return balanced(units, limit)

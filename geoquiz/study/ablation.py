@@ -161,8 +161,8 @@ def preparation_status(db: Any, study: int | str) -> tuple[bool, str] | None:
     set_id = prepared_set(db, study_id, definition, main)
     if set_id is None:
         return False, (
-            f"This study shows pictures with parts removed ({', '.join(definition.ablation.conditions)}); "
-            f"they are not prepared yet ({len(main)} pictures)."
+            f"This study shows pictures with parts removed: they are not prepared yet ({len(main)} "
+            "pictures). Prepare them before the first session."
         )
     return True, f"The {len(main)} pictures with parts removed are prepared (set #{set_id})."
 

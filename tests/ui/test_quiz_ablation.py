@@ -5,8 +5,10 @@ is stored with its condition, and the analysis reproduces the accuracies compute
 
 from __future__ import annotations
 
+import os
 import re
 from collections import Counter
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -38,7 +40,13 @@ def _no_condition_shown(kiosk) -> None:
         assert not REVEALING.search(text), f"{widget.objectName() or type(widget).__name__} shows {text!r}"
 
 
-def _participant(qtbot, ctx, main, study_id: int, p: int, shown: dict) -> object:
+def _shots(tmp_path: Path) -> Path:
+    out = Path(os.environ.get("GEOQUIZ_SCREENSHOTS", tmp_path))
+    out.mkdir(parents=True, exist_ok=True)
+    return out
+
+
+def _participant(qtbot, ctx, main, study_id: int, p: int, shown: dict, shots: Path | None = None) -> object:
     dlg = open_session_launcher(ctx, main, study_id)  # as from the study selected in the Studies tab
     dlg.full_screen = False
     assert dlg.prepare.isVisible() and dlg.prepare.ready and dlg.start_button.isEnabled()
@@ -56,6 +64,12 @@ def _participant(qtbot, ctx, main, study_id: int, p: int, shown: dict) -> object
         spec = trial.spec
         _no_condition_shown(kiosk)
         shown[(p, spec.key)] = (spec.condition, trial.editors[None].image().copy())
+        if shots is not None and spec.condition == "model":  # what a participant sees (1366x768, 1920x1080)
+            for size in ((1366, 768), (1920, 1080)):
+                kiosk.resize(*size)
+                qtbot.wait(50)
+                assert kiosk.grab().save(str(shots / f"kiosk_ablated_trial_{size[0]}.png"))
+            shots = None
         ok = right(p, spec.number)
         type_guess(qtbot, trial, spec.label if ok else OTHER[spec.label])
         type_guess(qtbot, trial, OTHER[spec.label] if ok else spec.label)
@@ -71,7 +85,7 @@ def _participant(qtbot, ctx, main, study_id: int, p: int, shown: dict) -> object
 
 
 @pytest.mark.timeout(600)
-def test_six_participants_in_the_kiosk(qtbot, both_ways_project):
+def test_six_participants_in_the_kiosk(qtbot, both_ways_project, tmp_path):
     from geoquiz.study.ablation_analysis import analyse
 
     db, root = both_ways_project.db, both_ways_project.root
@@ -88,6 +102,8 @@ def test_six_participants_in_the_kiosk(qtbot, both_ways_project):
     dlg = open_session_launcher(ctx, main, study_id)
     assert dlg.prepare.isVisible() and not dlg.start_button.isEnabled()
     assert "not prepared yet" in dlg.prepare.controls.status.text()
+    shots = _shots(tmp_path)
+    assert dlg.grab().save(str(shots / "launcher_prepare.png"))
     with qtbot.waitSignal(dlg.prepare.controls.finished, timeout=120000):
         qtbot.mouseClick(dlg.prepare.controls.run_button, Qt.LeftButton)
     assert (
@@ -98,7 +114,9 @@ def test_six_participants_in_the_kiosk(qtbot, both_ways_project):
     dlg.reject()
 
     shown: dict = {}
-    sessions = [_participant(qtbot, ctx, main, study_id, p, shown) for p in range(6)]
+    sessions = [
+        _participant(qtbot, ctx, main, study_id, p, shown, shots if p == 0 else None) for p in range(6)
+    ]
 
     # balanced: every item twice in every condition, every participant 2 pictures per condition
     plans = [{spec.key: spec.condition for spec in s.order} for s in sessions]

@@ -47,6 +47,8 @@ class PreparePictures(QWidget):
             ),
             error_title="Cannot prepare the pictures",
         )
+        status = self.controls.status  # two lines of explanation fit in the launcher's column
+        status.setMinimumHeight(2 * status.fontMetrics().lineSpacing() + 4)
         self.controls.finished.connect(lambda _result: self.set_study(self.study_id))
         self.controls.cancelled.connect(
             lambda: self.set_study(self.study_id, "Cancelled; prepared pictures are kept.")

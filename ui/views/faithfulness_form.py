@@ -93,7 +93,7 @@ class FaithfulnessForm(QGroupBox):
         self.dataset_box.setObjectName("datasetSelector")
         self.split_box = QComboBox(self)
         self.split_box.setObjectName("splitSelector")
-        self.split_box.addItems(list(SPLITS))
+        self.split_box.addItems([*SPLITS, "all"])
         self.split_box.setCurrentText("test")
         methods = [(name, info.label) for name, info in METHOD_REGISTRY.items()]
         self.methods_list = check_list(methods, ("gradcampp",), self, "methodsList")
@@ -130,7 +130,7 @@ class FaithfulnessForm(QGroupBox):
         self.model_check = QCheckBox("model elements", self)
         self.model_check.setObjectName("selectModel")
         self.model_check.setChecked(True)
-        self.people_check = QCheckBox("participants' boxes of", self)
+        self.people_check = QCheckBox("participants' boxes", self)
         self.people_check.setObjectName("selectPeople")
         self.people_check.setToolTip(
             "Also test the cue boxes a study's participants drew (per trial, their union per item, per cue "
@@ -145,7 +145,7 @@ class FaithfulnessForm(QGroupBox):
         row.setContentsMargins(0, 0, 0, 0)
         row.addWidget(self.model_check)
         row.addWidget(self.people_check)
-        row.addWidget(self.study_box, 1)
+        row.addStretch(1)
 
         form = QFormLayout(self)
         form.setFieldGrowthPolicy(QFormLayout.AllNonFixedFieldsGrow)
@@ -155,6 +155,7 @@ class FaithfulnessForm(QGroupBox):
         form.addRow("Methods", self.methods_list)
         form.addRow("Segmenters", self.segmenters_list)
         form.addRow("Boxes", boxes)
+        form.addRow("Study", self.study_box)
         form.addRow("Fill", self.fill_box)
         form.addRow("Random repeats", self.repeats_spin)
         form.addRow("Seed", self.seed_spin)
