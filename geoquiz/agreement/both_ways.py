@@ -334,14 +334,28 @@ CHART_SERIES = (
 #: Groups of the two panels: (direction, who, test, measure, label).
 CHART_GROUPS = {
     "model_needs_people": (
-        ("model", "deletion", "true_prob", "model: true-class prob."),
-        ("model", "deletion", "accuracy", "model: accuracy"),
+        ("model", "deletion", "true_prob", "Model\ntrue-class probability"),
+        ("model", "deletion", "accuracy", "Model\naccuracy"),
     ),
     "people_need_model": (
-        ("people", "ablation", "top1", "people: top-1"),
-        ("people", "ablation", "topk", "people: top-k"),
-        ("model", "ablation", "top1", "model: top-1"),
+        ("people", "ablation", "top1", "People\ntop-1 accuracy"),
+        ("people", "ablation", "topk", "People\ntop-k accuracy"),
+        ("model", "ablation", "top1", "Model\ntop-1 accuracy"),
     ),
+}
+#: Display names of the table's ids (the ids stay in the CSV).
+DIRECTION_LABELS = {
+    "model_needs_people": "Model needs people's cues",
+    "people_need_model": "People need the model's evidence",
+}
+WHO_LABELS = {"model": "Model", "people": "People"}
+TEST_LABELS = {"deletion": "Deletion", "insertion": "Insertion", "ablation": "Ablated trials"}
+MEASURE_LABELS = {
+    "true_prob": "True-class probability",
+    "accuracy": "Accuracy",
+    "top1": "Top-1 accuracy",
+    "topk": "Top-k accuracy",
+    "confidence": "Confidence",
 }
 TITLES = {
     "model_needs_people": "Model needs people's cues? (their boxes removed)",

@@ -354,6 +354,15 @@ def insert_many(db: sqlite_utils.Database, table: str, rows: Iterable[dict[str, 
     return len(rows)
 
 
+def database_file(db: sqlite_utils.Database) -> str:
+    """The file behind ``db``'s main database ('' for an in-memory one): for a worker that opens a
+    connection of its own on the same project."""
+    for _seq, name, path in db.execute("PRAGMA database_list").fetchall():
+        if name == "main":
+            return path or ""
+    return ""
+
+
 def get_setting(db: sqlite_utils.Database, key: str, default: str | None = None) -> str | None:
     row = db.execute("SELECT value FROM project_settings WHERE key = ?", [key]).fetchone()
     return row[0] if row else default

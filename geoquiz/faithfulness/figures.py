@@ -59,6 +59,22 @@ class LineChart:
     ymax: float = 1.0
 
 
+SELECTION_NAMES = {"guided": "model's elements", "random": "random boxes, same coverage"}
+
+
+def display_name(kind: str, name: str) -> str:
+    """How a ``method`` or ``segmenter`` id is shown in figures (``gradcampp`` -> ``Grad-CAM++``);
+    the ids stay in the data and the CSVs."""
+    from geoquiz.attribution import method_label
+    from geoquiz.segmentation import segmenter_label
+
+    if kind == "method":
+        return method_label(name)
+    if kind == "segmenter":
+        return segmenter_label(name)
+    return name
+
+
 def comparison_charts(
     summary, *, group_by: str = "method", fixed: str | None = None, metric: str = "accuracy"
 ) -> list[BarChart]:
@@ -93,13 +109,31 @@ def comparison_charts(
                     vals.append(math.nan)
                     los.append(math.nan)
                     his.append(math.nan)
-            series.append(Series(selection, tuple(vals), tuple(los), tuple(his), COLOURS[selection]))
-        title = f"{test.capitalize()} ({other} {fixed})"
-        charts.append(BarChart(title, f"{label} after {test}", groups, tuple(series)))
+            series.append(
+                Series(SELECTION_NAMES[selection], tuple(vals), tuple(los), tuple(his), COLOURS[selection])
+            )
+        title = f"{test.capitalize()} ({display_name(other, fixed)})"
+        shown = tuple(display_name(group_by, g) for g in groups)
+        charts.append(BarChart(title, f"{label} after {test}", shown, tuple(series)))
     return charts
 
 
 SOURCE_COLOURS = {"guided": (214, 120, 30), "random": (160, 160, 160)}
+
+
+#: How people's scopes are shown (the ids ``item`` / ``trial`` / ``tag`` stay in the data).
+SCOPE_LABELS = {"item": "union per item", "trial": "each trial", "tag": "each cue tag"}
+
+
+def source_display(method: str, segmenter: str, *, single_model: bool = False) -> str:
+    """How a side-by-side cell is shown: ``People: union per item`` for people's boxes (``method`` =
+    ``human``, ``segmenter`` = the scope), ``Model elements`` when the run has one method x segmenter
+    (``single_model``), else ``Grad-CAM++ × Default (superpixels)``."""
+    if method == "human":
+        return f"People: {SCOPE_LABELS.get(segmenter, segmenter)}"
+    if single_model:
+        return "Model elements"
+    return f"{display_name('method', method)} × {display_name('segmenter', segmenter)}"
 
 
 def sources_charts(sources_summary, *, metric: str = "accuracy") -> list[BarChart]:
@@ -122,10 +156,8 @@ def sources_charts(sources_summary, *, metric: str = "accuracy") -> list[BarChar
             cell = sub[(sub["method"] == method) & (sub["segmenter"] == segmenter)]
             guided = cell[cell["selection"] == "guided"]
             cov = float(guided["coverage"].iloc[0]) if len(guided) else math.nan
-            if method == "human":
-                name = f"people: {segmenter}"
-            else:
-                name = "model elements" if single_model else f"{method}/{segmenter}"
+            name = source_display(method, segmenter, single_model=single_model)
+            name = name.replace(": ", "\n").replace(" × ", " ×\n")  # narrow groups: one part a line
             groups.append(f"{name}\n{cov:.0%} covered")
             for selection, (vals, los, his) in series.items():
                 row = cell[cell["selection"] == selection]
@@ -169,7 +201,7 @@ def segmenter_charts(segmenter_summary, *, method: str | None = None) -> list[Ba
     present = list(dict.fromkeys(segmenter_summary["method"]))
     method = method or ("gradcampp" if "gradcampp" in present else present[0])
     sub = segmenter_summary[segmenter_summary["method"] == method]
-    groups = tuple(sub["segmenter"])
+    groups = tuple(display_name("segmenter", g) for g in sub["segmenter"])
 
     def series(name: str, col: str, colour: tuple[int, int, int]) -> Series:
         return Series(
@@ -187,14 +219,14 @@ def segmenter_charts(segmenter_summary, *, method: str | None = None) -> list[Ba
     top = max([v for s in counts for v in s.hi + s.values if not math.isnan(v)] or [1.0])
     return [
         BarChart(
-            f"Segments and elements per image ({method})",
+            f"Segments and elements per image ({display_name('method', method)})",
             "count per image",
             groups,
             counts,
             ymax=top * 1.1 or 1.0,
         ),
         BarChart(
-            f"Coverage ({method})",
+            f"Coverage ({display_name('method', method)})",
             "fraction of the image",
             groups,
             (
@@ -226,11 +258,11 @@ def curve_charts(
             r = row.iloc[0]
             ys = tuple(float(v) for v in r["curve"])
             xs = tuple(i / (len(ys) - 1) for i in range(len(ys))) if len(ys) > 1 else (0.0,)
-            name = f"{selection} (AUC {r['auc']:.3f})"
+            name = f"{SELECTION_NAMES[selection]} (AUC {r['auc']:.3f})"
             lines.append(Line(name, xs, ys, COLOURS[selection], dashed=selection == "random"))
         charts.append(
             LineChart(
-                f"Progressive {test}: {method} x {segmenter}",
+                f"Progressive {test}: {display_name('method', method)} × {display_name('segmenter', segmenter)}",
                 "fraction of elements " + ("removed" if test == "deletion" else "kept"),
                 "true-class probability",
                 tuple(lines),

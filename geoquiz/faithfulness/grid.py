@@ -87,9 +87,16 @@ def validate(
         raise GeoQuizError("choose at least one segmenter")
     for kind, names in (("method", methods), ("segmenter", segmenters)):
         known = _known(kind)
-        bad = [n for n in names if known is not None and n not in known]
+        # a segmenter may carry the ``:guided`` suffix; parse_segmenter checks the guided mode itself
+        bare = [n.removesuffix(":guided") if kind == "segmenter" else n for n in names]
+        bad = [n for n, b in zip(names, bare, strict=True) if known is not None and b not in known]
         if bad:
             raise GeoQuizError(f"unknown {kind}(s) {', '.join(bad)}; known: {', '.join(known or ())}")
+    if _known("segmenter") is not None:
+        from geoquiz.segmentation import parse_segmenter
+
+        for spec in segmenters:
+            parse_segmenter(spec)
     if fill not in FILLS:
         raise GeoQuizError(f"unknown fill {fill!r}; expected one of {', '.join(FILLS)}")
     if repeats < 0:

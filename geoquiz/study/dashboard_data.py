@@ -33,6 +33,7 @@ from typing import Any
 
 import numpy as np
 
+from geoquiz.errors import GeoQuizError
 from geoquiz.study import accuracy as ag
 from geoquiz.study.review_data import ItemRef, _db, decode_probs, model_row, study_id
 
@@ -99,6 +100,11 @@ class DashboardData:
     #: how many main trials gave each self-rated confidence level (level -> count)
     human_confidence: dict[int, int] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
+    #: the study's ``responses.top_k`` (with every study: the smallest)
+    top_k: int = 5
+    #: the k of the accuracy bars: 1, and ``top_k`` when it is below the number of classes (with as
+    #: many guesses as classes, top-k is trivially 100 %)
+    ks: tuple[int, ...] = (1, 5)
 
 
 def _bar(group: str, series: str, p: ag.Proportion) -> Bar:
@@ -170,18 +176,21 @@ class _Item:
     truth: str
     first_trial: int
     n: int = 0
-    hits: dict[int, int] = field(default_factory=lambda: {1: 0, 5: 0})
+    hits: dict[int, int] = field(default_factory=dict)  # k -> trials with the truth in the first k guesses
     firsts: dict[str, int] = field(default_factory=dict)
 
 
-def _answer_groups(db: Any, study: int | None) -> tuple[dict[ItemRef, _Item], dict[tuple[str, str], int]]:
-    """Per item: its truth (first trial's), trial count, top-1 / top-5 hits and first guesses; and
-    the (true class, first guess) counts of the participants' confusion matrix."""
+def _answer_groups(
+    db: Any, study: int | None, top_k: int = 5
+) -> tuple[dict[ItemRef, _Item], dict[tuple[str, str], int]]:
+    """Per item: its truth (first trial's), trial count, top-1 / top-``top_k`` hits and first guesses;
+    and the (true class, first guess) counts of the participants' confusion matrix."""
     source, params = _trials_sql(study)
     first = "(SELECT g.label FROM guesses g WHERE g.trial_id = t.id ORDER BY g.rank LIMIT 1)"
     top5 = (
-        "EXISTS (SELECT 1 FROM guesses g WHERE g.trial_id = t.id AND g.rank <= 5 AND g.label = t.true_label)"
+        "EXISTS (SELECT 1 FROM guesses g WHERE g.trial_id = t.id AND g.rank <= ? AND g.label = t.true_label)"
     )
+    params = [int(top_k), *params]  # the ? above comes before the ones of ``source``
     per_trial = (
         f"SELECT t.id, t.image_id, t.location_id, t.true_label, {first} AS first, {top5} AS top5 "
         f"{source} LIMIT -1"
@@ -200,10 +209,11 @@ def _answer_groups(db: Any, study: int | None) -> tuple[dict[ItemRef, _Item], di
             ref = ItemRef("image", int(image_id))
         else:
             continue
-        item = items.setdefault(ref, _Item(truth, int(first_trial)))  # rows come in order of first trial
+        item = items.setdefault(ref, _Item(truth, int(first_trial), hits={1: 0, top_k: 0}))  # in trial order
         item.n += n
         item.hits[1] += n if guess is not None and guess == item.truth else 0
-        item.hits[5] += int(top5_hits or 0)
+        if top_k != 1:
+            item.hits[top_k] += int(top5_hits or 0)
         if guess:  # a first guess (as in geoquiz.agreement: an empty label is no guess)
             item.firsts[guess] = item.firsts.get(guess, 0) + n
             confusion[(truth, guess)] += n
@@ -300,7 +310,7 @@ def _accuracy(
 ) -> None:
     """People vs model accuracy bars, the difference per k, and top-1 accuracy per class."""
     shared = [r for r, it in items.items() if it.n and (r in ranked or not has_model)]
-    for k in (1, 5):
+    for k in data.ks:
         if has_model:
             both = [r for r in shared if r in ranked]
             human = _proportion(sum(items[r].hits[k] for r in both), sum(items[r].n for r in both))
@@ -337,6 +347,24 @@ def _accuracy(
             data.per_class.append(_bar(cls, "model", _proportion(by_class[cls][2], by_class[cls][3])))
 
 
+def study_top_k(db: Any, study: int | None) -> int:
+    """``responses.top_k`` of the study ``study`` (an id), or with None the smallest over every
+    installed study (so every answer can reach it); 5 when no study is installed."""
+    from geoquiz.study.definition import loads_study
+
+    if study is None:
+        rows = _db(db).execute("SELECT definition_toml FROM studies").fetchall()
+    else:
+        rows = _db(db).execute("SELECT definition_toml FROM studies WHERE id = ?", [study]).fetchall()
+    ks = []
+    for (text,) in rows:
+        try:
+            ks.append(loads_study(text).responses.top_k)
+        except GeoQuizError:  # a stored definition of another version: ignore it here
+            continue
+    return min(ks) if ks else 5
+
+
 def load_dashboard(
     db: Any, *, model: str | None = None, study: str | None = None, n_boot: int = 500
 ) -> DashboardData:
@@ -345,7 +373,8 @@ def load_dashboard(
     db = _db(db)
     data = DashboardData(model=model, study=study)
     sid = study_id(db, study)
-    items, confusion = _answer_groups(db, sid)
+    data.top_k = study_top_k(db, sid)
+    items, confusion = _answer_groups(db, sid, data.top_k)
     data.response_times = _response_times(db, sid)
     data.human_confidence = _human_confidence(db, sid)
     ratings = [it.firsts for it in items.values()]
@@ -383,6 +412,7 @@ def load_dashboard(
         data.faithfulness_run, data.faithfulness = faithfulness_bars(db, model)
     guesses_seen = sorted({g for _, g in confusion} | {it.truth for it in items.values()})
     data.classes = classes or guesses_seen
+    data.ks = (1, data.top_k) if 1 < data.top_k < len(data.classes) else (1,)
     _accuracy(data, items, ranked, has_model, n_boot)
     cols = list(data.classes) + [g for g in guesses_seen if g not in data.classes]
     data.human_confusion_guesses = cols

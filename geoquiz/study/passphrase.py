@@ -166,6 +166,18 @@ def try_passphrase(db: Any, passphrase: str, *, now: float | None = None) -> Att
     return Attempt(False, f"Wrong passphrase ({left} more tr{'y' if left == 1 else 'ies'} before a delay).")
 
 
+def try_passphrase_in(db_file: str, passphrase: str) -> Attempt:
+    """:func:`try_passphrase` on a connection of its own to ``db_file`` (for a worker thread: the
+    key derivation takes a noticeable fraction of a second by design)."""
+    from geoquiz.db import connect
+
+    db = connect(db_file)
+    try:
+        return try_passphrase(db, passphrase)
+    finally:
+        db.conn.close()
+
+
 def verify_passphrase(db: Any, passphrase: str) -> bool:
     """True when ``passphrase`` is the project's researcher passphrase; a try under the policy
     (:func:`try_passphrase`: counted, delayed after repeated wrong tries). False if none is set."""

@@ -14,7 +14,7 @@ from geoquiz.study.dashboard_data import CONFIDENCE_EDGES, load_dashboard
 from geoquiz.study.review_data import load_answers, load_predictions
 
 
-def _reference(db, model, study, n_boot):
+def _reference(db, model, study, n_boot, ks=(1, 5)):
     """The measures from every answer object, with geoquiz.agreement (the former implementation)."""
     answers = load_answers(db, study=study)
     trials = [a for ans in answers.values() for a in ans]
@@ -28,7 +28,7 @@ def _reference(db, model, study, n_boot):
         }
     human = {ref: [a.guesses for a in ans] for ref, ans in answers.items()}
     accuracy, difference = [], {}
-    for k in (1, 5):
+    for k in ks:
         if ranked:
             c = ag.compare_accuracy(human, ranked, truths, k, n_boot=n_boot)
             accuracy += [(f"top-{k}", "people", c.human), (f"top-{k}", "model", c.model)]
@@ -56,7 +56,7 @@ def _reference(db, model, study, n_boot):
 
 def _check(db, model, study):
     data = load_dashboard(db, model=model, study=study, n_boot=40)
-    ref = _reference(db, model, study, 40)
+    ref = _reference(db, model, study, 40, data.ks)
     assert data.kappa == pytest.approx(ref["kappa"]) if ref["kappa"] is not None else data.kappa is None
     got = [(b.group, b.series, b.value, b.low, b.high, b.n) for b in data.accuracy]
     want = [(g, s, p.rate, p.low, p.high, p.n) for g, s, p in ref["accuracy"]]

@@ -133,7 +133,7 @@ def test_export_plans(bench_root, traced, tmp_path):
 
 
 @pytest.mark.parametrize(
-    ("study", "whole"), [(None, {"trials"}), ("big4", set())], ids=["all-studies", "one-study"]
+    ("study", "whole"), [(None, {"trials", "studies"}), ("big4", set())], ids=["all-studies", "one-study"]
 )
 def test_review_and_dashboard_plans(bench_root, traced, study, whole):
     from ui.views.dashboard_view import load_job

@@ -163,3 +163,13 @@ def test_choose_on_hand_made_tables():
         choose(_table([]))
     with pytest.raises(GeoQuizError):
         choose(_table([(5, float("nan"))]))
+
+
+def test_validate_accepts_guided_sam_and_names_bad_segmenters():
+    from geoquiz.faithfulness.grid import validate
+
+    validate(["gradcam"], ["default", "mobilesam_vit_t:guided"], "blur", 2)
+    with pytest.raises(GeoQuizError, match="guided mode needs a SAM-family"):
+        validate(["gradcam"], ["default:guided"], "blur", 2)
+    with pytest.raises(GeoQuizError, match="unknown segmenter.*nosuch:guided"):
+        validate(["gradcam"], ["nosuch:guided"], "blur", 2)

@@ -135,18 +135,22 @@ def test_cli_changes_it_only_with_the_current_one(project, monkeypatch, capsys):
     assert try_passphrase(project.db, "third-phrase").ok
 
 
-def test_kiosk_prompt_shows_the_delay(qtbot, memdb):
+def test_kiosk_prompt_shows_the_delay(qtbot, project):
     from PySide6.QtCore import Qt
     from PySide6.QtWidgets import QDialogButtonBox
 
+    from geoquiz.db import database_file
     from ui.quiz.kiosk import PassphraseDialog
 
-    set_passphrase(memdb, GOOD)
-    set_setting(memdb, FAILURES_KEY, json.dumps({"count": 6, "last": time.time()}))
-    dialog = PassphraseDialog(lambda text: try_passphrase(memdb, text))
+    set_passphrase(project.db, GOOD)
+    set_setting(project.db, FAILURES_KEY, json.dumps({"count": 6, "last": time.time()}))
+    dialog = PassphraseDialog(database_file(project.db))
     qtbot.addWidget(dialog)
     dialog.show()
     qtbot.keyClicks(dialog.input, GOOD)
     ok = dialog.findChild(QDialogButtonBox).button(QDialogButtonBox.Ok)
-    qtbot.mouseClick(ok, Qt.LeftButton)
+    with qtbot.waitSignal(dialog.checked, timeout=30000) as verdict:  # checked in a worker
+        qtbot.mouseClick(ok, Qt.LeftButton)
+        assert dialog.checking and not ok.isEnabled()  # the window stays responsive meanwhile
+    assert verdict.args == [False]
     assert dialog.isVisible() and "Too many wrong passphrases: try again in" in dialog.error.text()

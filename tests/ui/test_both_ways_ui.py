@@ -32,6 +32,17 @@ def _grab(qtbot, widget, path: Path, size: tuple[int, int]) -> None:
     assert widget.grab().save(str(path))
 
 
+def _fits(qtbot, view) -> None:
+    """At the window sizes of tests/ui/test_window_layout.py (less the tab bar), no control of
+    ``view`` is squeezed below its minimum size."""
+    from fixtures.layout import squeezed
+
+    for width, height in ((1366, 768), (1024, 700)):
+        view.resize(width, height - 60)
+        qtbot.wait(50)
+        assert squeezed(view) == [], (width, height)
+
+
 def test_the_faithfulness_tab_tests_participants_boxes(qtbot, both_ways_project, tmp_path):
     from ui.views.faithfulness_view import FaithfulnessView
 
@@ -56,7 +67,19 @@ def test_the_faithfulness_tab_tests_participants_boxes(qtbot, both_ways_project,
     page = view.people_page
     view.tabs.setCurrentWidget(page)
     names = [page.table.item(r, 0).text() for r in range(page.table.rowCount())]
-    assert sorted(set(names)) == ["gradcampp x default", "people: item", "people: tag", "people: trial"]
+    assert sorted(set(names)) == [
+        "Model elements",
+        "People: each cue tag",
+        "People: each trial",
+        "People: union per item",
+    ]
+    assert [g.rsplit("\n", 1)[0] for g in page.chart.charts[0].groups] == [
+        "Model elements",
+        "People\nunion per item",
+        "People\neach cue tag",
+        "People\neach trial",
+    ]
+    _fits(qtbot, view)
     assert page.participants.rowCount() == 6 and page.tags.rowCount() == 4
     assert [c.title for c in page.chart.charts] == [
         "Deletion: model vs people vs random",
@@ -127,6 +150,9 @@ def test_the_dashboards_show_both_ways_and_export_the_table(qtbot, both_ways_pro
         -0.5
     )  # half the participants miss every model picture
     assert panel.overall.rowCount() == len(panel.table[panel.table["scope"] == "overall"])
+    shown = {panel.overall.item(r, 0).text() for r in range(panel.overall.rowCount())}
+    assert shown == {"Model needs people's cues", "People need the model's evidence"}
+    _fits(qtbot, view)
     shots = _shots(tmp_path)
     for size in ((1366, 768), (1920, 1080)):
         panel.resize(size[0] - 40, 640)

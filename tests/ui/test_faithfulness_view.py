@@ -104,14 +104,16 @@ def test_selecting_a_run_draws_figures_and_table(qtbot, view, run_project, tmp_p
     qtbot.waitUntil(lambda: view.results is not None, timeout=20000)
     assert f"Run #{run_id}" in view.summary_label.text()
     # Figure 2: deletion and insertion panels with guided and random bars for gradcampp
+    # (methods and segmenters by their names, not their ids)
     assert [c.title for c in view.fig2.charts] == [
-        "Deletion (segmenter default)",
-        "Insertion (segmenter default)",
+        "Deletion (Default (superpixels))",
+        "Insertion (Default (superpixels))",
     ]
     deletion = view.fig2.charts[0]
-    assert deletion.groups == ("gradcampp",)
+    assert deletion.groups == ("Grad-CAM++",)
+    assert [s.name for s in deletion.series] == ["model's elements", "random boxes, same coverage"]
     assert deletion.series[0].values == (0.0,)  # guided deletion: always wrong
-    assert view.fig3.charts[0].groups == ("default",)
+    assert view.fig3.charts[0].groups == ("Default (superpixels)",)
     assert len(view.curves.charts) == 2 and view.curves.charts[0].lines[0].ys[0] == pytest.approx(0.9)
     assert view.table.rowCount() == 2
     header = [view.table.horizontalHeaderItem(c).text() for c in range(view.table.columnCount())]

@@ -79,7 +79,8 @@ def _participant(qtbot, ctx, main, study_id: int, p: int, shown: dict, shots: Pa
     _no_condition_shown(kiosk)
     dialog = kiosk.request_exit()
     qtbot.keyClicks(dialog.input, PASS)
-    qtbot.keyClick(dialog.input, Qt.Key_Return)
+    with qtbot.waitSignal(dialog.checked, timeout=30000):  # the check runs in a worker
+        qtbot.keyClick(dialog.input, Qt.Key_Return)
     assert kiosk.unlocked and main.isVisible()
     return session
 

@@ -53,10 +53,12 @@ def _track(qtbot, kiosk: KioskWindow) -> None:
 
 
 def _unlock(qtbot, kiosk: KioskWindow, passphrase=PASS) -> None:
+    """Type the passphrase and press Enter; the check runs in a worker: wait for its verdict."""
     dialog = kiosk.passphrase_dialog
     dialog.input.clear()
     qtbot.keyClicks(dialog.input, passphrase)
-    qtbot.keyClick(dialog.input, Qt.Key_Return)
+    with qtbot.waitSignal(dialog.checked, timeout=30000):
+        qtbot.keyClick(dialog.input, Qt.Key_Return)
 
 
 def _vp(editor, x, y) -> QPoint:

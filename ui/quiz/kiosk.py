@@ -44,12 +44,13 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from geoquiz.db import now
+from geoquiz.db import database_file, now
 from geoquiz.errors import GeoQuizError
-from geoquiz.study.passphrase import try_passphrase
+from geoquiz.study.passphrase import Attempt, try_passphrase_in
 from geoquiz.study.session import QuizSession, SubmitResult, TrialResponse, TrialSpec
 from ui.quiz.guess_picker import ordinal
 from ui.quiz.trial_widget import TrialWidget, trial_title
+from ui.workers import start
 
 log = logging.getLogger("geoquiz.quiz")
 PICTURE_ERROR = "This picture could not be shown, please tell the researcher."
@@ -75,37 +76,63 @@ def _paragraphs(text: str) -> str:
 
 
 class PassphraseDialog(QDialog):
-    """Asks for the researcher passphrase; accepts only when it matches."""
+    """Asks for the researcher passphrase; accepts only when it matches. The check (a deliberately
+    slow key derivation) runs in a worker with a connection of its own to ``db_file``, so the window
+    never freezes; ``checked(bool)`` says how each try went."""
 
-    def __init__(self, check, parent: QWidget | None = None) -> None:
+    checked = Signal(bool)
+
+    def __init__(self, db_file: str, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setObjectName("passphraseDialog")
         self.setWindowTitle("Researcher")
         self.setModal(True)
-        self.check = check
+        self.db_file = db_file
+        self.checking = False
         self.input = QLineEdit(self)
         self.input.setObjectName("passphraseInput")
         self.input.setEchoMode(QLineEdit.Password)
         self.error = QLabel(self)
         self.error.setObjectName("passphraseError")
         self.error.setStyleSheet("color: #c62828;")
-        buttons = QDialogButtonBox(QDialogButtonBox.Ok | QDialogButtonBox.Cancel, self)
-        buttons.accepted.connect(self._try)
-        buttons.rejected.connect(self.reject)
+        self.buttons = QDialogButtonBox(QDialogButtonBox.Ok | QDialogButtonBox.Cancel, self)
+        self.buttons.accepted.connect(self._try)
+        self.buttons.rejected.connect(self.reject)
         layout = QVBoxLayout(self)
         layout.addWidget(QLabel("Researcher passphrase to leave the participant screen:", self))
         layout.addWidget(self.input)
         layout.addWidget(self.error)
-        layout.addWidget(buttons)
+        layout.addWidget(self.buttons)
 
     def _try(self) -> None:
-        result = self.check(self.input.text())  # a passphrase.Attempt (its message) or a bool
-        if result:
+        if self.checking:
+            return
+        self.checking = True
+        self.input.setEnabled(False)
+        self.buttons.button(QDialogButtonBox.Ok).setEnabled(False)
+        self.error.setStyleSheet("color: #555555;")
+        self.error.setText("Checking…")
+        start(
+            lambda text, reporter=None: try_passphrase_in(self.db_file, text),
+            self.input.text(),
+            on_result=self._result,
+            on_error=lambda message, _tb: self._result(Attempt(False, f"Cannot check it: {message}")),
+        )
+
+    def _result(self, attempt: Attempt) -> None:
+        self.checking = False
+        self.input.setEnabled(True)
+        self.buttons.button(QDialogButtonBox.Ok).setEnabled(True)
+        if attempt:
+            self.error.clear()
+            self.checked.emit(True)
             self.accept()
-        else:
-            self.error.setText(getattr(result, "message", "") or "Wrong passphrase.")
-            self.input.selectAll()
-            self.input.setFocus()
+            return
+        self.error.setStyleSheet("color: #c62828;")
+        self.error.setText(attempt.message or "Wrong passphrase.")
+        self.input.selectAll()
+        self.input.setFocus()
+        self.checked.emit(False)
 
 
 class _Page(QWidget):
@@ -383,7 +410,7 @@ class KioskWindow(QWidget):
         on screen is paused while the prompt is open (the pause is recorded when it closes)."""
         if self.passphrase_dialog is not None and self.passphrase_dialog.isVisible():
             return self.passphrase_dialog
-        dialog = PassphraseDialog(lambda text: try_passphrase(self.session.db, text), self)
+        dialog = PassphraseDialog(database_file(self.session.db), self)
         dialog.accepted.connect(self._unlock)
         dialog.finished.connect(self._prompt_closed)
         self.passphrase_dialog = dialog

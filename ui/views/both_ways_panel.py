@@ -44,10 +44,6 @@ OVERALL_COLUMNS = (
     ("n", "Items"),
     ("removed_coverage", "Coverage"),
 )
-DIRECTION_LABELS = {
-    "model_needs_people": "model needs people's cues",
-    "people_need_model": "people need the model's",
-}
 
 
 def both_ways_job(db_path: str, study: str, model: str | None, *, reporter=None):
@@ -142,7 +138,20 @@ class BothWaysPanel(QGroupBox):
         self._draw(table)
 
     def _draw(self, table) -> None:
-        from geoquiz.agreement.both_ways import both_ways_charts
+        from geoquiz.agreement.both_ways import (
+            DIRECTION_LABELS,
+            MEASURE_LABELS,
+            TEST_LABELS,
+            WHO_LABELS,
+            both_ways_charts,
+        )
+
+        labels = {
+            "direction": DIRECTION_LABELS,
+            "who": WHO_LABELS,
+            "test": TEST_LABELS,
+            "measure": MEASURE_LABELS,
+        }
 
         self.chart.set_charts(both_ways_charts(table) if table is not None else [])
         rows = [] if table is None else table[table["scope"] == "overall"].to_dict(orient="records")
@@ -153,8 +162,8 @@ class BothWaysPanel(QGroupBox):
         for r, row in enumerate(rows):
             for c, (key, _) in enumerate(OVERALL_COLUMNS):
                 value = row.get(key)
-                if key == "direction":
-                    text = DIRECTION_LABELS.get(value, str(value))
+                if key in labels:
+                    text = labels[key].get(value, str(value))
                 elif value is None or (isinstance(value, float) and value != value):
                     text = ""
                 elif isinstance(value, float):

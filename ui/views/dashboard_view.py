@@ -13,10 +13,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (
     QComboBox,
     QFileDialog,
-    QGridLayout,
     QHBoxLayout,
     QLabel,
     QPushButton,
@@ -30,6 +30,7 @@ from geoquiz.study.review_data import list_model_names, list_study_slugs
 from ui.context import AppContext
 from ui.plots.dashboard_plots import FIGURES, PlotPanel
 from ui.views.both_ways_panel import BothWaysPanel
+from ui.widgets.responsive_grid import ResponsiveGrid
 from ui.workers import show_error, start
 
 ALL_STUDIES = "All studies"
@@ -81,17 +82,21 @@ class DashboardView(QWidget):
         top.addWidget(self.status, 1)
 
         self.panels: dict[str, PlotPanel] = {}
-        grid_host = QWidget(self)
-        grid = QGridLayout(grid_host)
-        for i, (key, title, _) in enumerate(FIGURES):
+        grid_host = ResponsiveGrid(self)
+        for key, title, _ in FIGURES:
             panel = PlotPanel(key, title, grid_host)
             self.panels[key] = panel
-            grid.addWidget(panel, i // 2, i % 2)
-        self.both_ways = BothWaysPanel(ctx, grid_host)  # both directions of reliance, for the chosen study
-        grid.addWidget(self.both_ways, (len(FIGURES) + 1) // 2, 0, 1, 2)
+            grid_host.add(panel)
+        page = QWidget(self)  # the charts' grid, then the both-ways panel across the whole width
+        page_layout = QVBoxLayout(page)
+        page_layout.setContentsMargins(0, 0, 0, 0)
+        page_layout.addWidget(grid_host)
+        self.both_ways = BothWaysPanel(ctx, page)  # both directions of reliance, for the chosen study
+        page_layout.addWidget(self.both_ways)
         scroll = QScrollArea(self)
+        scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarAlwaysOff)
         scroll.setWidgetResizable(True)
-        scroll.setWidget(grid_host)
+        scroll.setWidget(page)
         layout = QVBoxLayout(self)
         layout.addLayout(top)
         layout.addWidget(scroll, 1)
@@ -156,7 +161,11 @@ class DashboardView(QWidget):
         self.data = data
         drawn = 0
         for key, _title, draw in FIGURES:
-            drawn += bool(draw(self.panels[key].plot, data))
+            plot = self.panels[key].plot
+            drawn += bool(draw(plot, data))
+            # the range now, not at the next paint: a chart below the fold (the page scrolls) is not
+            # painted until it is scrolled to, and its range is read before that (tests, exports)
+            plot.getViewBox().updateAutoRange()
         kappa = "" if data.kappa is None else f"; Fleiss' kappa of first guesses {data.kappa:.2f}"
         notes = ("; " + "; ".join(data.notes)) if data.notes else ""
         self.status.setText(f"{drawn} of {len(FIGURES)} figures have data{kappa}{notes}")

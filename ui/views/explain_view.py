@@ -128,6 +128,9 @@ class ExplainView(QWidget):
     def _combo(self, name: str) -> QComboBox:
         c = QComboBox(self)
         c.setObjectName(name)
+        # long entries (segmenter names with their status) are elided, not widening the side panel
+        c.setSizeAdjustPolicy(QComboBox.AdjustToMinimumContentsLengthWithIcon)
+        c.setMinimumContentsLength(12)
         return c
 
     def _build(self) -> None:
@@ -177,9 +180,10 @@ class ExplainView(QWidget):
         buttons = QHBoxLayout()
         buttons.addWidget(self.explain_button)
         buttons.addWidget(self.cancel_button)
-        toggles = QHBoxLayout()
-        for w in (self.show_heat, self.show_segments, self.show_elements):
-            toggles.addWidget(w)
+        toggles = QGridLayout()
+        toggles.addWidget(self.show_heat, 0, 0)
+        toggles.addWidget(self.show_elements, 0, 1)
+        toggles.addWidget(self.show_segments, 1, 0, 1, 2)
         lay = QVBoxLayout(side)
         lay.addLayout(form)
         lay.addWidget(self.sample_list, 1)

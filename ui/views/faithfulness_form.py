@@ -17,10 +17,10 @@ from PySide6.QtWidgets import (
     QDoubleSpinBox,
     QFormLayout,
     QGroupBox,
-    QHBoxLayout,
     QListWidget,
     QListWidgetItem,
     QSpinBox,
+    QVBoxLayout,
     QWidget,
 )
 
@@ -141,11 +141,11 @@ class FaithfulnessForm(QGroupBox):
         self.study_box.setEnabled(False)
         self.people_check.toggled.connect(self.study_box.setEnabled)
         boxes = QWidget(self)
-        row = QHBoxLayout(boxes)
-        row.setContentsMargins(0, 0, 0, 0)
-        row.addWidget(self.model_check)
-        row.addWidget(self.people_check)
-        row.addStretch(1)
+        column = QVBoxLayout(boxes)  # one above the other: side by side they widen the narrow form
+        column.setContentsMargins(0, 0, 0, 0)
+        column.setSpacing(2)
+        column.addWidget(self.model_check)
+        column.addWidget(self.people_check)
 
         form = QFormLayout(self)
         form.setFieldGrowthPolicy(QFormLayout.AllNonFixedFieldsGrow)

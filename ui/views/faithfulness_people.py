@@ -97,6 +97,22 @@ def fill_table(table: QTableWidget, frame, columns) -> None:
     table.resizeColumnsToContents()
 
 
+def _displayed(sources):
+    """``sources`` with readable cell names (``People: union per item``, ``Grad-CAM++ × …``); the
+    ids stay in the CSV's ``name``, ``method`` and ``segmenter``."""
+    from geoquiz.faithfulness.figures import source_display
+
+    if sources is None or not len(sources):
+        return sources
+    single = sources.loc[sources["source"] == "model", ["method", "segmenter"]].drop_duplicates()
+    shown = sources.copy()
+    shown["name"] = [
+        source_display(m, s, single_model=len(single) == 1)
+        for m, s in zip(shown["method"], shown["segmenter"])
+    ]
+    return shown
+
+
 def _table(parent: QWidget, name: str) -> QTableWidget:
     table = QTableWidget(parent)
     table.setObjectName(name)
@@ -143,7 +159,7 @@ class PeoplePage(QWidget):
 
     def show_results(self, results: dict | None) -> None:
         self.results = results or {}
-        fill_table(self.table, self.results.get("sources"), SOURCE_COLUMNS)
+        fill_table(self.table, _displayed(self.results.get("sources")), SOURCE_COLUMNS)
         fill_table(
             self.participants,
             self.results.get("by_participant"),

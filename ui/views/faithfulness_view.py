@@ -131,8 +131,8 @@ class FaithfulnessView(QWidget):
         )
         self.status_label = self.controls.status
         # Score-CAM channels, SmoothGrad samples ...: a button beside Run opening a small dialog
-        self.method_params = MethodParamsEditor(self.controls)
-        self.controls.add_to_row(self.method_params)
+        self.method_params = MethodParamsEditor(self.form)
+        self.form.layout().addRow("Parameters", self.method_params)
 
         # --- past runs
         self.runs_list = QListWidget(self)
@@ -161,6 +161,7 @@ class FaithfulnessView(QWidget):
         left_layout.addWidget(runs_box, 1)
         left = QScrollArea(self)
         left.setWidgetResizable(True)
+        left.setHorizontalScrollBarPolicy(Qt.ScrollBarAlwaysOff)
         left.setWidget(left_inner)
         left.setMinimumWidth(280)
 
@@ -204,9 +205,9 @@ class FaithfulnessView(QWidget):
         self.tabs.setObjectName("resultTabs")
         self.tabs.addTab(
             self._page(self.fig2, ("Segmenter", self.fig2_segmenter), ("Metric", self.metric_box)),
-            "By method (Fig. 2)",
+            "Methods (Fig. 2)",
         )
-        self.tabs.addTab(self._page(self.fig3, ("Method", self.fig3_method)), "By segmenter (Fig. 3)")
+        self.tabs.addTab(self._page(self.fig3, ("Method", self.fig3_method)), "Segmenters (Fig. 3)")
         self.tabs.addTab(
             self._page(self.curves, ("Method", self.curve_method), ("Segmenter", self.curve_segmenter)),
             "Curves",

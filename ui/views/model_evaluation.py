@@ -198,6 +198,10 @@ class EvaluationPanel(QWidget):
             if e["id"] == current:
                 self.table.selectRow(r)
         self.table.blockSignals(False)
+        # top-5 is 100 % by construction with 5 classes or fewer: no column for it then
+        self.table.setColumnHidden(
+            EVAL_COLUMNS.index("Top-5"), self.model is None or len(self.model.classes) <= 5
+        )
         self.metricsLoaded.emit(result)
 
     def _selected(self) -> None:

@@ -21,7 +21,6 @@ from pathlib import Path
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (
     QFileDialog,
-    QGridLayout,
     QHBoxLayout,
     QHeaderView,
     QLabel,
@@ -39,6 +38,7 @@ from ui.dialogs.register_dialog import confirm_remove, register_job
 from ui.plots.dashboard_plots import PlotPanel
 from ui.plots.model_plots import EVAL_FIGURES, TRAIN_FIGURES, metrics_summary
 from ui.views.model_evaluation import EvaluationPanel, make_table, table_item
+from ui.widgets.responsive_grid import ResponsiveGrid
 from ui.workers import Worker, show_error, start
 
 MODEL_COLUMNS = ("Name", "Arch", "Integration", "Classes", "Input", "Dataset")
@@ -95,8 +95,8 @@ class ModelView(QWidget):
         ll.setContentsMargins(0, 0, 0, 0)
         self.model_table = make_table(MODEL_COLUMNS, "modelTable", left)
         self.model_table.itemSelectionChanged.connect(self._model_selected)
-        self.model_table.horizontalHeader().setSectionResizeMode(3, QHeaderView.Stretch)  # classes: elided
-        self.model_table.horizontalHeader().setStretchLastSection(False)
+        self.model_table.horizontalHeader().setSectionResizeMode(3, QHeaderView.ResizeToContents)  # elided
+        self.model_table.horizontalHeader().setStretchLastSection(True)
         self.details = QLabel(left)
         self.details.setObjectName("modelDetails")
         self.details.setWordWrap(True)
@@ -119,17 +119,21 @@ class ModelView(QWidget):
         ll.addWidget(self.evaluation, 3)
 
         plots = QWidget(self)
-        grid = QGridLayout(plots)
+        plots_layout = QVBoxLayout(plots)
         self.eval_summary = QLabel(plots)
         self.eval_summary.setObjectName("evaluationSummary")
         self.eval_summary.setTextInteractionFlags(Qt.TextSelectableByMouse)
-        grid.addWidget(self.eval_summary, 0, 0, 1, 2)
+        self.eval_summary.setWordWrap(True)
+        plots_layout.addWidget(self.eval_summary)
+        grid = ResponsiveGrid(plots, min_column_width=330)
+        plots_layout.addWidget(grid, 1)
         self.panels: dict[str, PlotPanel] = {}
-        for i, (key, title, _) in enumerate([*TRAIN_FIGURES, *EVAL_FIGURES]):
-            panel = PlotPanel(key, title, plots)
+        for key, title, _ in [*TRAIN_FIGURES, *EVAL_FIGURES]:
+            panel = PlotPanel(key, title, grid)
             self.panels[key] = panel
-            grid.addWidget(panel, 1 + i // 2, i % 2)
+            grid.add(panel)
         scroll = QScrollArea(self)
+        scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarAlwaysOff)
         scroll.setWidgetResizable(True)
         scroll.setWidget(plots)
         splitter = QSplitter(Qt.Horizontal, self)

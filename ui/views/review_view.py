@@ -71,12 +71,14 @@ except ImportError:  # pragma: no cover
 
 ALL_STUDIES = "All studies"
 NO_MODEL = "(no model)"
+#: The overlay layers: (key, label, shown when the tab opens). The default view compares the two
+#: sides: the model's heatmap and top elements against the participants' boxes.
 OVERLAYS = (
-    ("heatmap", "Heatmap"),
-    ("elements", "Model elements"),
-    ("human", "Participants' boxes"),
-    ("density", "Box density"),
-    ("planted", "Planted cues"),
+    ("heatmap", "Heatmap", True),
+    ("elements", "Model elements", True),
+    ("human", "Participants' boxes", True),
+    ("density", "Box density", False),
+    ("planted", "Planted cues", False),
 )
 
 
@@ -239,28 +241,33 @@ class ReviewView(QWidget):
         top.addStretch(1)
 
         self.toggles: dict[str, QCheckBox] = {}
-        toggles = QHBoxLayout()
-        for key, text in OVERLAYS:
+        toggles = QGridLayout()  # two rows, so the canvas column stays narrow on a laptop screen
+        toggles.setContentsMargins(0, 0, 0, 0)
+        for i, (key, text, shown) in enumerate(OVERLAYS):
             box = QCheckBox(text, self)
             box.setObjectName(f"show_{key}")
-            box.setChecked(True)
+            box.setChecked(shown)
             box.toggled.connect(lambda _=False: self.apply_overlays())
-            toggles.addWidget(box)
+            toggles.addWidget(box, i // 3, i % 3)
             self.toggles[key] = box
         self.opacity = QSlider(Qt.Horizontal, self)
         self.opacity.setObjectName("heatOpacity")
         self.opacity.setRange(0, 100)
         self.opacity.setValue(45)
-        self.opacity.setMaximumWidth(120)
+        self.opacity.setMinimumWidth(80)
+        self.opacity.setMaximumWidth(140)
         self.opacity.valueChanged.connect(lambda v: [c.set_heatmap_opacity(v / 100) for c in self.canvases])
-        toggles.addWidget(QLabel("heat opacity", self))
-        toggles.addWidget(self.opacity)
-        toggles.addStretch(1)
+        opacity = QHBoxLayout()
+        opacity.addWidget(QLabel("Heat opacity", self))
+        opacity.addWidget(self.opacity)
+        toggles.addLayout(opacity, 1, 2)
+        toggles.setColumnStretch(3, 1)
 
         self.items = QListWidget(self)
         self.items.setObjectName("reviewItems")
-        # every entry is two lines of text: Qt lays thousands of them out without measuring each
+        # one line per entry: Qt lays thousands of them out without measuring each
         self.items.setUniformItemSizes(True)
+        self.items.setMinimumWidth(150)
         self.items.currentItemChanged.connect(lambda *_: self.load_current())
         self.canvases = [ReviewCanvas(self) for _ in VIEWS]
         self.captions = [QLabel(self) for _ in VIEWS]
@@ -300,6 +307,8 @@ class ReviewView(QWidget):
         right = QSplitter(Qt.Vertical, self)
         right.addWidget(self.chart)
         right.addWidget(side)
+        right.setMinimumWidth(300)
+        right.setChildrenCollapsible(False)
         splitter = QSplitter(Qt.Horizontal, self)
         splitter.addWidget(self.items)
         splitter.addWidget(centre)
@@ -307,6 +316,7 @@ class ReviewView(QWidget):
         splitter.setStretchFactor(1, 3)
         splitter.setStretchFactor(2, 2)
         splitter.setSizes([180, 640, 360])
+        splitter.setChildrenCollapsible(False)
         layout = QVBoxLayout(self)
         layout.addLayout(top)
         layout.addWidget(splitter, 1)
@@ -369,7 +379,8 @@ class ReviewView(QWidget):
         self.items.clear()
         for s in items:
             kind = "location" if s.ref.kind == "location" else "image"
-            entry = QListWidgetItem(f"{s.key} — {s.label}\n{s.dataset}, {kind}, {s.n_trials} answer(s)")
+            entry = QListWidgetItem(f"{s.key} — {s.label} ({s.n_trials})")
+            entry.setToolTip(f"{s.key}: {s.dataset}, {kind}, true class {s.label}, {s.n_trials} answer(s)")
             entry.setData(Qt.UserRole, s.ref)
             self.items.addItem(entry)
             if s.ref == current:
