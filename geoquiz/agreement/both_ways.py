@@ -303,6 +303,7 @@ def both_ways_table(
     table = pd.DataFrame(rows, columns=COLUMNS)
     for column in ("run_id", "set_id", "image_id", "location_id", "n"):
         table[column] = pd.array([None if v != v else v for v in table[column]], dtype="Int64")
+    table.attrs["top_k"] = int(definition.responses.top_k)  # the k of the topk rows (figures name it)
     return table
 
 
@@ -382,7 +383,7 @@ def both_ways_charts(table) -> list:
                 & (overall["measure"] == measure)
             ]
             if len(sel):
-                rows.append((label, sel.iloc[0]))
+                rows.append((label.replace("top-k", f"top-{table.attrs.get('top_k', 'k')}"), sel.iloc[0]))
         if not rows:
             continue
         series = []

@@ -152,6 +152,9 @@ def test_the_dashboards_show_both_ways_and_export_the_table(qtbot, both_ways_pro
     assert panel.overall.rowCount() == len(panel.table[panel.table["scope"] == "overall"])
     shown = {panel.overall.item(r, 0).text() for r in range(panel.overall.rowCount())}
     assert shown == {"Model needs people's cues", "People need the model's evidence"}
+    measures = {panel.overall.item(r, 3).text() for r in range(panel.overall.rowCount())}
+    assert "Top-2 accuracy" in measures  # the study's responses.top_k
+    assert "People\ntop-2 accuracy" in panel.chart.charts[1].groups
     _fits(qtbot, view)
     shots = _shots(tmp_path)
     for size in ((1366, 768), (1920, 1080)):

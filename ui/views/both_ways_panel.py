@@ -155,6 +155,7 @@ class BothWaysPanel(QGroupBox):
 
         self.chart.set_charts(both_ways_charts(table) if table is not None else [])
         rows = [] if table is None else table[table["scope"] == "overall"].to_dict(orient="records")
+        top_k = "k" if table is None else table.attrs.get("top_k", "k")
         self.overall.clear()
         self.overall.setColumnCount(len(OVERALL_COLUMNS))
         self.overall.setHorizontalHeaderLabels([h for _, h in OVERALL_COLUMNS])
@@ -163,7 +164,7 @@ class BothWaysPanel(QGroupBox):
             for c, (key, _) in enumerate(OVERALL_COLUMNS):
                 value = row.get(key)
                 if key in labels:
-                    text = labels[key].get(value, str(value))
+                    text = labels[key].get(value, str(value)).replace("Top-k", f"Top-{top_k}")
                 elif value is None or (isinstance(value, float) and value != value):
                     text = ""
                 elif isinstance(value, float):
