@@ -77,6 +77,9 @@ def _trials(conn: sqlite3.Connection) -> TableSQL:
             "n_cue_boxes": "(SELECT count(*) FROM cue_boxes c WHERE c.trial_id = t.id)",
             "shown_at": "t.shown_at",
             "submitted_at": "t.submitted_at",
+            "condition": "t.condition",
+            "participant_index": "s.participant_index",
+            "latin_row": "s.latin_row",
         },
         computed=frozenset({"n_guesses", "top1_correct", "top5_correct", "n_cue_boxes"}),
         sources={"guess_1": (("guesses", "label"),)},
@@ -281,6 +284,15 @@ def _faithfulness(conn: sqlite3.Connection) -> TableSQL:
     columns["run_kind"] = "u.kind" if "kind" in runs else "'grid'"
     for name in ("n_segments", "segment_coverage"):
         columns[name] = f"r.{name}" if name in res else "NULL"
+    columns["selection_source"] = "r.selection_source" if "selection_source" in res else "'model'"
+    for name in ("human_scope", "trial_id", "cue_tag"):
+        columns[name] = f"r.{name}" if name in res else "NULL"
+    columns["participant"] = (
+        "(SELECT p.code FROM trials t JOIN sessions s ON s.id = t.session_id "
+        "JOIN participants p ON p.id = s.participant_id WHERE t.id = r.trial_id)"
+        if "trial_id" in res
+        else "NULL"
+    )
     return TableSQL(
         tables={
             "r": "evaluation_results",
@@ -296,6 +308,7 @@ def _faithfulness(conn: sqlite3.Connection) -> TableSQL:
         ),
         order="ORDER BY r.id",
         columns=columns,
+        sources={"participant": (("participants", "code"),)},
     )
 
 
