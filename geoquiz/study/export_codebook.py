@@ -24,6 +24,7 @@ EXPORTS: tuple[str, ...] = (
     "faithfulness",
     "agreement",
     "planted_cues",
+    "session_events",
     "coco",
 )
 
@@ -295,6 +296,28 @@ TABLES: dict[str, list[Column]] = {
         C("tag", "str", "Cue tag (geoquiz.types.CUE_TAGS)."),
         C("detail", "str", "What exactly was drawn (e.g. triangle sign)."),
         *_BOX,
+    ],
+    "session_events": [
+        C("event_id", "int", "Session event id (session_events.id)."),
+        *_STUDY_KEYS,
+        C("session_id", "int", "Quiz session the event happened in (key of trials.csv's session_id)."),
+        C("position", "int", "0-based position of the trial shown when it happened; empty if none was."),
+        C(
+            "kind",
+            "str",
+            "pause (the trial clock stopped while the researcher's unlock prompt was open), image_error "
+            "(a picture could not be shown; the participant saw a neutral message) or save_error (an answer "
+            "could not be saved and the participant was asked to call the researcher).",
+        ),
+        C("started_at", "time", "When it started."),
+        C("ended_at", "time", "When it ended (pauses); empty for instant events."),
+        C("duration_ms", "int", "How long it lasted, in milliseconds (pauses); empty for instant events."),
+        C(
+            "detail",
+            "str",
+            "What happened, as JSON for the researcher (for image_error the file and the error, which "
+            "participants never see).",
+        ),
     ],
     "codebook": [
         C("table", "str", "Exported table (file name without .csv)."),

@@ -353,6 +353,26 @@ def _planted_cues(conn: sqlite3.Connection) -> TableSQL:
     )
 
 
+def _session_events(conn: sqlite3.Connection) -> TableSQL | None:
+    tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+    if "session_events" not in tables:
+        return None
+    columns = {"event_id": "e.id", "study": "st.slug", "participant": "p.code", "session_id": "e.session_id"}
+    columns.update(
+        {name: f"e.{name}" for name in ("position", "kind", "started_at", "ended_at", "duration_ms")}
+    )
+    columns["detail"] = "e.detail_json"
+    return TableSQL(
+        tables={"e": "session_events", "s": "sessions", "p": "participants", "st": "studies"},
+        source=(
+            "FROM session_events e JOIN sessions s ON s.id = e.session_id "
+            "JOIN participants p ON p.id = s.participant_id JOIN studies st ON st.id = s.study_id"
+        ),
+        order="ORDER BY e.id",
+        columns=columns,
+    )
+
+
 SPECS: dict[str, Callable[[sqlite3.Connection], TableSQL | None]] = {
     "trials": _trials,
     "guesses": _guesses,
@@ -362,6 +382,7 @@ SPECS: dict[str, Callable[[sqlite3.Connection], TableSQL | None]] = {
     "faithfulness": _faithfulness,
     "agreement": _agreement,
     "planted_cues": _planted_cues,
+    "session_events": _session_events,
 }
 
 

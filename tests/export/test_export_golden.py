@@ -10,7 +10,8 @@ columns were added to the golden files as they joined the schema, the rest uncha
 (faithfulness.csv), empty for this study (migration m0120, SAM3 concepts); ``condition``,
 ``participant_index``, ``latin_row`` (trials.csv, empty) and ``selection_source`` (``model``),
 ``human_scope``, ``trial_id``, ``participant``, ``cue_tag`` (faithfulness.csv, empty) (migrations
-m0130 / m0131, issue 13: people's boxes as an explanation, ablated trials). The three
+m0130 / m0131, issue 13: people's boxes as an explanation, ablated trials). ``session_events.csv`` joined last (the
+study's extras gained two events for it). The three
 values that depend on the run are normalised on both sides: COCO ``info.date_created``, manifest
 ``exported_at`` and ``project``. ``codebook.csv`` is compared with the codebook written as before
 (pandas, :func:`geoquiz.csvio.write_csv`): its wording belongs to ``export_codebook``.
