@@ -81,6 +81,10 @@ def test_the_faithfulness_tab_tests_participants_boxes(qtbot, both_ways_project,
     ]
     _fits(qtbot, view)
     assert page.participants.rowCount() == 6 and page.tags.rowCount() == 4
+    from geoquiz.types import CUE_TAG_LABELS
+
+    assert {page.table.item(r, 1).text() for r in range(page.table.rowCount())} <= {"Deletion", "Insertion"}
+    assert {page.tags.item(r, 0).text() for r in range(4)} <= set(CUE_TAG_LABELS.values())
     assert [c.title for c in page.chart.charts] == [
         "Deletion: model vs people vs random",
         "Insertion: model vs people vs random",

@@ -22,6 +22,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from geoquiz.types import CUE_TAG_LABELS
 from ui.plots.faithfulness_plots import ChartPanel
 
 EMPTY = (
@@ -44,6 +45,11 @@ SOURCE_COLUMNS = (
     ("diff_accuracy", "Diff. acc."),
     ("expected", "Faithful direction"),
 )
+#: How the values of some columns are shown (the ids stay in the CSVs).
+VALUE_LABELS: dict[str, dict[str, str]] = {
+    "test": {"deletion": "Deletion", "insertion": "Insertion"},
+    "cue_tag": dict(CUE_TAG_LABELS),
+}
 GROUP_COLUMNS = (
     ("test", "Test"),
     ("n", "n"),
@@ -92,7 +98,7 @@ def fill_table(table: QTableWidget, frame, columns) -> None:
                     else f"{value:.3f}"
                 )
             else:
-                text = str(value)
+                text = VALUE_LABELS.get(key, {}).get(str(value), str(value))
             table.setItem(r, c, QTableWidgetItem(text))
     table.resizeColumnsToContents()
 
