@@ -16,14 +16,13 @@ from PySide6.QtWidgets import (
     QLabel,
     QSplitter,
     QTableWidget,
-    QTableWidgetItem,
     QTabWidget,
     QVBoxLayout,
     QWidget,
 )
 
-from geoquiz.types import CUE_TAG_LABELS
 from ui.plots.faithfulness_plots import ChartPanel
+from ui.widgets.result_table import fill_table
 
 EMPTY = (
     "This run has no participants' boxes: run with \u201cParticipants' boxes\u201d ticked and a study chosen"
@@ -45,11 +44,6 @@ SOURCE_COLUMNS = (
     ("diff_accuracy", "Diff. acc."),
     ("expected", "Faithful direction"),
 )
-#: How the values of some columns are shown (the ids stay in the CSVs).
-VALUE_LABELS: dict[str, dict[str, str]] = {
-    "test": {"deletion": "Deletion", "insertion": "Insertion"},
-    "cue_tag": dict(CUE_TAG_LABELS),
-}
 GROUP_COLUMNS = (
     ("test", "Test"),
     ("n", "n"),
@@ -75,32 +69,6 @@ def results_extra(df) -> dict:
         "by_participant": human_stats.by_participant(df),
         "by_tag": human_stats.by_tag(df),
     }
-
-
-def fill_table(table: QTableWidget, frame, columns) -> None:
-    """Show ``frame``'s ``columns`` (``(key, header)``) in ``table`` (numbers to 3 digits)."""
-    table.clear()
-    table.setColumnCount(len(columns))
-    table.setHorizontalHeaderLabels([h for _, h in columns])
-    rows = [] if frame is None or not len(frame) else frame.to_dict(orient="records")
-    table.setRowCount(len(rows))
-    for r, row in enumerate(rows):
-        for c, (key, _) in enumerate(columns):
-            value = row.get(key)
-            if isinstance(value, bool):
-                text = "yes" if value else "no"
-            elif isinstance(value, float):
-                text = (
-                    f"{value:.3g}"
-                    if key.startswith("p_")
-                    else f"{value:+.3f}"
-                    if "diff" in key
-                    else f"{value:.3f}"
-                )
-            else:
-                text = VALUE_LABELS.get(key, {}).get(str(value), str(value))
-            table.setItem(r, c, QTableWidgetItem(text))
-    table.resizeColumnsToContents()
 
 
 def _displayed(sources):

@@ -28,7 +28,6 @@ from PySide6.QtWidgets import (
     QScrollArea,
     QSplitter,
     QTableWidget,
-    QTableWidgetItem,
     QTabWidget,
     QVBoxLayout,
     QWidget,
@@ -41,6 +40,7 @@ from ui.views.faithfulness_form import FaithfulnessForm, display_name, fill_comb
 from ui.views.faithfulness_people import PeoplePage, results_extra
 from ui.widgets.job_controls import JobControls
 from ui.widgets.method_params import MethodParamsEditor
+from ui.widgets.result_table import fill_table
 from ui.workers import Latest, project_job, show_error, start
 
 COMPARISON_COLUMNS = (
@@ -384,7 +384,7 @@ class FaithfulnessView(QWidget):
             self.fig3_method.blockSignals(True)
             self.fig3_method.setCurrentIndex(self.fig3_method.findData("gradcampp"))
             self.fig3_method.blockSignals(False)
-        self._fill_table(results["comparison"])
+        fill_table(self.table, results["comparison"], COMPARISON_COLUMNS)
         self.people_page.show_results(results.get("people"))
         self._redraw()
         self._update_export_buttons()
@@ -423,30 +423,6 @@ class FaithfulnessView(QWidget):
             if curves is not None
             else []
         )
-
-    def _fill_table(self, comparison) -> None:
-        self.table.clear()
-        self.table.setColumnCount(len(COMPARISON_COLUMNS))
-        self.table.setHorizontalHeaderLabels([h for _, h in COMPARISON_COLUMNS])
-        rows = [] if comparison is None else comparison.to_dict(orient="records")
-        self.table.setRowCount(len(rows))
-        for r, row in enumerate(rows):
-            for c, (key, _) in enumerate(COMPARISON_COLUMNS):
-                value = row.get(key)
-                if isinstance(value, bool):
-                    text = "yes" if value else "no"
-                elif isinstance(value, float):
-                    text = (
-                        f"{value:.3g}"
-                        if key.startswith("p_")
-                        else f"{value:+.3f}"
-                        if "diff" in key
-                        else f"{value:.3f}"
-                    )
-                else:
-                    text = str(value)
-                self.table.setItem(r, c, QTableWidgetItem(text))
-        self.table.resizeColumnsToContents()
 
     # ------------------------------------------------------------- export
     def _choose_csv_dir(self) -> None:
