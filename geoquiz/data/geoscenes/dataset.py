@@ -31,7 +31,6 @@ import numpy as np
 
 from geoquiz.csvio import atomic_write
 from geoquiz.data.geoscenes.scene import ALL_COUNTRIES, COUNTRIES, render_scene
-from geoquiz.data.imageio import write_image
 from geoquiz.data.splits import DEFAULT_FRACTIONS, stratified_split
 from geoquiz.errors import DatasetImportError
 from geoquiz.progress import Reporter, step
@@ -82,6 +81,27 @@ def plan_geoscenes(
     return [(c, i, key, splits[key]) for c, i, key in units]
 
 
+#: zlib level of GeoScenes PNGs: level 1 writes a 448 px scene ~3.5x faster than Pillow's default (6)
+#: for ~15 % more bytes (sensor noise compresses poorly at any level); PNG stays lossless.
+PNG_COMPRESS_LEVEL = 1
+
+
+def write_png(path: Path, image: np.ndarray) -> Path:
+    """Write an RGB uint8 image as PNG atomically (temporary file + rename), fast compression."""
+    from PIL import Image
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            Image.fromarray(image).save(fh, format="PNG", compress_level=PNG_COMPRESS_LEVEL)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
+
+
 def _render_unit(out: Path, unit: Unit, seed: int, size: int, four_view: bool) -> list[ImageItem]:
     country, index, unit_key, split = unit
     s = scene_seed(seed, country, index)
@@ -89,7 +109,7 @@ def _render_unit(out: Path, unit: Unit, seed: int, size: int, four_view: bool) -
     for view in VIEWS if four_view else (None,):
         key = unit_key if view is None else f"{unit_key}_{view}"
         img, cues = render_scene(country, s, size, view)
-        path = write_image(out / country / f"{key}.png", img)
+        path = write_png(out / country / f"{key}.png", img)
         items.append(
             ImageItem(
                 key=key,
