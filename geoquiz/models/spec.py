@@ -27,6 +27,9 @@ IMAGENET_MEAN: tuple[float, float, float] = (0.485, 0.456, 0.406)
 IMAGENET_STD: tuple[float, float, float] = (0.229, 0.224, 0.225)
 INTEGRATIONS: tuple[str, ...] = ("single", "early", "medium")
 POOLINGS: tuple[str, ...] = ("mean", "concat")
+#: Backbone stages a CAM method may read (the last block of the stage). Output stride: layer4 32,
+#: layer3 16, layer2 8, so at 128 px input Grad-CAM is 4x4 at layer4 and 8x8 at layer3.
+TARGET_LAYERS: tuple[str, ...] = ("layer4", "layer3", "layer2")
 
 
 @dataclass(frozen=True)
@@ -38,6 +41,10 @@ class ModelSpec:
     ``classes``: class names in output order. ``input_size``: side ``S`` in pixels of one view.
     ``pooling``: how medium integration pools the four views' features (``mean`` | ``concat``).
     ``mean``/``std``: per-channel normalisation of ``[0, 1]`` RGB pixels.
+    ``target_layer``: the backbone stage whose last block CAM methods (Grad-CAM, Grad-CAM++,
+    Score-CAM) read: ``layer4`` (default, the usual choice: coarsest, most class-specific) or an
+    earlier one (``layer3``, ``layer2``) for a finer map, e.g. on a small input. It does not change
+    the network or its predictions, only the attribution maps.
     """
 
     arch: str
@@ -47,6 +54,7 @@ class ModelSpec:
     pooling: str = "mean"
     mean: tuple[float, float, float] = IMAGENET_MEAN
     std: tuple[float, float, float] = field(default=IMAGENET_STD)
+    target_layer: str = "layer4"
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "classes", tuple(str(c) for c in self.classes))
@@ -59,6 +67,10 @@ class ModelSpec:
             )
         if self.pooling not in POOLINGS:
             raise ValueError(f"ModelSpec.pooling must be one of {', '.join(POOLINGS)}, got {self.pooling!r}")
+        if self.target_layer not in TARGET_LAYERS:
+            raise ValueError(
+                f"ModelSpec.target_layer must be one of {', '.join(TARGET_LAYERS)}, got {self.target_layer!r}"
+            )
         if len(self.classes) < 2:
             raise ValueError(f"ModelSpec.classes needs at least two classes, got {list(self.classes)}")
         if len(set(self.classes)) != len(self.classes):
@@ -80,6 +92,16 @@ class ModelSpec:
         return len(self.classes)
 
     @property
+    def cam_stride(self) -> int:
+        """Input pixels per cell of a CAM map at ``target_layer`` (torchvision ResNets)."""
+        return {"layer4": 32, "layer3": 16, "layer2": 8}[self.target_layer]
+
+    @property
+    def cam_grid(self) -> int:
+        """Side of the CAM methods' native grid: ``ceil(input_size / cam_stride)`` cells."""
+        return -(-self.input_size // self.cam_stride)
+
+    @property
     def input_shape(self) -> tuple[int, ...]:
         """Shape of one sample as the network sees it (without the batch dimension)."""
         s = self.input_size
@@ -99,6 +121,7 @@ class ModelSpec:
             "pooling": self.pooling,
             "mean": list(self.mean),
             "std": list(self.std),
+            "target_layer": self.target_layer,
         }
 
     @classmethod
@@ -112,4 +135,5 @@ class ModelSpec:
             pooling=str(data.get("pooling", "mean")),
             mean=tuple(data.get("mean", IMAGENET_MEAN)),
             std=tuple(data.get("std", IMAGENET_STD)),
+            target_layer=str(data.get("target_layer", "layer4")),
         )

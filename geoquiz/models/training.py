@@ -43,6 +43,8 @@ class TrainConfig:
     ``normalization``: ``imagenet`` or ``dataset`` (per-channel statistics of the training images).
     ``max_seconds``: stop after the epoch that exceeds this wall-clock budget (0 = no budget).
     ``cache_images``: keep resized training images in memory (fast for small datasets).
+    ``target_layer``: recorded in the model's :class:`~geoquiz.models.spec.ModelSpec` (the stage
+    CAM methods read; it does not change training).
     """
 
     arch: str = "resnet50"
@@ -71,6 +73,7 @@ class TrainConfig:
     num_workers: int = 0
     max_seconds: float = 0.0
     device: str = "auto"
+    target_layer: str = "layer4"
 
     def __post_init__(self) -> None:
         problems = []
@@ -212,7 +215,9 @@ def train(
     train_ds.mean, train_ds.std = mean, std
     train_ds.augment = Augment(hflip=cfg.hflip, jitter=tuple(cfg.color_jitter), crop=cfg.random_crop)
     val_ds = SampleDataset(val_samples, classes, mean=mean, std=std, **common)
-    spec = ModelSpec(cfg.arch, cfg.integration, tuple(classes), cfg.input_size, cfg.pooling, mean, std)
+    spec = ModelSpec(
+        cfg.arch, cfg.integration, tuple(classes), cfg.input_size, cfg.pooling, mean, std, cfg.target_layer
+    )
 
     _seed_all(cfg.seed)
     model = build_model(spec, "scratch" if state is not None else cfg.init).to(device)
