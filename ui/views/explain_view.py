@@ -38,6 +38,7 @@ from PySide6.QtWidgets import (
 from geoquiz.progress import step
 from geoquiz.types import VIEWS, Element
 from ui.widgets.image_canvas import BoxOverlay, ImageCanvas
+from ui.widgets.training_banner import TrainingBanner
 
 METHOD_LABELS = {
     "gradcam": "Grad-CAM",
@@ -211,10 +212,13 @@ class ExplainView(QWidget):
         self.table.verticalHeader().hide()
         self.table.itemSelectionChanged.connect(self._draw_boxes)
         right = QSplitter(Qt.Vertical, self)
+        right.addWidget(
+            TrainingBanner(self.ctx, self, "Explanations of the demo model work once it is ready.")
+        )
         right.addWidget(grid_host)
         right.addWidget(self.table)
-        right.setStretchFactor(0, 4)
-        right.setStretchFactor(1, 1)
+        right.setStretchFactor(1, 4)
+        right.setStretchFactor(2, 1)
         main = QHBoxLayout(self)
         main.addWidget(side)
         main.addWidget(right, 1)

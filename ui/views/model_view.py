@@ -44,6 +44,7 @@ from geoquiz.models.store import ModelInfo, list_models
 from ui.context import AppContext
 from ui.plots.dashboard_plots import PlotPanel
 from ui.plots.model_plots import EVAL_FIGURES, TRAIN_FIGURES, metrics_summary
+from ui.widgets.training_banner import TrainingBanner
 from ui.workers import Worker, show_error, start
 
 MODEL_COLUMNS = ("Name", "Arch", "Integration", "Classes", "Input", "Dataset")
@@ -224,6 +225,7 @@ class ModelView(QWidget):
         splitter.setSizes([400, 880])
         splitter.setChildrenCollapsible(False)
         layout = QVBoxLayout(self)
+        layout.addWidget(TrainingBanner(ctx, self, "Its curves and evaluation appear here when it is ready."))
         layout.addLayout(top)
         layout.addWidget(splitter, 1)
 
