@@ -93,6 +93,12 @@ class TrainConfig:
             problems.append(f"random_crop must be in [0, 1) (got {self.random_crop})")
         if self.scheduler not in ("none", "cosine"):
             problems.append(f"scheduler must be 'none' or 'cosine' (got {self.scheduler!r})")
+        from geoquiz.models.spec import TARGET_LAYERS
+
+        if self.target_layer not in TARGET_LAYERS:
+            problems.append(
+                f"target_layer must be one of {', '.join(TARGET_LAYERS)} (got {self.target_layer!r})"
+            )
         if not 0 < self.val_fraction < 1:
             problems.append(f"val_fraction must be in (0, 1) (got {self.val_fraction})")
         if problems:
