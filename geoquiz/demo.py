@@ -208,6 +208,10 @@ def _build_dataset(project: Any, name: str, four_view: bool, n: int, stage: _Sta
     from geoquiz.data.geoscenes.dataset import extend_geoscenes, import_geoscenes
 
     state = _dataset_state(project, name, four_view, n)
+    if state == "missing" and _has_trials(project, name):
+        # an older recipe's dataset that quiz sessions used: it stays (replacing it would orphan them)
+        stage.step(1, 1, "kept: quiz sessions use it")
+        return
     if state == "missing":
         import_geoscenes(
             project,
@@ -223,6 +227,20 @@ def _build_dataset(project: Any, name: str, four_view: bool, n: int, stage: _Sta
     if not first_only:
         extend_geoscenes(project, name, chunk=CHUNK, workers=RENDER_WORKERS, reporter=stage.sub())
     stage.step(1, 1, "done")
+
+
+def _has_trials(project: Any, name: str) -> bool:
+    """Does any recorded quiz trial show an image (or location) of dataset ``name``?"""
+    db = project.db
+    row = db.execute("SELECT id FROM datasets WHERE name = ?", [name]).fetchone()
+    if row is None:
+        return False
+    n = db.execute(
+        "SELECT (SELECT COUNT(*) FROM trials t JOIN images i ON t.image_id = i.id WHERE i.dataset_id = ?)"
+        " + (SELECT COUNT(*) FROM trials t JOIN locations l ON t.location_id = l.id WHERE l.dataset_id = ?)",
+        [row[0], row[0]],
+    ).fetchone()[0]
+    return bool(n)
 
 
 def demo_is_browsable(root: str | Path | None = None) -> bool:

@@ -239,3 +239,36 @@ def test_window_lists_the_demo_images_fast_without_importing_torch(geoscenes_pro
     assert torch_loaded == "False"
     assert int(rows) == 24  # 8 GeoScenes images per country
     assert "24 of 24 images" in " ".join(rest)
+
+
+def test_an_older_dataset_that_quiz_sessions_used_is_kept(tmp_path, small_demo, monkeypatch):
+    """A recipe change rebuilds a demo dataset, unless recorded trials show its images."""
+    from geoquiz.db import transaction
+
+    root = tmp_path / "demo"
+    demo.ensure_demo_project(root)
+    with Project.open(root) as project:
+        image_id = project.db.execute("SELECT id FROM images LIMIT 1").fetchone()[0]
+        old_id = get_dataset(project.db, "geoscenes").id
+        with transaction(project.db):
+            db = project.db
+            db.execute(
+                "INSERT INTO studies (slug, title, definition_toml, created_at) VALUES ('s', 's', '', 'now')"
+            )
+            db.execute("INSERT INTO participants (study_id, code, created_at) VALUES (1, 'P1', 'now')")
+            db.execute(
+                "INSERT INTO sessions (study_id, participant_id, seed, order_json, started_at) "
+                "VALUES (1, 1, 0, '[]', 'now')"
+            )
+            db.execute(
+                "INSERT INTO trials (session_id, position, kind, image_id, true_label, shown_at, submitted_at, "
+                "response_time_ms) VALUES (1, 0, 'main', ?, 'France', 'now', 'now', 1000)",
+                [image_id],
+            )
+    monkeypatch.setattr(demo, "IMAGE_SIZE", 72)  # a new recipe
+    monkeypatch.setattr(demo, "DEMO_VERSION", demo.DEMO_VERSION + 1)
+    demo.ensure_demo_project(root)
+    assert demo.demo_is_ready(root)
+    with Project.open(root) as project:
+        assert get_dataset(project.db, "geoscenes").id == old_id  # kept: a trial refers to it
+        assert get_dataset(project.db, "geoscenes-4view").params["size"] == 72  # rebuilt
