@@ -7,7 +7,7 @@ registered as ``<model>@layer4``, a copy of the checkpoint whose spec says so), 
 the split, this prints:
 
 * **distinctness**: the median pairwise IoU of the top-5 padded boxes (all pairs of all images),
-  the share of images with at least one pair above the rule's ``box_iou`` (0.5), and the share of
+  the share of images with at least one pair above ``box_iou`` (0.3), and the share of
   elements scoring exactly 1.000 (the saturation of a flat map maximum);
 * **coverage**: the mean fraction of the image covered by the union of all elements' boxes (and of
   the top-5), and the mean number of elements;
@@ -148,6 +148,7 @@ def main(argv: list[str] | None = None) -> None:
                     "random_rate": point["random_rate"],
                     "pointing_n": point["n"],
                     "seconds": time.perf_counter() - t0,
+                    "box_iou": params.box_iou,
                 }
                 if args.faithfulness:
                     row.update(faithfulness(project, name, args, method, segmenter, params))
@@ -192,7 +193,7 @@ def faithfulness(project, model: str, args, method: str, segmenter: str, params)
 def print_row(r: dict) -> None:
     line = (
         f"  {r['layer']:<13} {r['rule']:<6} top-5 box IoU median {r['median_iou']:.3f} (mean {r['mean_iou']:.3f}), "
-        f"images with a pair > IoU 0.5: {r['images_over']:.0%}, elements at 1.000: {r['score_one']:.0%}; "
+        f"images with a pair > IoU {r['box_iou']:g}: {r['images_over']:.0%}, elements at 1.000: {r['score_one']:.0%}; "
         f"{r['n_elements']:.1f} elements, coverage {r['coverage']:.3f} (top-5 {r['coverage_top5']:.3f}); "
         f"pointing {r['hit_rate']:.3f} vs random {r['random_rate']:.3f} (n={r['pointing_n']}); {r['seconds']:.0f} s"
     )
@@ -207,7 +208,10 @@ def print_row(r: dict) -> None:
 
 
 def print_table(rows: list[dict], faith: bool) -> None:
-    head = "| CAM layer | rule | top-5 IoU median | images with a pair > 0.5 | at 1.000 | elements | coverage (top-5) | pointing vs random |"
+    head = (
+        f"| CAM layer | rule | top-5 IoU median | images with a pair > {rows[0]['box_iou']:g} | at 1.000 "
+        "| elements | coverage (top-5) | pointing vs random |"
+    )
     if faith:
         head += " deletion guided / random (diff) | insertion guided / random (diff) |"
     print(head)

@@ -55,9 +55,9 @@ class ElementSettings:
     Distinct boxes (GeoQuiz's addition, applied after the containment de-duplication):
     ``box_rule`` is ``plain`` (the paper's rule only: padded boxes may pile up on one spot),
     ``merge`` (default: an element whose padded box overlaps a better-ranked one strongly is merged
-    into it) or ``drop`` (it is dropped). Two padded boxes overlap strongly when their IoU is above
-    ``box_iou`` or the smaller lies inside the larger by more than ``box_containment`` (intersection
-    over the smaller box's area). See :mod:`geoquiz.elements`, step 5.
+    into it when it is no larger, else dropped) or ``drop`` (it is dropped). Two padded boxes overlap
+    strongly when their IoU is above ``box_iou`` or the smaller lies inside the larger by more than
+    ``box_containment`` (intersection over the smaller box's area). See :mod:`geoquiz.elements`, step 5.
     """
 
     top_p: float = 20.0
@@ -69,8 +69,8 @@ class ElementSettings:
     max_elements: int = 10
     min_segment_area: int = 16
     box_rule: str = "merge"
-    box_iou: float = 0.5
-    box_containment: float = 0.9
+    box_iou: float = 0.3
+    box_containment: float = 0.6
 
     def __post_init__(self) -> None:
         if self.box_rule not in BOX_RULES:

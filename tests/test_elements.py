@@ -42,6 +42,7 @@ P = ElementSettings(
     min_padding_px=2,
     max_elements=10,
     min_segment_area=1,
+    box_rule="plain",  # these tests check the paper's rule; the box rule: test_elements_distinct.py
 )
 
 
@@ -187,7 +188,7 @@ def test_dedup_compares_with_kept_segments_only():
 def test_max_elements_and_min_area():
     values = np.ones((10, 10), dtype=np.float32)
     masks = [rect(10, 10, y, y + 1, 0, 10) for y in range(10)]  # ten disjoint 10-px rows
-    params = ElementSettings(top_p=100.0, s_min=0.0, max_elements=3, min_segment_area=1)
+    params = ElementSettings(top_p=100.0, s_min=0.0, max_elements=3, min_segment_area=1, box_rule="plain")
     assert len(extract_elements(values, [seg(m) for m in masks], params)) == 3
     assert (
         extract_elements(

@@ -133,3 +133,19 @@ def test_cache_keys_differ_by_rule():
 
     keys = {element_params_key(replace(PAPER, box_rule=r), False) for r in ("plain", "merge", "drop")}
     assert len(keys) == 3
+
+
+def test_the_cap_counts_distinct_elements():
+    """Ten adjacent 1-px rows: padded, their boxes overlap, so they make fewer than three elements
+    although three are allowed; four separate squares fill the cap with three distinct elements."""
+    values = np.full((40, 40), 0.5, dtype=np.float32)
+    far = [rect(0, 4, 0, 4, 40), rect(0, 4, 30, 34, 40), rect(30, 34, 0, 4, 40), rect(30, 34, 30, 34, 40)]
+    for m in far:
+        values[m] = 1.0
+    rows = [rect(14 + y, 15 + y, 15, 25, 40) for y in range(10)]
+    params = ElementSettings(top_p=100.0, s_min=0.0, max_elements=3, min_segment_area=1)
+    merged = [e for _, e in select_elements(values, [seg(m) for m in rows], params)]
+    assert 1 <= len(merged) < 3
+    assert not any(boxes_overlap_strongly(a.box, b.box, params) for a, b in itertools.combinations(merged, 2))
+    picked = select_elements(values, [seg(m) for m in rows + far], params)
+    assert len(picked) == 3 and {i for i, _ in picked} <= {10, 11, 12, 13}  # the squares first; three only

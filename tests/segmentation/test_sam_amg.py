@@ -41,7 +41,12 @@ def records(generator_cls, sam, image, **settings):
 @pytest.mark.parametrize(
     "settings",
     [
-        {"points_per_side": 8, "pred_iou_thresh": 0.0, "stability_score_thresh": 0.0, "min_mask_region_area": 20},
+        {
+            "points_per_side": 8,
+            "pred_iou_thresh": 0.0,
+            "stability_score_thresh": 0.0,
+            "min_mask_region_area": 20,
+        },
         {"points_per_side": 6, "pred_iou_thresh": 0.0, "stability_score_thresh": 0.0, "crop_n_layers": 1},
         {"points_per_side": None, "point_grids": [np.array([[0.3, 0.3], [0.7, 0.8], [0.5, 0.5]])]},
     ],
