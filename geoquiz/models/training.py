@@ -221,6 +221,8 @@ def train(
     train_ds.mean, train_ds.std = mean, std
     train_ds.augment = Augment(hflip=cfg.hflip, jitter=tuple(cfg.color_jitter), crop=cfg.random_crop)
     val_ds = SampleDataset(val_samples, classes, mean=mean, std=std, **common)
+    for ds in (train_ds, val_ds):  # cached images: read them all at once, in parallel
+        ds.warm(torch.get_num_threads(), reporter)
     spec = ModelSpec(
         cfg.arch, cfg.integration, tuple(classes), cfg.input_size, cfg.pooling, mean, std, cfg.target_layer
     )
