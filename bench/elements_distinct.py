@@ -2,9 +2,9 @@
 
 For each element rule (``--rules``, default ``plain,merge,drop``: :attr:`ElementSettings.box_rule`)
 and each CAM layer of the demo model (``--layers``, default ``layer3,layer4``: the same weights read
-at layer3 = 8x8 Grad-CAM, the demo recipe, or at layer4 = 4x4, the old one; the layer4 variant is
-registered as ``<model>@layer4``, a copy of the checkpoint whose spec says so), on the images of
-the split, this prints:
+at layer3 = 7x7 Grad-CAM at 112 px, the demo recipe, or at layer4 = 4x4, as the old recipe; the
+layer4 variant is registered as ``<model>@layer4``, a copy of the checkpoint whose spec says so),
+on the images of the split, this prints:
 
 * **distinctness**: the median pairwise IoU of the top-5 padded boxes (all pairs of all images),
   the share of images with at least one pair above ``box_iou`` (0.3), and the share of

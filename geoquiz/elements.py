@@ -59,8 +59,8 @@ sub-part masks) cut the hot region into many such pieces, the containment de-dup
 top elements pile up on one spot. The fix belongs here rather than in a segmenter: the fine levels
 are what find small cues (a sign, a plate) elsewhere in the image, SAM produces the same
 multi-granularity masks, and the pile-up is a property of the *boxes* (what a researcher sees and what
-the deletion test removes), which only this step knows. Finer maps (the demo model's 8x8 Grad-CAM)
-shrink the plateaus too; the box rule handles whatever remains, for every segmenter.
+the deletion test removes), which only this step knows. Finer maps (the demo model's 7x7 Grad-CAM
+at layer3) shrink the plateaus too; the box rule handles whatever remains, for every segmenter.
 
 Maps are float32 HxW in [0, 1]; masks are bool HxW of the same size; boxes are XYXY pixels.
 """
