@@ -4,7 +4,7 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
-EXTRAS ?= test,sam,mobilesam,ray
+EXTRAS ?= test,sam,mobilesam,ray,timm,clip,sam3
 
 .PHONY: run test lint bench demo clean-venv
 

@@ -19,23 +19,71 @@ import tomllib
 from geoquiz.errors import ConfigError
 
 
-@dataclass(frozen=True)
 class SegmenterSettings:
-    """Checkpoint paths for the SAM family (empty = not configured).
+    """Checkpoint paths of the segmenters that need weights, by segmenter name (empty = not set).
 
-    Official files: ``sam_vit_b_01ec64.pth``, ``sam_vit_l_0b3195.pth``, ``sam_vit_h_4b8939.pth``
-    (segment-anything), ``mobile_sam.pt`` (MobileSAM), ``sam2.1_hiera_tiny.pt`` /
-    ``sam2.1_hiera_small.pt`` / ``sam2.1_hiera_base_plus.pt`` / ``sam2.1_hiera_large.pt`` (SAM2).
+    ``project.toml``'s ``[segmenters]`` table maps a name of the segmentation registry
+    (:data:`geoquiz.segmentation.SEGMENTERS`, e.g. ``sam_vit_b``, ``mobilesam_vit_t``,
+    ``sam2_hiera_t``) to its checkpoint file, so a new segmenter needs no new setting here; a name
+    the registry does not know is reported by :func:`geoquiz.segmentation.segmenter_status`.
+
+        SegmenterSettings(sam_vit_b="/weights/sam_vit_b_01ec64.pth").checkpoint("sam_vit_b")
+
+    Immutable and hashable like the other settings; :meth:`replace` returns a changed copy.
     """
 
-    sam_vit_b: str = ""
-    sam_vit_l: str = ""
-    sam_vit_h: str = ""
-    mobilesam_vit_t: str = ""
-    sam2_hiera_t: str = ""
-    sam2_hiera_s: str = ""
-    sam2_hiera_b: str = ""
-    sam2_hiera_l: str = ""
+    __slots__ = ("_paths",)
+
+    def __init__(self, **checkpoints: str) -> None:
+        for name, path in checkpoints.items():
+            if not isinstance(path, str):
+                raise ConfigError(f"segmenters.{name} must be a path (text), got {path!r}")
+        object.__setattr__(self, "_paths", {k: v for k, v in sorted(checkpoints.items())})
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        raise AttributeError("SegmenterSettings is immutable; use .replace(name=path)")
+
+    def checkpoint(self, name: str) -> str:
+        """The checkpoint path set for segmenter ``name`` ('' when none)."""
+        return self._paths.get(name, "") or ""
+
+    def names(self) -> tuple[str, ...]:
+        """The segmenter names that have an entry (set or empty)."""
+        return tuple(self._paths)
+
+    def replace(self, **checkpoints: str) -> SegmenterSettings:
+        return SegmenterSettings(**{**self._paths, **checkpoints})
+
+    def as_dict(self) -> dict[str, str]:
+        return dict(self._paths)
+
+    @classmethod
+    def from_table(cls, data: Any, where: str) -> SegmenterSettings:
+        if not isinstance(data, dict):
+            raise ConfigError(f"{where} must be a table of segmenter name = checkpoint path")
+        bad = [k for k, v in data.items() if not isinstance(v, str)]
+        if bad:
+            raise ConfigError(f"{where}.{bad[0]} must be a path (text), got {data[bad[0]]!r}")
+        return cls(**data)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, SegmenterSettings) and self._nonempty() == other._nonempty()
+
+    def __hash__(self) -> int:
+        return hash(tuple(sorted(self._nonempty().items())))
+
+    def _nonempty(self) -> dict[str, str]:
+        return {k: v for k, v in self._paths.items() if v}
+
+    def __repr__(self) -> str:
+        return f"SegmenterSettings({', '.join(f'{k}={v!r}' for k, v in self._paths.items())})"
+
+    def __reduce__(self) -> tuple:
+        return (_segmenter_settings, (self._paths,))
+
+
+def _segmenter_settings(paths: dict[str, str]) -> SegmenterSettings:
+    return SegmenterSettings(**paths)
 
 
 @dataclass(frozen=True)
@@ -97,6 +145,72 @@ class ElementSettings:
 BOX_RULES: tuple[str, ...] = ("plain", "merge", "drop")
 
 
+#: Default pixel-count limit for images: Pillow's ``Image.MAX_IMAGE_PIXELS`` default (about 89.5 Mpx).
+DEFAULT_MAX_IMAGE_PIXELS = 89_478_485
+#: The highest pixel limit that can be set: Pillow refuses to open anything over twice its default.
+HARD_MAX_IMAGE_PIXELS = 2 * DEFAULT_MAX_IMAGE_PIXELS
+
+
+def check_pixel_limit(value: Any, where: str = "the pixel limit") -> int:
+    """``value`` as a valid pixel-count limit (1 .. :data:`HARD_MAX_IMAGE_PIXELS`), else ``ValueError``."""
+    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= HARD_MAX_IMAGE_PIXELS:
+        raise ValueError(
+            f"{where} must be a whole number of pixels from 1 to {HARD_MAX_IMAGE_PIXELS:,} "
+            f"(Pillow's hard limit), got {value!r}"
+        )
+    return value
+
+
+_max_image_pixels = DEFAULT_MAX_IMAGE_PIXELS
+
+
+def max_image_pixels() -> int:
+    """The process-wide image pixel limit used when a read gives no explicit limit
+    (:mod:`geoquiz.data.imageio`); :meth:`geoquiz.project.Project.open` sets it from the project."""
+    return _max_image_pixels
+
+
+def set_max_image_pixels(value: int) -> None:
+    """Set the process-wide image pixel limit (``ValueError`` outside 1 .. :data:`HARD_MAX_IMAGE_PIXELS`)."""
+    global _max_image_pixels
+    _max_image_pixels = check_pixel_limit(value)
+
+
+@dataclass(frozen=True)
+class LimitSettings:
+    """Safety limits (docs/limits.md).
+
+    ``max_image_pixels``: images whose header claims more pixels (width x height) are refused before
+    decoding (decompression bombs); default Pillow's 89,478,485, at most 178,956,970.
+    ``lock_wait_s``: how long a write waits for another writer's lock on the project database (another
+    GeoQuiz process, a quiz session, an export) before it stops with a message and writes nothing.
+    """
+
+    max_image_pixels: int = DEFAULT_MAX_IMAGE_PIXELS
+    lock_wait_s: float = 30.0
+
+    def check(self, where: str) -> None:
+        try:
+            check_pixel_limit(self.max_image_pixels, f"{where}.max_image_pixels")
+        except ValueError as exc:
+            raise ConfigError(str(exc)) from None
+        if not 0.0 <= self.lock_wait_s <= 86_400.0:
+            raise ConfigError(
+                f"{where}.lock_wait_s must be seconds from 0 to 86400, got {self.lock_wait_s!r}"
+            )
+
+
+@dataclass(frozen=True)
+class ConceptSettings:
+    """The concept vocabulary of concept-prompted segmenters (SAM3; :mod:`geoquiz.segmentation.concepts`).
+
+    ``vocabulary``: a TOML file of concepts, each mapped to a cue tag; empty = GeoQuiz's own
+    ``assets/concepts.toml``. A relative path is relative to the project folder.
+    """
+
+    vocabulary: str = ""
+
+
 @dataclass(frozen=True)
 class Settings:
     """All project settings. ``device``: ``auto`` (CUDA when present), ``cpu`` or ``cuda``."""
@@ -104,6 +218,8 @@ class Settings:
     device: str = "auto"
     segmenters: SegmenterSettings = field(default_factory=SegmenterSettings)
     elements: ElementSettings = field(default_factory=ElementSettings)
+    limits: LimitSettings = field(default_factory=LimitSettings)
+    concepts: ConceptSettings = field(default_factory=ConceptSettings)
 
 
 def _check_type(value: Any, annotation: Any, where: str) -> Any:
@@ -142,15 +258,29 @@ def from_mapping(cls: type, data: dict[str, Any], where: str) -> Any:
     kwargs = {}
     for key, value in data.items():
         hint = hints[key]
-        if dataclasses.is_dataclass(hint):
+        if hasattr(hint, "from_table"):
+            kwargs[key] = hint.from_table(value, f"{where}.{key}")
+        elif dataclasses.is_dataclass(hint):
             kwargs[key] = from_mapping(hint, value, f"{where}.{key}")
         else:
             kwargs[key] = _check_type(value, hint, f"{where}.{key}")
-    return cls(**kwargs)
+    obj = cls(**kwargs)
+    if hasattr(obj, "check"):
+        obj.check(where)
+    return obj
 
 
 def to_mapping(obj: Any) -> dict[str, Any]:
-    return dataclasses.asdict(obj)
+    """A dataclass of settings as nested dicts (sections with ``as_dict`` become tables too)."""
+    out = {}
+    for f in dataclasses.fields(obj):
+        value = getattr(obj, f.name)
+        if hasattr(value, "as_dict"):
+            value = value.as_dict()
+        elif dataclasses.is_dataclass(value):
+            value = to_mapping(value)
+        out[f.name] = value
+    return out
 
 
 def load_settings(path: str | Path) -> Settings:
@@ -176,10 +306,17 @@ def _toml_value(value: Any) -> str:
     return f'"{s}"'
 
 
+#: Sections written only when they differ from their defaults (added later: a project that keeps the
+#: defaults stays readable by GeoQuiz versions that do not know them).
+_OPTIONAL_SECTIONS = {"limits": LimitSettings}
+
+
 def dump_settings(settings: Settings) -> str:
     """Serialise settings as TOML (top-level scalars first, then one table per section)."""
     lines, tables = [], []
     for key, value in to_mapping(settings).items():
+        if key in _OPTIONAL_SECTIONS and value == to_mapping(_OPTIONAL_SECTIONS[key]()):
+            continue
         if isinstance(value, dict):
             tables.append((key, value))
         else:

@@ -3,16 +3,28 @@ and every file is written atomically (a temp file beside the target, flushed, fs
 ``os.replace``-d). UTF-8 without BOM; CRLF row ends (RFC 4180), so a text cell holding a CR or LF is
 always quoted and reads back as one cell.
 
-Used by every export (study data, faithfulness runs, agreement); pandas only, no database.
+The one place for both rules, used by every export (study data, faithfulness runs, agreement):
+
+* frames: :func:`write_csv` (:func:`neutralise_frame`, vectorised per column);
+* streamed rows (large tables, never held whole): :func:`write_rows` writes chunks of row tuples as
+  they come from a database cursor. Their text cells are neutralised by the query itself with
+  :func:`neutralise_sql` (SQLite applies the rule in C as it reads; :func:`risky_sql` finds the
+  columns that need it), or one by one with :func:`neutralise` for cells computed in Python. Both
+  writers format a cell alike (``DataFrame.to_csv``'s formatting: None / NaN empty, ``repr`` of a
+  float, ``str`` of the rest), so a table streamed from SQL and the same table written as a frame
+  are the same bytes.
+
+No database here: the SQL is only an expression string.
 """
 
 from __future__ import annotations
 
 import contextlib
+import csv
 import json
 import os
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -30,23 +42,51 @@ def neutralise(value: Any) -> Any:
     return value
 
 
+def risky_sql(expr: str) -> str:
+    """An SQLite condition: is the value of ``expr`` TEXT that :func:`neutralise` would change?
+    (A GLOB character class of :data:`FORMULA_PREFIXES`, ``-`` last so it is literal; about twice as
+    fast as ``unicode()``.)"""
+    chars = sorted(FORMULA_PREFIXES, key=lambda c: c == "-")
+    if any(c in "[]^*?'" or len(c) != 1 for c in chars):  # pragma: no cover - a constant above
+        raise ValueError("FORMULA_PREFIXES cannot be written as a GLOB class")
+    return f"({expr} GLOB '[{''.join(chars)}]*' AND typeof({expr}) = 'text')"
+
+
+def neutralise_sql(expr: str) -> str:
+    """An SQLite expression for the value of ``expr`` neutralised as :func:`neutralise` does: a TEXT
+    value starting with one of :data:`FORMULA_PREFIXES` gets a leading ``'``; numbers, NULL and other
+    text are unchanged. ``expr`` is evaluated up to three times: pass a column, not a subquery. A
+    query may leave it out for a column where :func:`risky_sql` holds for no value of its source."""
+    return f"(CASE WHEN {risky_sql(expr)} THEN '''' || {expr} ELSE {expr} END)"
+
+
 def neutralise_frame(df: pd.DataFrame) -> pd.DataFrame:
-    """A copy of ``df`` with :func:`neutralise` applied to every text cell (numeric columns untouched)."""
+    """A copy of ``df`` with :func:`neutralise` applied to every text cell (numeric columns untouched),
+    vectorised: one ``str.startswith`` per column, the quote added to the matching cells only."""
     out = df.copy()
     for col in out.columns:
-        if not (pd.api.types.is_numeric_dtype(out[col]) or pd.api.types.is_bool_dtype(out[col])):
-            out[col] = out[col].map(neutralise).astype(object)
+        series = out[col]
+        if pd.api.types.is_numeric_dtype(series) or pd.api.types.is_bool_dtype(series):
+            continue
+        cells = series.astype(object)
+        try:
+            risky = series.str.startswith(FORMULA_PREFIXES, na=False).astype(bool)
+        except AttributeError:  # no text in the column (all None, or numbers in an object column)
+            risky = None
+        if risky is not None and risky.any():
+            cells = cells.where(~risky, "'" + cells[risky].astype(str))
+        out[col] = cells
     return out
 
 
 def atomic_write(path: str | Path, write: Callable[[Any], None]) -> Path:
     """Write a text file atomically: ``write(fh)`` into a unique temp file beside ``path`` (UTF-8,
-    no newline translation), flushed and fsynced, then ``os.replace``-d over ``path``. On any error
-    the temp file is removed and ``path`` is left as it was."""
+    no newline translation, 1 MiB buffer), flushed and fsynced, then ``os.replace``-d over ``path``.
+    On any error the temp file is removed and ``path`` is left as it was."""
     path = Path(path)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as fh:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="", buffering=1 << 20) as fh:
             write(fh)
             fh.flush()
             os.fsync(fh.fileno())
@@ -64,8 +104,39 @@ def write_csv(df: pd.DataFrame, path: str | Path) -> Path:
     return atomic_write(Path(path), lambda fh: safe.to_csv(fh, index=False, lineterminator="\r\n"))
 
 
+def write_rows(
+    path: str | Path, header: Sequence[str], chunks: Iterable[Sequence[Sequence[Any]]]
+) -> tuple[Path, int]:
+    """Write a CSV atomically from ``chunks`` (an iterable of lists of row tuples, e.g. successive
+    ``cursor.fetchmany`` results), holding one chunk at a time. Cells are written as given: None
+    empty, str as is, int ``str``, float ``repr`` (what :func:`write_csv` writes for the same
+    values); text cells must come neutralised (:func:`neutralise_sql`, :func:`neutralise`).
+    Returns the path and the number of rows written."""
+    count = 0
+
+    def write(fh: Any) -> None:
+        nonlocal count
+        writer = csv.writer(fh, lineterminator="\r\n")
+        writer.writerow(header)
+        for chunk in chunks:
+            writer.writerows(chunk)
+            count += len(chunk)
+
+    return atomic_write(Path(path), write), count
+
+
 def write_json(data: Any, path: str | Path) -> Path:
     return atomic_write(Path(path), lambda fh: json.dump(data, fh, ensure_ascii=False, indent=1))
 
 
-__all__ = ["FORMULA_PREFIXES", "atomic_write", "neutralise", "neutralise_frame", "write_csv", "write_json"]
+__all__ = [
+    "FORMULA_PREFIXES",
+    "atomic_write",
+    "neutralise",
+    "neutralise_frame",
+    "neutralise_sql",
+    "risky_sql",
+    "write_csv",
+    "write_json",
+    "write_rows",
+]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 
 class GeoQuizError(Exception):
     """Base class; the CLI prints ``str(exc)`` and exits 2, the app shows it in a message box."""
@@ -33,3 +35,20 @@ class StudyDefinitionError(GeoQuizError):
 
 class ConfigError(GeoQuizError):
     """A settings file is invalid."""
+
+
+_UNSUPPORTED_GLOBAL = re.compile(r"Unsupported global: GLOBAL ([\w.]+)")
+
+
+def torch_load_refusal(exc: BaseException) -> str:
+    """A short reason for a ``torch.load(..., weights_only=True)`` refusal, without torch's advice to
+    retry with ``weights_only=False`` (which would run the file's code): the class or function the file
+    asks to unpickle when torch names it, else the error's last meaningful line."""
+    text = str(exc)
+    found = _UNSUPPORTED_GLOBAL.search(text)
+    if found:
+        return f"it asks to unpickle {found.group(1)}"
+    lines = [ln.strip() for ln in text.splitlines() if ln.strip()]
+    keep = [ln for ln in lines if "weights_only" not in ln and "trust" not in ln and "two options" not in ln]
+    line = keep[-1] if keep else type(exc).__name__
+    return line.split(". ")[0].rstrip(".")[:200]

@@ -141,12 +141,20 @@ class Heatmap:
 
 @dataclass(frozen=True)
 class Segment:
-    """A segmentation mask: bool HxW, with its tight box and area in pixels."""
+    """A segmentation mask: bool HxW, with its tight box and area in pixels.
+
+    ``quality``: the segmenter's confidence in [0, 1] (SAM: predicted IoU; SAM3: the concept score).
+    ``concept`` / ``tag``: set by concept-prompted segmenters (SAM3): the text prompt whose
+    detection this mask is (the highest-scoring one when several concepts found the same mask)
+    and that concept's cue tag (one of :data:`CUE_TAGS`); None for the other segmenters.
+    """
 
     mask: np.ndarray
     box: Box
     area: int
     quality: float = 1.0
+    concept: str | None = None
+    tag: str | None = None
 
 
 @dataclass(frozen=True)
@@ -156,6 +164,10 @@ class Element:
     ``score`` is the geometric mean of ``overlap`` (fraction of the segment inside the salient
     region), ``mean_attr`` (mean attribution inside the segment) and ``centre_attr`` (attribution
     at the segment's geometric centre). ``rank`` starts at 1 for the best element.
+
+    ``concept`` / ``tag`` / ``concept_score``: the name of the element's segment when a
+    concept-prompted segmenter (SAM3) made it -- its concept, that concept's cue tag (one of
+    :data:`CUE_TAGS`) and the concept score in [0, 1]; None otherwise.
     """
 
     rank: int
@@ -167,3 +179,6 @@ class Element:
     segment_box: Box
     segment_area: int
     view: str | None = None
+    concept: str | None = None
+    tag: str | None = None
+    concept_score: float | None = None

@@ -1,6 +1,7 @@
 """The project database: pragmas, named migrations, transactions, foreign and corrupt files."""
 
 import sqlite3
+from pathlib import Path
 
 import pytest
 
@@ -126,3 +127,36 @@ def test_database_from_newer_geoquiz_is_refused(tmp_path):
     db.conn.close()
     with pytest.raises(ProjectError, match="newer GeoQuiz"):
         dbm.open_database(path)
+
+
+def test_a_database_written_before_the_db_package_move_opens_unchanged(tmp_path):
+    """``premove_geoquiz.sqlite`` was written by GeoQuiz at 943f074, when the database code lived in
+    ``geoquiz/study/db.py``: its migration record, rows and settings read back as they were, and the
+    migrations added since apply on top."""
+    import shutil
+
+    from geoquiz.project import Project
+
+    root = tmp_path / "proj"
+    root.mkdir()
+    shutil.copy(
+        Path(__file__).parent / "data" / "fixtures_db" / "premove_geoquiz.sqlite", root / "geoquiz.sqlite"
+    )
+    with Project.open(root) as project:
+        applied = dbm.applied_migrations(project.db)
+        assert applied[:5] == [
+            "0001_initial",
+            "0002_trial_views",
+            "0040_explain",
+            "0050_faithfulness",
+            "0070_agreement",
+        ]
+        assert applied == [m.name for m in all_migrations()]
+        rows = project.db.execute("SELECT key, label, split FROM images ORDER BY key").fetchall()
+        assert rows == [
+            ("france_0", "France", "test"),
+            ("india_1", "India", "test"),
+            ("japan_2", "Japan", "test"),
+        ]
+        assert dbm.get_setting(project.db, "kiosk_note") == "written before the move"
+        assert project.db.execute("SELECT name FROM datasets").fetchall() == [("premove",)]

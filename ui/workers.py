@@ -8,10 +8,16 @@ reporter's token; the job stops at its next ``step``.
 
 Database rule: a job that touches the project database opens its own connection
 (``Project.open(root)``) and closes it; SQLite connections are not shared across threads.
+:func:`project_job` turns ``fn(project, ...)`` into such a job.
+
+Shared pieces for views: :class:`Latest` (only the most recent job of a kind counts: starting one
+cancels the previous and drops its callbacks) and :class:`ui.widgets.job_controls.JobControls`
+(Run / Cancel / progress / status for one kind of job).
 """
 
 from __future__ import annotations
 
+import functools
 import traceback
 from collections.abc import Callable
 from typing import Any
@@ -94,6 +100,70 @@ def start(
     worker.signals.done.connect(lambda: _active.discard(worker), Qt.QueuedConnection)
     QThreadPool.globalInstance().start(worker)
     return worker
+
+
+def project_job(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """``fn(project, *args, reporter=..., **kwargs)`` as a job taking the project *root* instead: the
+    project is opened in the pool thread (its own SQLite connection) and closed when ``fn`` returns."""
+
+    @functools.wraps(fn)
+    def job(root: Any, *args: Any, reporter: Reporter | None = None, **kwargs: Any) -> Any:
+        from geoquiz.project import Project
+
+        with Project.open(root) as project:
+            return fn(project, *args, reporter=reporter, **kwargs)
+
+    return job
+
+
+class Latest:
+    """One slot for jobs of which only the latest counts (the image being explained, the model whose
+    evaluations are shown ...): :meth:`start` cancels the previous job and its callbacks are never
+    called, even if it finishes afterwards."""
+
+    def __init__(self) -> None:
+        self.worker: Worker | None = None
+        self._generation = 0
+
+    def start(
+        self,
+        fn: Callable[..., Any],
+        *args: Any,
+        on_result: Callable[[Any], None] | None = None,
+        on_error: Callable[[str, str], None] | None = None,
+        on_progress: Callable[[int, int, str], None] | None = None,
+        on_cancelled: Callable[[], None] | None = None,
+        **kwargs: Any,
+    ) -> Worker:
+        self.cancel()
+        self._generation += 1
+        generation = self._generation
+
+        def current(callback: Callable[..., None] | None) -> Callable[..., None] | None:
+            if callback is None:
+                return None
+            return lambda *a: callback(*a) if generation == self._generation else None
+
+        self.worker = start(
+            fn,
+            *args,
+            on_result=current(on_result),
+            on_error=current(on_error),
+            on_progress=current(on_progress),
+            on_cancelled=current(on_cancelled),
+            **kwargs,
+        )
+        return self.worker
+
+    def cancel(self) -> None:
+        """Cancel the running job (if any); its callbacks are dropped."""
+        if self.worker is not None and not self.worker.is_done:
+            self.worker.cancel()
+        self._generation += 1
+
+    @property
+    def running(self) -> bool:
+        return self.worker is not None and not self.worker.is_done
 
 
 def wait_all(timeout_ms: int = 30000) -> bool:

@@ -17,7 +17,9 @@ things, each in a small subclass:
   reports progress (and so can be cancelled), and with ``channels = k`` scores only the ``k``
   channels with the highest mean activation (the others get weight 0; the softmax runs over the
   ``k`` scores). ``channels="auto"`` (default) = all channels on a GPU, 256 on a CPU, where all
-  2048 of a ResNet50 take minutes per image; ``"all"`` = every channel (the exact method). For
+  2048 of a ResNet50 take minutes per image; ``"all"`` = every channel (the exact method). The
+  setting is resolved to a number when the attributor is made (:func:`resolve_channels`), and that
+  number is what maps record and are keyed on. For
   medium integration a view's masked image is scored with the other three views at the zero
   (dataset-mean) input.
 """
@@ -30,9 +32,49 @@ from typing import Any
 import numpy as np
 
 from geoquiz.attribution.base import Attributor, model_lock
+from geoquiz.attribution.params import defaults_of
 from geoquiz.progress import Reporter, step
 
 CPU_SCORECAM_CHANNELS = 256
+
+
+def target_channels(model: Any) -> int:
+    """The number of channels of ``model.target_layer``'s output: its last BatchNorm / GroupNorm /
+    Conv2d, or for token networks (ViT blocks) its last LayerNorm / Linear (the embedding width,
+    which the reshape turns into channels)."""
+    import torch
+
+    nn = torch.nn
+    for module in reversed(list(model.target_layer.modules())):
+        if isinstance(module, nn.BatchNorm2d):
+            return int(module.num_features)
+        if isinstance(module, nn.GroupNorm):
+            return int(module.num_channels)
+        if isinstance(module, nn.Conv2d):
+            return int(module.out_channels)
+        if isinstance(module, nn.LayerNorm):
+            return int(module.normalized_shape[-1])
+        if isinstance(module, nn.Linear):
+            return int(module.out_features)
+    raise ValueError(
+        f"cannot tell how many channels the target layer has ({type(model.target_layer).__name__})"
+    )
+
+
+def resolve_channels(channels: Any, total: int, device_type: str) -> int:
+    """Score-CAM's ``channels`` setting as the number of channels scored, deterministically:
+    ``"auto"`` -> all ``total`` on a GPU (``device_type == "cuda"``), ``min(256, total)`` elsewhere;
+    ``"all"`` -> ``total``; a number -> itself, at most ``total``. Runs record this number, so a run
+    resumed on another device goes on with the same channels."""
+    if isinstance(channels, str) and channels.strip().isdigit():
+        channels = int(channels)
+    if channels == "auto":
+        return total if device_type == "cuda" else min(CPU_SCORECAM_CHANNELS, total)
+    if channels == "all":
+        return total
+    if isinstance(channels, bool) or not isinstance(channels, int) or channels < 1:
+        raise ValueError(f"scorecam: channels must be 'auto', 'all' or a positive int, got {channels!r}")
+    return min(channels, total)
 
 
 class ViewsAsBatch:
@@ -132,7 +174,8 @@ def cam_classes() -> dict[str, type]:
 
 
 class CamAttributor(Attributor):
-    """Grad-CAM / Grad-CAM++ / Score-CAM at ``model.target_layer``; maps normalised by their max."""
+    """Grad-CAM / Grad-CAM++ / Score-CAM at ``model.target_layer`` (through ``model.reshape_transform``
+    when it is set); maps normalised by their max."""
 
     normalisation = "max"
 
@@ -141,19 +184,15 @@ class CamAttributor(Attributor):
         super().__init__(loaded_model, **params)
 
     def defaults(self) -> dict[str, Any]:
-        if self.name != "scorecam":
-            return {}
-        return {"channels": "auto", "batch_size": 32}
+        return defaults_of(self.name)
 
     def resolve_params(self, params: dict[str, Any]) -> dict[str, Any]:
+        """Merge over the defaults; Score-CAM's ``channels`` becomes a number (see :func:`resolve_channels`)."""
         out = super().resolve_params(params)
         if self.name == "scorecam":
-            ch = out["channels"]
-            if ch == "auto":
-                ch = "all" if self.lm.device.type == "cuda" else CPU_SCORECAM_CHANNELS
-            if ch != "all" and (not isinstance(ch, int) or ch < 1):
-                raise ValueError(f"scorecam: channels must be 'auto', 'all' or a positive int, got {ch!r}")
-            out["channels"] = ch
+            out["channels"] = resolve_channels(
+                out["channels"], target_channels(self.lm.model), self.lm.device.type
+            )
         return out
 
     def make_cam(self) -> tuple[Any, Any]:
@@ -161,9 +200,11 @@ class CamAttributor(Attributor):
         model = self.lm.model
         medium = self.spec.integration == "medium"
         net = ViewsAsBatch.wrap(model) if medium else model
-        cam = cam_classes()[self.name](net, [model.target_layer])
+        # token-based networks (ViT, CLIP) name how their target layer's output becomes (B, C, h, w)
+        reshape = getattr(model, "reshape_transform", None)
+        cam = cam_classes()[self.name](net, [model.target_layer], reshape_transform=reshape)
         if self.name == "scorecam":
-            cam.channels = None if self.params["channels"] == "all" else int(self.params["channels"])
+            cam.channels = int(self.params["channels"])
             cam.batch_size = int(self.params["batch_size"])
             cam.views_per_sample = 4 if medium else 1
         return cam, net
@@ -184,3 +225,8 @@ class CamAttributor(Attributor):
             finally:
                 cam.activations_and_grads.release()
         return target, (grayscale if medium else grayscale[0])
+
+
+def build(name: str, loaded_model: Any, **params: Any) -> CamAttributor:
+    """Registry builder (:data:`geoquiz.attribution.REGISTRY`) for ``gradcam``, ``gradcampp`` and ``scorecam``."""
+    return CamAttributor(name, loaded_model, **params)

@@ -24,6 +24,7 @@ from typing import Any
 import numpy as np
 
 from geoquiz.attribution.base import Attributor, model_lock
+from geoquiz.attribution.params import defaults_of
 from geoquiz.progress import Reporter, step
 
 
@@ -70,7 +71,7 @@ class SmoothGradAttributor(GradientAttributor):
     reduce = "max"
 
     def defaults(self) -> dict[str, Any]:
-        return {"n_samples": 25, "noise": 0.15, "batch_size": 25, "blur_sigma": 2.0, "seed": 0}
+        return defaults_of("smoothgrad")
 
     def _attribute(self, x: Any, target: int) -> Any:
         import torch
@@ -97,7 +98,7 @@ class IntegratedGradientsAttributor(GradientAttributor):
     reduce = "sum"
 
     def defaults(self) -> dict[str, Any]:
-        return {"n_steps": 32, "baseline": "black", "batch_size": 16, "blur_sigma": 2.0}
+        return defaults_of("ig")
 
     def baseline(self, x: Any) -> Any:
         import torch
@@ -123,3 +124,11 @@ class IntegratedGradientsAttributor(GradientAttributor):
             n_steps=int(p["n_steps"]),
             internal_batch_size=int(p["batch_size"]),
         )
+
+
+def build(name: str, loaded_model: Any, **params: Any) -> GradientAttributor:
+    """Registry builder (:data:`geoquiz.attribution.REGISTRY`) for ``smoothgrad`` and ``ig``."""
+    classes = {"smoothgrad": SmoothGradAttributor, "ig": IntegratedGradientsAttributor}
+    if name not in classes:
+        raise ValueError(f"{name!r} is not a gradient method; known: {', '.join(classes)}")
+    return classes[name](loaded_model, **params)

@@ -3,7 +3,8 @@
 Each sub-command lives in its own module ``geoquiz/cli/cmd_<name>.py`` that defines
 ``register(subparsers)``; the parser it adds must ``set_defaults(func=run)`` where
 ``run(args) -> int``. Library errors (:class:`geoquiz.errors.GeoQuizError`) are printed as
-``error: ...`` and exit with status 2; Ctrl-C cancels and exits with 130.
+``error: ...`` and exit with status 2 (so are SQLite's "read-only" and "locked" refusals); Ctrl-C
+cancels and exits with 130.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import pkgutil
+import sqlite3
 import sys
 
 from geoquiz import __version__
@@ -41,6 +43,11 @@ def main(argv: list[str] | None = None) -> int:
         return int(args.func(args) or 0)
     except GeoQuizError as exc:
         print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except sqlite3.OperationalError as exc:  # a write outside geoquiz.db.transaction's checks
+        if "readonly" not in str(exc) and "locked" not in str(exc):
+            raise
+        print(f"error: the project database refused the change ({exc}); nothing was written", file=sys.stderr)
         return 2
     except (Cancelled, KeyboardInterrupt):
         print("cancelled", file=sys.stderr)

@@ -62,7 +62,7 @@ def print_rows(rows: list[dict]) -> None:
 
 
 def run_compute(args: argparse.Namespace) -> int:
-    from geoquiz.study.agreement_runs import (
+    from geoquiz.agreement import (
         AgreementConfig,
         ExplainerEvidence,
         compute_agreement,
@@ -72,7 +72,10 @@ def run_compute(args: argparse.Namespace) -> int:
     config = AgreementConfig(
         tolerance=args.tolerance, include_timed_out=not args.exclude_timed_out, n_boot=args.bootstrap
     )
+    from geoquiz.segmentation import require_ready
+
     with open_project(args) as project, progress_bar("agreement") as reporter:
+        require_ready([args.segmenter], project.settings.segmenters)  # before any item is explained
         run_id = compute_agreement(
             project,
             args.model,
@@ -89,8 +92,8 @@ def run_compute(args: argparse.Namespace) -> int:
 
 
 def run_show(args: argparse.Namespace) -> int:
+    from geoquiz.agreement import list_runs, load_agreement
     from geoquiz.errors import GeoQuizError
-    from geoquiz.study.agreement_runs import list_runs, load_agreement
 
     with open_project(args) as project:
         runs = list_runs(project.db)
@@ -106,7 +109,7 @@ def run_show(args: argparse.Namespace) -> int:
 
 
 def run_runs(args: argparse.Namespace) -> int:
-    from geoquiz.study.agreement_runs import list_runs
+    from geoquiz.agreement import list_runs
 
     with open_project(args) as project:
         for r in list_runs(project.db):

@@ -7,7 +7,8 @@ Examples::
     geoquiz evaluate --choose-p ...        # first choose top-p on the val split, then run the grid
     geoquiz evaluate --list                # past runs
     geoquiz evaluate --run 3 --export out/ --formats csv,svg
-    geoquiz evaluate --resume 3            # continue an interrupted run
+    geoquiz evaluate --resume 3            # continue an interrupted run (with its recorded parameters)
+    geoquiz evaluate ... --methods scorecam --method-param scorecam.channels=512
     geoquiz evaluate ... --engine ray --concurrency 8 --engine-batch-size 2   # on Ray Data workers
 
 With ``--engine ray`` (pip install "geoquiz[ray]") each image's explanation and tests run on a Ray
@@ -21,7 +22,6 @@ seeds, same numbers). An image that fails is listed at the end, the run goes on 
 from __future__ import annotations
 
 import argparse
-import dataclasses
 from pathlib import Path
 
 from geoquiz.cli.common import add_project_arg, open_project, progress_bar
@@ -69,6 +69,14 @@ def register(sub) -> None:
     p.add_argument("--list", action="store_true", help="list past runs and exit")
     p.add_argument("--run", type=int, default=None, help="an existing run (with --export: export it)")
     p.add_argument("--resume", type=int, default=None, metavar="RUN", help="continue an unfinished run")
+    p.add_argument(
+        "--method-param",
+        action="append",
+        default=[],
+        metavar="METHOD.NAME=VALUE",
+        help="an attribution method's parameter, e.g. scorecam.channels=256, smoothgrad.n_samples=50, "
+        "ig.n_steps=64 (repeatable; recorded with the run; docs/limits.md lists them)",
+    )
     add_engine_arguments(p, batch_flag="--engine-batch-size")
     p.set_defaults(func=run)
 
@@ -115,7 +123,7 @@ def _print_runs(db) -> None:
 
 
 def _print_results(db, run_id: int) -> None:
-    from geoquiz.faithfulness.stats import compare
+    from geoquiz.faithfulness.stats import compare, segmenter_summary
     from geoquiz.faithfulness.store import get_run, load_run
 
     run = get_run(db, run_id)
@@ -123,6 +131,8 @@ def _print_results(db, run_id: int) -> None:
     print(
         f"\nrun #{run_id}: {run.n_units} images, fill={run.config.get('fill')}, top_p={run.config['params']['top_p']}"
     )
+    if run.method_params_text():
+        print(f"method parameters: {run.method_params_text()}")
     if not len(df):
         return
     c = compare(df)
@@ -134,6 +144,15 @@ def _print_results(db, run_id: int) -> None:
         print(
             f"{r.method:<11}{r.segmenter:<12}{r.test:<10}{r.guided_accuracy:>11.3f}{r.random_accuracy:>11.3f}"
             f"{ci:>24}{r.p_accuracy:>9.3g}"
+        )
+    seg = segmenter_summary(df, n_boot=500)
+    print(
+        f"\n{'method':<11}{'segmenter':<16}{'segments/image':>15}{'seg. coverage':>14}{'elements/image':>15}{'el. coverage':>13}"
+    )
+    for r in seg.itertuples():
+        print(
+            f"{r.method:<11}{r.segmenter:<16}{r.segments:>15.1f}{r.segment_coverage:>14.3f}"
+            f"{r.elements:>15.1f}{r.element_coverage:>13.3f}"
         )
 
 
@@ -158,13 +177,21 @@ def run(args: argparse.Namespace) -> int:
             else:
                 _export(db, args.run, args.export, args.formats)
             return 0
+        from geoquiz.attribution.params import parse_method_params
+
+        args.method_params = parse_method_params(args.method_param) if args.method_param else None
         with engine_from_args(args) as engine:
             if args.resume is not None:
                 from geoquiz.faithfulness.grid import resume_run
 
                 with progress_bar(f"run #{args.resume}") as reporter:
                     run_id = resume_run(
-                        project, args.resume, reporter=reporter, device=args.device, engine=engine
+                        project,
+                        args.resume,
+                        reporter=reporter,
+                        device=args.device,
+                        engine=engine,
+                        method_params=args.method_params,
                     )
             else:
                 run_id = _run_grid(project, args, engine)
@@ -195,57 +222,34 @@ def _print_outcome(db, run_id: int) -> int:
 
 
 def _run_grid(project, args: argparse.Namespace, engine) -> int:
-    from geoquiz.faithfulness.grid import run_grid
+    from geoquiz.faithfulness.request import GridRequest, run_request
+    from geoquiz.faithfulness.sweep import DEFAULT_VALUES
 
-    db = project.db
-    model = args.model or _default_model(db)
-    dataset = args.dataset or _default_dataset(db, model)
-    params = project.settings.elements
-    if args.top_p is not None:
-        params = dataclasses.replace(params, top_p=args.top_p)
-    source = {"kind": "option" if args.top_p is not None else "settings"}
-    if args.choose_p:
-        from geoquiz.faithfulness.sweep import DEFAULT_VALUES, sweep_top_p
+    model = args.model or _default_model(project.db)
+    request = GridRequest(
+        model_name=model,
+        dataset=args.dataset or _default_dataset(project.db, model),
+        split=args.split,
+        methods=tuple(args.methods),
+        segmenters=tuple(args.segmenters),
+        fill=args.fill,
+        repeats=args.repeats,
+        seed=args.seed,
+        top_p=args.top_p,
+        choose_p=args.choose_p,
+        sweep_values=tuple(args.sweep_values or DEFAULT_VALUES),
+        limit=args.limit,
+        curves=not args.no_curves,
+        curve_repeats=args.curve_repeats,
+        batch_size=args.batch_size,
+        resume=not args.new,
+        device=args.device,
+        method_params=args.method_params or {},
+    )
 
-        with progress_bar("top-p sweep (val)") as reporter:
-            res = sweep_top_p(
-                project,
-                model,
-                dataset,
-                split="val",
-                method="gradcampp" if "gradcampp" in args.methods else args.methods[0],
-                segmenter=args.segmenters[0],
-                values=args.sweep_values or DEFAULT_VALUES,
-                fill=args.fill,
-                seed=args.seed,
-                params=params,
-                limit=args.limit,
-                reporter=reporter,
-                device=args.device,
-            )
+    def show_sweep(res) -> None:
         print(res.table.to_string(index=False, float_format=lambda v: f"{v:.3f}"))
         print(f"chosen top_p = {res.chosen_top_p:g} (sweep run #{res.run_id})")
-        params = dataclasses.replace(params, top_p=res.chosen_top_p)
-        source = {"kind": "sweep", "run_id": res.run_id, "split": "val"}
+
     with progress_bar("faithfulness") as reporter:
-        return run_grid(
-            project,
-            model,
-            dataset,
-            args.split,
-            args.methods,
-            args.segmenters,
-            fill=args.fill,
-            repeats=args.repeats,
-            seed=args.seed,
-            params=params,
-            reporter=reporter,
-            curves=not args.no_curves,
-            curve_repeats=args.curve_repeats,
-            batch_size=args.batch_size,
-            limit=args.limit,
-            resume=not args.new,
-            device=args.device,
-            top_p_source=source,
-            engine=engine,
-        )
+        return run_request(project, request, reporter=reporter, engine=engine, on_sweep=show_sweep).run_id

@@ -17,7 +17,9 @@ A sample that fails (a corrupt image ...) is listed at the end and the run goes 
 when some failed). Methods:
 gradcam, gradcampp, scorecam, smoothgrad, ig. Segmenters: default (weight-free), sam_vit_b/l/h,
 mobilesam_vit_t, sam2_hiera_t/s/b/l, each optionally with ``:guided`` (SAM prompted only inside the
-salient region). Checkpoints come from project.toml ([segmenters]) or --checkpoint NAME=PATH.
+salient region), and sam3 (prompted with the concept vocabulary; its elements carry a concept and a
+cue tag; checkpoint = the facebook/sam3 folder). Checkpoints come from project.toml ([segmenters]) or
+--checkpoint NAME=PATH; every requested segmenter is checked before any work starts.
 """
 
 from __future__ import annotations
@@ -86,7 +88,19 @@ def register(sub) -> None:
             default=None,
             help=f"element setting {field}",
         )
-    p.add_argument("--scorecam-channels", default=None, help="Score-CAM channels: auto, all or a number")
+    p.add_argument(
+        "--scorecam-channels",
+        default=None,
+        help="Score-CAM channels: auto, all or a number (= --method-param)",
+    )
+    p.add_argument(
+        "--method-param",
+        action="append",
+        default=[],
+        metavar="METHOD.NAME=VALUE",
+        help="an attribution method's parameter, e.g. scorecam.channels=256 or smoothgrad.n_samples=50 "
+        "(repeatable; part of the cache key)",
+    )
     p.add_argument(
         "--points-per-side", type=int, default=None, help="SAM point grid (default 32; 16 is 4x faster)"
     )
@@ -99,16 +113,15 @@ def register(sub) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from geoquiz.explain import Explainer, explain_dataset
-    from geoquiz.segmentation import SEGMENTERS, parse_segmenter, segmenter_status
+    from geoquiz.segmentation import SEGMENTERS, require_ready, segmenter_status
 
     with open_project(args) as project:
         seg_settings = project.settings.segmenters
         for name, path in args.checkpoint:
-            if name not in SEGMENTERS or name == "default":
-                raise GeoQuizError(
-                    f"--checkpoint: unknown SAM-family segmenter {name!r}; known: {', '.join(list(SEGMENTERS)[1:])}"
-                )
-            seg_settings = dataclasses.replace(seg_settings, **{name: path})
+            if name not in SEGMENTERS or not SEGMENTERS[name].needs_checkpoint:
+                known = ", ".join(n for n, info in SEGMENTERS.items() if info.needs_checkpoint)
+                raise GeoQuizError(f"--checkpoint: unknown segmenter with weights {name!r}; known: {known}")
+            seg_settings = seg_settings.replace(**{name: path})
         if args.save_checkpoints and args.checkpoint:
             project.save_settings(dataclasses.replace(project.settings, segmenters=seg_settings))
         if args.status:
@@ -117,25 +130,26 @@ def run(args: argparse.Namespace) -> int:
             return 0
         if not args.model or not args.dataset:
             raise GeoQuizError("geoquiz explain needs --model and --dataset (or --status)")
-        for seg in args.segmenters:
-            name, _ = parse_segmenter(seg)
-            if name != "default":
-                status = segmenter_status(seg_settings)[name]
-                if status != "ready":
-                    raise GeoQuizError(f"segmenter {name} is not ready: {status}")
+        require_ready(args.segmenters, seg_settings)
         overrides = {
             k: getattr(args, k) for k in ("top_p", "s_min", "iou_threshold", "padding", "max_elements")
         }
         params = dataclasses.replace(
             project.settings.elements, **{k: v for k, v in overrides.items() if v is not None}
         )
-        method_params = {}
+        from geoquiz.attribution.params import parse_method_params
+
+        texts = list(args.method_param)
         if args.scorecam_channels is not None:
-            ch = args.scorecam_channels
-            method_params["scorecam"] = {"channels": int(ch) if ch.isdigit() else ch}
+            texts.insert(0, f"scorecam.channels={args.scorecam_channels}")
+        method_params = parse_method_params(texts)
         seg_params = {}
-        if args.points_per_side:
-            seg_params = {n: {"points_per_side": args.points_per_side} for n in SEGMENTERS if n != "default"}
+        if args.points_per_side:  # the point-prompted SAMs' grid (not SAM3, prompted with concepts)
+            seg_params = {
+                n: {"points_per_side": args.points_per_side}
+                for n, info in SEGMENTERS.items()
+                if n != "default" and not info.concepts
+            }
         explainer = Explainer(
             project,
             args.model,
@@ -167,6 +181,9 @@ def run(args: argparse.Namespace) -> int:
             f"with {', '.join(summary['methods'])} x {', '.join(summary['segmenters'])}: {summary['elements']} elements "
             f"in {summary['seconds']:.1f} s"
         )
+        from geoquiz.attribution.params import describe
+
+        print(f"method parameters: {describe(summary['method_params'], summary['methods'])}")
         print(
             f"maps: {st['maps_computed']} computed, {st['maps_cached']} from cache; segmentations: "
             f"{st['segmentations_computed']} computed, {st['segmentations_cached']} from cache; element sets: "

@@ -11,6 +11,7 @@ import argparse
 from pathlib import Path
 
 from geoquiz.cli.common import add_project_arg, open_project, progress_bar
+from geoquiz.errors import GeoQuizError
 
 
 def register(sub) -> None:
@@ -40,6 +41,10 @@ def run(args: argparse.Namespace) -> int:
     from geoquiz.study.export import export_all
 
     with open_project(args) as project, progress_bar("export") as reporter:
+        if project.read_only and args.out is None:
+            raise GeoQuizError(
+                f"the project is open read-only ({project.read_only}): choose a writable output folder with --out"
+            )
         files = export_all(project, args.out, what=args.what, reporter=reporter)
     print(f"exported {len(files)} files to {files[0].parent}")
     for path in files:

@@ -4,6 +4,10 @@ Examples::
 
     geoquiz models list
     geoquiz models register my-r50 ~/ckpt/r50.pt --dataset geoscenes   # classes are checked
+    geoquiz models register convnext ~/weights/convnext.safetensors --arch timm:convnext_tiny \
+        --dataset geoscenes                      # a timm classifier trained elsewhere for these classes
+    geoquiz models register streetclip ~/weights/StreetCLIP --arch clip:StreetCLIP --dataset geoscenes \
+        --prompt "a street view photo in {label}"     # zero-shot: the classes are the dataset's labels
     geoquiz models show demo-resnet10
     geoquiz evaluate-model --model demo-resnet10 --dataset geoscenes --split test
     geoquiz evaluate-model --model demo-resnet10 --dataset geoscenes --embedding tsne --json out.json
@@ -13,8 +17,10 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 from pathlib import Path
 
+from geoquiz.cli.cmd_train import parse_option
 from geoquiz.cli.common import add_project_arg, open_project, progress_bar
 
 
@@ -31,11 +37,57 @@ def register(sub) -> None:
     show = actions.add_parser("show", help="a model's spec, training summary and evaluations")
     show.add_argument("name")
     show.set_defaults(func=run_show)
-    reg = actions.add_parser("register", help="add a GeoQuiz checkpoint file to the project")
+    reg = actions.add_parser(
+        "register",
+        help="add a GeoQuiz checkpoint, or (with --arch) a timm / torchvision / CLIP model's files, to the project",
+        description="Without --arch, CHECKPOINT is a GeoQuiz checkpoint. With --arch it is weights "
+        "made elsewhere (a timm or torchvision state dict, a transformers CLIP folder, an open_clip "
+        "weights file): GeoQuiz converts them into <project>/models/NAME.pt (see docs/models.md).",
+    )
     reg.add_argument("name")
-    reg.add_argument("checkpoint", type=Path)
+    reg.add_argument(
+        "checkpoint", type=Path, help="GeoQuiz checkpoint, or the model's weights (file or folder)"
+    )
     reg.add_argument("--dataset", default=None, help="check the checkpoint's classes against this dataset")
     reg.add_argument("--replace", action="store_true", help="replace a model of the same name")
+    byo = reg.add_argument_group("a model trained elsewhere (docs/models.md)")
+    byo.add_argument("--arch", default=None, help="timm:NAME, torchvision:NAME, clip:LABEL or a resnet name")
+    byo.add_argument(
+        "--classes",
+        default=None,
+        help="class names in the order of the classifier's outputs, comma-separated, or @FILE (one per "
+        "line); default: the --dataset's classes",
+    )
+    byo.add_argument("--integration", default="single", choices=("single", "early", "medium"))
+    byo.add_argument("--pooling", default="mean", choices=("mean", "concat"))
+    byo.add_argument(
+        "--input-size", type=int, default=None, help="side of the input in pixels (default: the model's)"
+    )
+    byo.add_argument(
+        "--mean",
+        type=_floats,
+        default=None,
+        metavar="R,G,B",
+        help="normalisation mean (default: the model's)",
+    )
+    byo.add_argument(
+        "--std", type=_floats, default=None, metavar="R,G,B", help="normalisation std (default: the model's)"
+    )
+    byo.add_argument(
+        "--prompt", default=None, help='CLIP: prompt template (default "a street view photo in {label}")'
+    )
+    byo.add_argument(
+        "--backend", default=None, choices=("transformers", "open_clip"), help="CLIP: whose files these are"
+    )
+    byo.add_argument(
+        "--model-option",
+        action="append",
+        type=parse_option,
+        default=[],
+        metavar="KEY=VALUE",
+        help="family option, repeatable: a constructor keyword, target_layer=PATH, reshape=tokens|nhwc|none, "
+        "model=ViT-B-32 (open_clip)",
+    )
     reg.set_defaults(func=run_register)
     rm = actions.add_parser("delete", help="remove a model from the project (the file stays)")
     rm.add_argument("name")
@@ -92,6 +144,14 @@ def run_show(args: argparse.Namespace) -> int:
     print(f"  classes: {', '.join(info.classes)}")
     if spec.get("pooling") and info.integration == "medium":
         print(f"  pooling: {spec['pooling']}")
+    if spec.get("mean"):
+        print(f"  normalisation: mean {spec['mean']}, std {spec.get('std')}")
+    options = spec.get("options") or {}
+    if options.get("prompt"):
+        print(f"  prompt: {options['prompt']}")
+    source = info.metadata.get("source")
+    if source:
+        print(f"  imported from {source.get('file')} ({source.get('family')})")
     if training:
         hist = training.get("history", [])
         print(
@@ -111,12 +171,67 @@ def run_show(args: argparse.Namespace) -> int:
     return 0
 
 
+def _floats(text: str) -> tuple[float, ...]:
+    try:
+        values = tuple(float(p) for p in text.split(",") if p.strip())
+    except ValueError:
+        values = ()
+    if len(values) != 3:
+        raise argparse.ArgumentTypeError(f"expected three comma-separated numbers, got {text!r}")
+    return values
+
+
+def _classes(text: str | None) -> list[str] | None:
+    from geoquiz.errors import GeoQuizError
+
+    if text is None:
+        return None
+    if text.startswith("@"):
+        path = Path(text[1:]).expanduser()
+        try:
+            return [line.strip() for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+        except OSError as exc:
+            raise GeoQuizError(f"cannot read the class list {path}: {exc}") from exc
+    return [c.strip() for c in text.split(",") if c.strip()]
+
+
 def run_register(args: argparse.Namespace) -> int:
     from geoquiz.models.store import register_model
 
     with open_project(args) as project:
-        register_model(project, args.name, args.checkpoint, dataset=args.dataset, replace=args.replace)
-    print(f"registered model {args.name} ({args.checkpoint})")
+        if args.arch is None:
+            register_model(project, args.name, args.checkpoint, dataset=args.dataset, replace=args.replace)
+            print(f"registered model {args.name} ({args.checkpoint})")
+            return 0
+        from geoquiz.models.importing import import_model
+        from geoquiz.models.store import get_model
+
+        options = dict(args.model_option)
+        if args.prompt is not None:
+            options["prompt"] = args.prompt
+        if args.backend is not None:
+            options["backend"] = args.backend
+        print(f"converting {args.checkpoint} ({args.arch}) into a GeoQuiz checkpoint…", file=sys.stderr)
+        import_model(
+            project,
+            args.name,
+            args.checkpoint,
+            arch=args.arch,
+            dataset=args.dataset,
+            classes=_classes(args.classes),
+            replace=args.replace,
+            integration=args.integration,
+            pooling=args.pooling,
+            input_size=args.input_size,
+            mean=args.mean,
+            std=args.std,
+            options=options,
+        )
+        info = get_model(project.db, args.name)
+    print(
+        f"registered model {args.name}: {info.arch}, {info.input_size} px, {len(info.classes)} classes, "
+        f"converted from {args.checkpoint} to {info.path}"
+    )
     return 0
 
 

@@ -5,13 +5,16 @@
 * ``geoquiz study install FILE [-p PROJECT] [--replace]`` - validate and store it in the project.
 * ``geoquiz study sessions [-p PROJECT] [--study SLUG]`` - sessions with participant code, state
   and progress.
-* ``geoquiz study passphrase [-p PROJECT]`` - set the researcher passphrase (asked twice, hidden).
+* ``geoquiz study passphrase [-p PROJECT] [--reset]`` - set the researcher passphrase (asked twice,
+  hidden); an existing one is changed only after the current one is given (a counted try, see
+  docs/limits.md), or with ``--reset``, which replaces it without (and says so).
 """
 
 from __future__ import annotations
 
 import argparse
 import getpass
+import sys
 from pathlib import Path
 
 from geoquiz.cli.common import add_project_arg, open_project
@@ -38,7 +41,15 @@ def register(sub) -> None:
     add_project_arg(s)
     s.set_defaults(study_func=run_sessions)
 
-    pp = ssub.add_parser("passphrase", help="set the researcher passphrase that guards the kiosk")
+    pp = ssub.add_parser(
+        "passphrase",
+        help="set or change the researcher passphrase that guards the kiosk (the current one is asked first)",
+    )
+    pp.add_argument(
+        "--reset",
+        action="store_true",
+        help="replace the passphrase without the current one (clears the wrong-try count; nothing else changes)",
+    )
     add_project_arg(pp)
     pp.set_defaults(study_func=run_passphrase)
     p.set_defaults(func=run)
@@ -107,12 +118,35 @@ def run_sessions(args: argparse.Namespace) -> int:
 
 
 def run_passphrase(args: argparse.Namespace) -> int:
-    from geoquiz.study.passphrase import set_passphrase
+    from geoquiz.study.passphrase import (
+        MIN_LENGTH,
+        RESET_NOTICE,
+        has_passphrase,
+        reset_passphrase,
+        set_passphrase,
+        try_passphrase,
+    )
 
-    first = getpass.getpass("New researcher passphrase: ")
-    if getpass.getpass("Repeat it: ") != first:
-        raise GeoQuizError("the two passphrases differ; nothing was changed")
     with open_project(args) as project:
-        set_passphrase(project.db, first)
-    print("researcher passphrase set")
+        db = project.db
+        existing = has_passphrase(db)
+        if existing and args.reset:
+            print(RESET_NOTICE, file=sys.stderr)
+        elif existing:
+            attempt = try_passphrase(db, getpass.getpass("Current researcher passphrase: "))
+            if not attempt:
+                raise GeoQuizError(
+                    f"the current passphrase was not accepted: {attempt.message} Nothing was changed "
+                    "(if it is lost, `geoquiz study passphrase --reset` replaces it)."
+                )
+        first = getpass.getpass(f"New researcher passphrase (at least {MIN_LENGTH} characters): ")
+        if getpass.getpass("Repeat it: ") != first:
+            raise GeoQuizError("the two passphrases differ; nothing was changed")
+        if existing and args.reset:
+            reset_passphrase(db, first)
+        else:  # new, or the current one was just accepted
+            set_passphrase(db, first)
+    print(
+        "researcher passphrase " + ("reset" if args.reset and existing else "changed" if existing else "set")
+    )
     return 0

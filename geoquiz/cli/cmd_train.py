@@ -6,6 +6,8 @@ Examples::
     geoquiz train --dataset geoscenes-4view --name r18-medium --arch resnet18 \\
         --integration medium --input-size 256 --normalization dataset
     geoquiz train --dataset geoscenes --name r50 --resume                   # continue after Ctrl-C
+    geoquiz train --dataset geoscenes --name convnext --arch timm:convnext_tiny \
+        --weights ~/weights/convnext_tiny.safetensors --normalization model     # fine-tune a timm model
 
 Every :class:`geoquiz.models.training.TrainConfig` setting is an option (``--label-smoothing``,
 ``--weight-decay``, ``--no-hflip``, ``--color-jitter 0.2,0.2,0.2,0`` ...), with the papers' values
@@ -23,7 +25,7 @@ from geoquiz.cli.common import add_project_arg, open_project, progress_bar
 from geoquiz.models.training import TrainConfig
 
 _HELP = {
-    "arch": "ResNet architecture (resnet10/18/34/50/101/152)",
+    "arch": "resnet10/18/34/50/101/152, timm:NAME or torchvision:NAME (docs/models.md)",
     "integration": "single | early (4 views side by side) | medium (shared backbone, pooled features)",
     "pooling": "medium integration: mean | concat",
     "init": "imagenet | scratch | path to a GeoQuiz checkpoint or torchvision ResNet state_dict",
@@ -38,7 +40,7 @@ _HELP = {
     "hflip": "random horizontal flip (mirrors the driving side and script: a setting, on by default as in the papers)",
     "color_jitter": "brightness,contrast,saturation,hue jitter",
     "random_crop": "random resized crop: smallest kept area fraction (0 = off)",
-    "normalization": "imagenet | dataset (per-channel statistics of the training images)",
+    "normalization": "imagenet | dataset (per-channel statistics of the training images) | model (the architecture's own)",
     "scheduler": "none | cosine",
     "seed": "random seed (weights, order, augmentation)",
     "train_split": "split to train on",
@@ -69,6 +71,8 @@ def add_config_arguments(parser: argparse.ArgumentParser, defaults: TrainConfig 
     group = parser.add_argument_group("training settings (defaults: the papers' recipe)")
     for f in dataclasses.fields(TrainConfig):
         default = getattr(defaults, f.name)
+        if isinstance(default, dict):  # model_options: --model-option KEY=VALUE, see register()
+            continue
         flag = "--" + f.name.replace("_", "-")
         help_text = f"{_HELP.get(f.name, f.name)} (default {default})"
         if isinstance(default, bool):
@@ -89,15 +93,37 @@ def add_config_arguments(parser: argparse.ArgumentParser, defaults: TrainConfig 
             group.add_argument(flag, dest=f.name, type=type(default), default=default, help=help_text)
 
 
+def parse_option(text: str) -> tuple[str, object]:
+    """``KEY=VALUE`` -> ``(key, value)``; the value is read as JSON when it is JSON (numbers, true,
+    lists), else kept as text."""
+    import json
+
+    key, sep, value = text.partition("=")
+    if not sep or not key.strip():
+        raise argparse.ArgumentTypeError(f"expected KEY=VALUE (e.g. drop_path_rate=0.1), got {text!r}")
+    try:
+        return key.strip(), json.loads(value)
+    except ValueError:
+        return key.strip(), value
+
+
 def config_from_args(args: argparse.Namespace) -> TrainConfig:
-    """The :class:`TrainConfig` given by :func:`add_config_arguments`' options (validated)."""
-    return TrainConfig(**{f.name: getattr(args, f.name) for f in dataclasses.fields(TrainConfig)})
+    """The :class:`TrainConfig` given by :func:`add_config_arguments`' options (validated);
+    ``--weights`` sets ``init``, ``--model-option`` the model options."""
+    values = {
+        f.name: getattr(args, f.name)
+        for f in dataclasses.fields(TrainConfig)
+        if f.name != "model_options" and hasattr(args, f.name)
+    }
+    if getattr(args, "weights", None):
+        values["init"] = str(args.weights)
+    return TrainConfig(**values, model_options=dict(getattr(args, "model_option", None) or []))
 
 
 def register(sub) -> None:
     p = sub.add_parser(
         "train",
-        help="train a ResNet classifier on a project dataset (resumable, Ctrl-C to stop)",
+        help="train a ResNet, timm or torchvision classifier on a project dataset (resumable, Ctrl-C to stop)",
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
@@ -106,6 +132,21 @@ def register(sub) -> None:
     p.add_argument("--name", required=True, help="name of the new model")
     p.add_argument("--resume", action="store_true", help="continue an interrupted run of this model")
     p.add_argument("--overwrite", action="store_true", help="replace an existing model of this name")
+    p.add_argument(
+        "--weights",
+        default=None,
+        metavar="FILE",
+        help="initial weights from a local file (same as --init FILE): a timm / torchvision state dict "
+        "(.safetensors or .pth) or a GeoQuiz checkpoint",
+    )
+    p.add_argument(
+        "--model-option",
+        action="append",
+        type=parse_option,
+        default=[],
+        metavar="KEY=VALUE",
+        help="a timm / torchvision constructor keyword (e.g. drop_path_rate=0.1) or target_layer=PATH; repeatable",
+    )
     add_config_arguments(p)
     p.set_defaults(func=run)
 

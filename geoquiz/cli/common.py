@@ -21,10 +21,18 @@ def add_project_arg(parser: argparse.ArgumentParser) -> None:
         default=None,
         help=f"project folder (default: the demo project, {demo_project_dir()})",
     )
+    parser.add_argument(
+        "--read-only",
+        action="store_true",
+        default=None,
+        help="open the project read-only (automatic when its folder or database cannot be written)",
+    )
 
 
 def open_project(args: argparse.Namespace, *, create: bool = False) -> Project:
-    return Project.open(args.project or demo_project_dir(), create=create)
+    return Project.open(
+        args.project or demo_project_dir(), create=create, read_only=getattr(args, "read_only", None)
+    )
 
 
 @contextmanager

@@ -3,21 +3,60 @@
 Every array is RGB ``uint8`` in HWC layout. EXIF orientation is applied when reading, so the array,
 :func:`image_size` and what a person sees in a viewer agree. Missing, unreadable, corrupt or
 unsupported files raise :class:`geoquiz.errors.DatasetImportError` naming the path.
+
+**Bit depth.** Images with more than 8 bits per sample are scaled, never clipped: 16-bit grey
+(``I;16``) and 16-bit colour are mapped ``v -> round(v / 257)`` (0..65535 onto 0..255); 32-bit
+integer images (``I``) holding values in 0..65535 likewise, other ranges are stretched min..max;
+float images (``F``) in [0, 1] are multiplied by 255, in [0, 255] taken as they are, otherwise
+stretched min..max (NaN -> 0). Grey becomes three equal channels.
+
+**Pixel limit.** Before anything is decoded, the size in the file's header is checked against a
+pixel-count limit (width x height, default :data:`DEFAULT_MAX_PIXELS`, Pillow's own default), so a
+small file claiming a huge picture (a decompression bomb) is refused without allocating it. The
+check is explicit and per call (no warning filters, so it holds in every thread); the limit is the
+argument ``max_pixels`` or else the process-wide :func:`max_image_pixels` (set from a project's
+``[limits] max_image_pixels`` when it is opened). It cannot exceed :data:`HARD_MAX_PIXELS`, where
+Pillow itself refuses to open a file.
 """
 
 from __future__ import annotations
 
 import os
 import tempfile
-import warnings
 from pathlib import Path
 
 import numpy as np
 
+from geoquiz.config import (
+    DEFAULT_MAX_IMAGE_PIXELS,
+    HARD_MAX_IMAGE_PIXELS,
+    max_image_pixels,
+    set_max_image_pixels,
+)
 from geoquiz.errors import DatasetImportError
+
+__all__ = [
+    "DEFAULT_MAX_PIXELS",
+    "HARD_MAX_PIXELS",
+    "IMAGE_EXTENSIONS",
+    "ImageReadError",
+    "image_size",
+    "is_image_file",
+    "max_image_pixels",
+    "read_image",
+    "read_thumbnail",
+    "set_max_image_pixels",
+    "verify_image",
+    "write_image",
+]
 
 #: File extensions (lower case, with dot) that the importers treat as images.
 IMAGE_EXTENSIONS: tuple[str, ...] = (".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff")
+
+#: Default pixel-count limit: Pillow's ``Image.MAX_IMAGE_PIXELS`` default (about 89.5 Mpx, e.g. 9459 x 9459).
+DEFAULT_MAX_PIXELS = DEFAULT_MAX_IMAGE_PIXELS
+#: The highest limit that can be set: Pillow refuses to open anything over twice its default.
+HARD_MAX_PIXELS = HARD_MAX_IMAGE_PIXELS
 
 # EXIF orientations 5..8 swap width and height.
 _TRANSPOSED_ORIENTATIONS = {5, 6, 7, 8}
@@ -37,23 +76,77 @@ def is_image_file(path: str | Path) -> bool:
     return Path(path).suffix.lower() in IMAGE_EXTENSIONS
 
 
-def _open(path: Path):
+def _open(path: Path, max_pixels: int | None = None):
+    """Open ``path`` (header only) and check its pixel count before anything is decoded."""
     from PIL import Image, UnidentifiedImageError
 
-    if not path.exists():
-        raise ImageReadError(path, "image file not found")
-    if path.is_dir():
-        raise ImageReadError(path, "expected an image file but found a folder")
+    limit = max_image_pixels() if max_pixels is None else max_pixels
     try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("error", Image.DecompressionBombWarning)
-            return Image.open(path)
+        if not path.exists():
+            raise ImageReadError(path, "image file not found")
+        if path.is_dir():
+            raise ImageReadError(path, "expected an image file but found a folder")
+    except (OSError, ValueError) as exc:  # an unusable path (embedded NUL, too long, no permission)
+        raise ImageReadError(path, f"cannot use this path ({exc})") from exc
+    try:
+        img = Image.open(path)
     except UnidentifiedImageError as exc:
         raise ImageReadError(path, "not an image, or an unsupported image format") from exc
-    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
-        raise ImageReadError(path, "image is implausibly large (decompression bomb?)") from exc
-    except OSError as exc:
-        raise ImageReadError(path, f"cannot read the file ({exc.strerror or exc})") from exc
+    except Image.DecompressionBombError as exc:
+        raise ImageReadError(
+            path, f"image is implausibly large ({exc}); GeoQuiz's limit is {limit:,} pixels"
+        ) from exc
+    except (OSError, ValueError, SyntaxError) as exc:
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else exc
+        raise ImageReadError(path, f"cannot read the file ({reason})") from exc
+    w, h = img.size
+    if w * h > limit:
+        img.close()
+        raise ImageReadError(
+            path,
+            f"image is {w:,} x {h:,} = {w * h:,} pixels, over the limit of {limit:,} "
+            "(a decompression bomb? the limit is [limits] max_image_pixels in project.toml)",
+        )
+    return img
+
+
+def _scale16(values: np.ndarray) -> np.ndarray:
+    return np.round(values.astype(np.float64) / 257.0).clip(0, 255).astype(np.uint8)
+
+
+def _stretch(values: np.ndarray) -> np.ndarray:
+    lo, hi = float(values.min()), float(values.max())
+    if hi <= lo:
+        return np.zeros(values.shape, np.uint8)
+    return np.round((values - lo) * (255.0 / (hi - lo))).clip(0, 255).astype(np.uint8)
+
+
+def _wide_to_uint8(arr: np.ndarray, mode: str) -> np.ndarray:
+    """A 16-bit, 32-bit integer or float single-channel array as uint8 (see the module docstring)."""
+    if mode.startswith("I;16"):
+        return _scale16(arr)
+    if mode == "F":
+        values = np.nan_to_num(arr.astype(np.float64), nan=0.0, posinf=0.0, neginf=0.0)
+        lo, hi = (float(values.min()), float(values.max())) if values.size else (0.0, 0.0)
+        if lo >= 0.0 and hi <= 1.0:
+            return np.round(values * 255.0).astype(np.uint8)
+        if lo >= 0.0 and hi <= 255.0:
+            return np.round(values).astype(np.uint8)
+        return _stretch(values)
+    values = arr.astype(np.int64)  # mode "I": 32-bit signed
+    if values.size and values.min() >= 0 and values.max() <= 65535:
+        return _scale16(values)
+    return _stretch(values.astype(np.float64)) if values.size else values.astype(np.uint8)
+
+
+def _rgb_array(img) -> np.ndarray:
+    """A loaded Pillow image as RGB uint8 HWC: wide modes scaled (module docstring), others converted."""
+    mode = img.mode
+    if mode.startswith("I;16") or mode in ("I", "F"):
+        grey = _wide_to_uint8(np.asarray(img), mode)
+        return np.repeat(grey[:, :, None], 3, axis=2)
+    rgb = img.convert("RGB") if mode != "RGB" else img
+    return np.asarray(rgb, dtype=np.uint8)
 
 
 def _orientation(img) -> int:
@@ -63,23 +156,24 @@ def _orientation(img) -> int:
         return 1
 
 
-def read_image(path: str | Path) -> np.ndarray:
+def read_image(path: str | Path, *, max_pixels: int | None = None) -> np.ndarray:
     """Decode the whole file and return it as RGB uint8 HWC (EXIF orientation applied).
 
-    Greyscale, palette, RGBA (alpha dropped, composited on nothing) and 16-bit images are converted.
-    Raises :class:`DatasetImportError` naming ``path`` if it is missing, truncated or not an image.
+    Greyscale, palette and RGBA (alpha dropped, composited on nothing) are converted; 16-bit,
+    32-bit and float images are scaled to 8 bits (module docstring). Raises
+    :class:`DatasetImportError` naming ``path`` if it is missing, truncated, not an image, or over
+    the pixel limit (``max_pixels``, default :func:`max_image_pixels`).
     """
     from PIL import ImageOps
 
     path = Path(path)
-    img = _open(path)
+    img = _open(path, max_pixels)
     try:
         with img:
             img.load()
             if _orientation(img) != 1:
                 img = ImageOps.exif_transpose(img)
-            rgb = img.convert("RGB") if img.mode != "RGB" else img
-            arr = np.asarray(rgb, dtype=np.uint8)
+            arr = _rgb_array(img)
     except (OSError, SyntaxError, ValueError) as exc:
         raise ImageReadError(path, f"corrupt or truncated image ({exc})") from exc
     if arr.ndim != 3 or arr.shape[2] != 3 or arr.shape[0] == 0 or arr.shape[1] == 0:
@@ -87,13 +181,14 @@ def read_image(path: str | Path) -> np.ndarray:
     return np.ascontiguousarray(arr)
 
 
-def verify_image(path: str | Path) -> tuple[int, int]:
+def verify_image(path: str | Path, *, max_pixels: int | None = None) -> tuple[int, int]:
     """Fully decode ``path`` to prove it is a readable image; return its displayed ``(width, height)``.
 
-    Cheaper than :func:`read_image` (no colour conversion or copy), same errors.
+    Cheaper than :func:`read_image` (no colour conversion or copy), same errors; the pixel limit is
+    checked from the header before decoding (safe to call from several threads at once).
     """
     path = Path(path)
-    img = _open(path)
+    img = _open(path, max_pixels)
     try:
         with img:
             img.load()
@@ -106,17 +201,17 @@ def verify_image(path: str | Path) -> tuple[int, int]:
     return (h, w) if orientation in _TRANSPOSED_ORIENTATIONS else (w, h)
 
 
-def image_size(path: str | Path) -> tuple[int, int]:
+def image_size(path: str | Path, *, max_pixels: int | None = None) -> tuple[int, int]:
     """``(width, height)`` in pixels as displayed (EXIF orientation applied), read from the header only."""
     path = Path(path)
-    img = _open(path)
+    img = _open(path, max_pixels)
     with img:
         w, h = img.size
         orientation = _orientation(img)
     return (h, w) if orientation in _TRANSPOSED_ORIENTATIONS else (w, h)
 
 
-def read_thumbnail(path: str | Path, size: int = 128) -> np.ndarray:
+def read_thumbnail(path: str | Path, size: int = 128, *, max_pixels: int | None = None) -> np.ndarray:
     """A downscaled RGB uint8 HWC copy whose longer side is at most ``size`` pixels (aspect kept).
 
     Uses JPEG draft decoding, so it is much faster than :func:`read_image` on large photos.
@@ -124,14 +219,14 @@ def read_thumbnail(path: str | Path, size: int = 128) -> np.ndarray:
     from PIL import Image, ImageOps
 
     path = Path(path)
-    img = _open(path)
+    img = _open(path, max_pixels)
     try:
         with img:
             img.draft("RGB", (size, size))
             img.load()
             if _orientation(img) != 1:
                 img = ImageOps.exif_transpose(img)
-            rgb = img.convert("RGB") if img.mode != "RGB" else img
+            rgb = Image.fromarray(_rgb_array(img))
             rgb.thumbnail((size, size), Image.Resampling.BILINEAR)
             return np.ascontiguousarray(np.asarray(rgb, dtype=np.uint8))
     except (OSError, SyntaxError, ValueError) as exc:

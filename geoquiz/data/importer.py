@@ -235,7 +235,7 @@ def _csv_header(path: Path, delimiter: str) -> list[str]:
     try:
         with open(path, newline="", encoding="utf-8-sig") as fh:
             return [h.strip() for h in next(csv.reader(fh, delimiter=delimiter), [])]
-    except (OSError, UnicodeDecodeError):
+    except (OSError, UnicodeDecodeError, csv.Error, TypeError):  # scan_csv then reports the problem
         return []
 
 
@@ -278,7 +278,7 @@ def _finish(
         problems += _unknown_labels(candidates, class_list)
     problems += _duplicates(candidates)
     candidates = _drop(candidates, problems)
-    problems += _verify(candidates, reporter)
+    problems += _verify(candidates, reporter, _pixel_limit(project))
     candidates = _drop(candidates, problems)
     if kind == "4view":
         problems += _incomplete_locations(candidates)
@@ -363,15 +363,22 @@ def _duplicates(candidates: list[Candidate]) -> list[Problem]:
     return out
 
 
-def _verify(candidates: list[Candidate], reporter: Reporter | None) -> list[Problem]:
-    """Decode every image (thread pool; Pillow releases the GIL) and record width and height."""
+def _pixel_limit(project: Any) -> int | None:
+    """The project's ``[limits] max_image_pixels`` (None: the process-wide limit)."""
+    limits = getattr(getattr(project, "settings", None), "limits", None)
+    return getattr(limits, "max_image_pixels", None)
+
+
+def _verify(candidates: list[Candidate], reporter: Reporter | None, max_pixels: int | None) -> list[Problem]:
+    """Decode every image (thread pool; Pillow releases the GIL) and record width and height. Each
+    file's pixel count is checked from its header, before decoding, against ``max_pixels``."""
     total = len(candidates)
     problems: list[Problem] = []
     every = max(1, total // 100)
 
     def check(c: Candidate) -> tuple[Candidate, tuple[int, int] | str]:
         try:
-            return c, verify_image(c.path)
+            return c, verify_image(c.path, max_pixels=max_pixels)
         except ImageReadError as exc:
             return c, exc.reason
 

@@ -95,6 +95,8 @@ def scan_folder(root: str | Path, *, four_view: bool = False) -> FolderScan:
     ``<split>/<label>/<name>``). 4-view: each file's stem ends in ``_north``/``_east``/``_south``/``_west``
     (``<id>_north.jpg``), or a location is a folder holding ``north.jpg`` ... ``west.jpg``; the location
     key is ``<label>/<id>`` (``<split>/<label>/<id>``) and the image key ``<location key>_<view>``. Non-image files are ignored and listed; hidden files are skipped.
+    A class folder without image files is a :class:`Problem` (the importer stops on it, or skips and lists
+    it with ``skip_bad``), never dropped silently.
     """
     root = Path(root).expanduser().resolve()
     if not root.is_dir():
@@ -105,9 +107,11 @@ def scan_folder(root: str | Path, *, four_view: bool = False) -> FolderScan:
     ignored = [
         f"{p}: not inside a label folder" for p in sorted(root.iterdir()) if p.is_file() and _visible(p.name)
     ]
+    empty: list[Problem] = []
     for split, label_dir in label_dirs:
         label = label_dir.name
         prefix = label_dir.relative_to(root).as_posix()  # <label> or <split>/<label>
+        counts = (len(candidates), len(problems), len(ignored))
         for dirpath, dirnames, filenames in os.walk(label_dir):
             dirnames[:] = sorted(d for d in dirnames if _visible(d))
             for fname in sorted(filenames):
@@ -133,9 +137,13 @@ def scan_folder(root: str | Path, *, four_view: bool = False) -> FolderScan:
                     cand.location_key, cand.view = f"{prefix}/{loc}", view
                     cand.key = f"{prefix}/{loc}_{view}"
                 candidates.append(cand)
+        if (len(candidates), len(problems)) == counts[:2]:
+            others = len(ignored) - counts[2]
+            note = f" ({others} other file{'s' if others != 1 else ''} ignored)" if others else ""
+            empty.append(Problem(str(label_dir), f"class folder {label!r} has no image files{note}"))
     if not candidates and not problems:
         raise DatasetImportError(f"no image files found under {root}")
-    return FolderScan(candidates, problems, ignored, split_first)
+    return FolderScan(candidates, problems + empty, ignored, split_first)
 
 
 def _four_view_name(path: Path, label_dir: Path) -> tuple[str, str] | None:
@@ -255,6 +263,15 @@ class _Finder:
         return f"{self.folder}/{stem}" + "{" + ",".join(self.extensions) + "}"
 
 
+def check_delimiter(delimiter: str, csv_path: Path | str) -> None:
+    """Raise :class:`DatasetImportError` unless ``delimiter`` is one character that can separate fields."""
+    if not isinstance(delimiter, str) or len(delimiter) != 1 or delimiter in '"\r\n\x00 ':
+        raise DatasetImportError(
+            f"{csv_path}: the field delimiter must be one character other than a quote, a space or a "
+            f"line break (',' ';' '|' or a tab), got {delimiter!r}"
+        )
+
+
 def scan_csv(
     csv_path: str | Path,
     columns: CsvColumns = CsvColumns(),
@@ -268,6 +285,7 @@ def scan_csv(
     csv_path = Path(csv_path).expanduser().resolve()
     if not csv_path.is_file():
         raise DatasetImportError(f"CSV manifest not found: {csv_path}")
+    check_delimiter(delimiter, csv_path)
     folder = Path(image_dir).expanduser().resolve() if image_dir else default_image_dir(csv_path)
     if not folder.is_dir():
         raise DatasetImportError(f"image folder not found: {folder}")

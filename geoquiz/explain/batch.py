@@ -31,10 +31,13 @@ def explain_dataset(
     (``None`` = all splits), every method and every segmenter, stored in the project's cache.
 
     ``engine``: where the per-sample work runs (:mod:`geoquiz.engine`; default the local engine, in
-    this process, reusing the cache as the app does). Samples already explained with these settings
+    this process, reusing the cache as the app does). Every SAM-family segmenter is loaded first
+    (:meth:`Explainer.check_segmenters`): a bad checkpoint raises before any work. Samples already
+    explained with these settings
     are skipped (:meth:`Explainer.explained`); a sample that fails (a corrupt image ...) is listed
-    with its error and the run goes on. Returns a summary: counts, elements, cache statistics,
-    seconds, the engine, skipped and failed samples.
+    with its error and the run goes on. Returns a summary: counts, elements, every method's resolved
+    parameters (``method_params``, as the maps are keyed on), cache statistics, seconds, the engine,
+    skipped and failed samples.
     """
     from geoquiz.data.dataset import get_dataset, load_items, load_locations
     from geoquiz.engine import LocalEngine, run_items
@@ -47,6 +50,7 @@ def explain_dataset(
     segmenters = list(dict.fromkeys(segmenters))
     if not methods or not segmenters:
         raise GeoQuizError("explain needs at least one method and one segmenter")
+    ex.check_segmenters(segmenters)  # a bad SAM checkpoint stops here, before any map is computed
     info = get_dataset(project.db, dataset)
     four = ex.n_views == 4
     if four and not info.is_four_view:
@@ -91,6 +95,7 @@ def explain_dataset(
         "split": split,
         "samples": len(samples),
         "methods": list(methods),
+        "method_params": ex.resolved_method_params(methods),
         "segmenters": list(segmenters),
         "elements": n_elements,
         "stats": dict(ex.stats),

@@ -82,7 +82,8 @@ class MapBlobs:
 @dataclass(frozen=True)
 class SegmentBlobs:
     """One segmenter's segments of one sample (per view). ``method`` is the guiding method of a
-    ``:guided`` segmenter (else None); its keys are completed by the driver with the stored map ids."""
+    ``:guided`` segmenter (else None); its keys are completed by the driver with the stored map ids.
+    ``coverage``: per view, the fraction of pixels inside the union of the segments."""
 
     segmenter: str
     method: str | None
@@ -91,6 +92,7 @@ class SegmentBlobs:
     params: dict
     n_segments: tuple[int, ...]
     npz: tuple[bytes, ...]
+    coverage: tuple[float, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -122,6 +124,17 @@ class SampleExplanation:
             if e.method == method and e.segmenter == segmenter:
                 return e.elements
         raise KeyError(f"no elements for {method} x {segmenter}")
+
+    def segment_stats(self, method: str, segmenter: str) -> tuple[int, float]:
+        """``(segments, coverage)`` of a method x segmenter: segments summed over the views and the
+        mean over views of the fraction of pixels inside their union (the guiding method matters
+        only for ``:guided`` segmenters)."""
+        found = [s for s in self.segments if s.segmenter == segmenter and s.method in (None, method)]
+        if not found:
+            raise KeyError(f"no segments for {segmenter}")
+        s = next((x for x in found if x.method == method), found[0])
+        cov = float(np.mean(s.coverage)) if s.coverage else float("nan")
+        return int(sum(s.n_segments)), cov
 
     def map_shape(self, method: str) -> tuple[int, int]:
         return next(m.shape for m in self.maps if m.method == method)

@@ -9,7 +9,6 @@ import dataclasses
 import os
 from collections import Counter
 from collections.abc import Sequence
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -52,11 +51,30 @@ def rank_elements(
     threshold = salient_threshold([h.values for h in maps], params.top_p) if joint else None
     per_view = [select_elements(h.values, s, params, h.view, threshold) for h, s in zip(maps, segs)]
     # rank the views' elements together, as geoquiz.elements.merge_views does, keeping segment indices
-    flat = [(e, i) for picked in per_view for i, e in picked]
+    flat = [(_named(e, s[i]), i) for picked, s in zip(per_view, segs) for i, e in picked]
     flat.sort(key=lambda p: (-p[0].score, VIEWS.index(p[0].view) if p[0].view else 0, p[0].rank))
     if joint and params.max_elements:
         flat = flat[: params.max_elements]
     return [(dataclasses.replace(e, rank=r), i) for r, (e, i) in enumerate(flat, start=1)]
+
+
+def segment_coverage(segments: Sequence[Segment]) -> float:
+    """Fraction of the image's pixels inside the union of its segments' masks (0 for none)."""
+    if not segments:
+        return 0.0
+    union = np.zeros(segments[0].mask.shape, dtype=bool)
+    for s in segments:
+        union |= s.mask
+    return float(union.mean())
+
+
+def _named(element: Element, segment: Segment) -> Element:
+    """The element with its segment's concept, tag and concept score (concept-prompted segmenters)."""
+    if segment.concept is None:
+        return element
+    return dataclasses.replace(
+        element, concept=segment.concept, tag=segment.tag, concept_score=float(segment.quality)
+    )
 
 
 class ExplainCore:
@@ -82,7 +100,9 @@ class ExplainCore:
         self.model_hash = model_hash
         self.spec = spec
         self.device = device
-        self.method_params = dict(method_params or {})
+        from geoquiz.attribution.params import check_method_params
+
+        self.method_params = check_method_params(method_params)
         self.segmenter_params = dict(segmenter_params or {})
         self.segmenter_settings = segmenter_settings or SegmenterSettings()
         self.segmenter_objects = dict(segmenter_objects or {})
@@ -187,6 +207,22 @@ class ExplainCore:
             base, self.segmenter_settings, self.device, **self.segmenter_params.get(base, {})
         )
 
+    def check_segmenters(self, segmenters: Sequence[str], *, load: bool = True) -> None:
+        """Fail before any work when a requested segmenter cannot run. Every name is checked cheaply
+        (:func:`geoquiz.segmentation.require_ready`: package, checkpoint set and present, SAM3's
+        checkpoint folder); with ``load`` (the default) each model is also loaded now, so a
+        checkpoint of the wrong model stops the run with one :class:`~geoquiz.errors.CheckpointError`
+        naming the file. Loaded segmenters are cached per process, so the run then uses them
+        without loading again."""
+        from geoquiz.segmentation import parse_segmenter, require_ready
+
+        require_ready(segmenters, self.segmenter_settings, skip=tuple(self.segmenter_objects))
+        if load:
+            for name in dict.fromkeys(parse_segmenter(s)[0] for s in segmenters):
+                seg_load = getattr(self.segmenter(name), "load", None)
+                if callable(seg_load):
+                    seg_load()
+
     def _target_name(self, target: int | str | None) -> str:
         if target is None:
             return PREDICTED
@@ -220,12 +256,11 @@ class ExplainCore:
 
     def seg_key_parts(self, sample: ImageItem | Location, segmenter: str) -> list[tuple]:
         """Per view, the parts of the segmentation key other than the guide (see :func:`seg_keys`)."""
-        from geoquiz.segmentation import SEGMENTERS, checkpoint_path, parse_segmenter
+        from geoquiz.segmentation import SEGMENTERS, checkpoint_id, checkpoint_path, parse_segmenter
 
         name, _ = parse_segmenter(segmenter)
         seg = self.segmenter(segmenter)
-        ckpt = checkpoint_path(name, self.segmenter_settings)
-        ckpt_id = [Path(ckpt).name, Path(ckpt).stat().st_size] if ckpt and Path(ckpt).is_file() else None
+        ckpt_id = checkpoint_id(checkpoint_path(name, self.segmenter_settings))
         size = self.spec.input_size if self.spec else None
         return [
             (file_hash(it.path), size, segmenter, seg.params, ckpt_id, SEGMENTERS[name].arch)
@@ -327,6 +362,7 @@ class ExplainCore:
                             params=dict(self.segmenter(segmenter).params),
                             n_segments=tuple(len(s) for s in seg_values[skey]),
                             npz=tuple(b for _, b in computed),
+                            coverage=tuple(segment_coverage(s) for s in seg_values[skey]),
                         )
                     )
                 records = rank_elements(heat[method], seg_values[skey], params)

@@ -13,6 +13,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from geoquiz.boxes import Box
 from geoquiz.config import ElementSettings, SegmenterSettings
 from geoquiz.db import now, transaction
@@ -31,12 +33,30 @@ from geoquiz.progress import Reporter
 from geoquiz.types import Element, Heatmap, ImageItem, Location, Segment
 
 
+def with_vocabulary(segmenter_params: dict[str, dict] | None, project: Any) -> dict[str, dict]:
+    """``segmenter_params`` with the project's concept vocabulary (``[concepts] vocabulary``, resolved
+    against the project folder) for every concept-prompted segmenter that is not given one."""
+    from geoquiz.segmentation import SEGMENTERS
+    from geoquiz.segmentation.concepts import resolve_vocabulary_path
+
+    out = {k: dict(v) for k, v in (segmenter_params or {}).items()}
+    setting = project.settings.concepts.vocabulary
+    if setting:
+        path = str(resolve_vocabulary_path(setting, project.root))
+        for name, info in SEGMENTERS.items():
+            if info.concepts:
+                out.setdefault(name, {}).setdefault("concepts", path)
+    return out
+
+
 class Explainer(ExplainCore):
     """Cached attributions, segmentations and elements for model ``model_name`` of ``project``.
 
     ``method_params`` / ``segmenter_params``: per-name keyword settings (e.g.
     ``{"scorecam": {"channels": 128}}``, ``{"sam_vit_b": {"points_per_side": 16}}``);
-    ``segmenter_settings``: checkpoint paths (default: the project's settings);
+    ``segmenter_settings``: checkpoint paths (default: the project's settings); concept-prompted
+    segmenters (SAM3) get the project's concept vocabulary (``[concepts] vocabulary``) unless
+    ``segmenter_params`` names one;
     ``segmenter_objects``: ready segmenters to use for these names instead of building them from
     the registry (custom segmenters, benchmarks, tests). One instance per thread: it uses the
     project's database connection.
@@ -57,6 +77,7 @@ class Explainer(ExplainCore):
         from geoquiz.models.store import get_model
 
         info = get_model(project.db, model_name)
+        segmenter_params = with_vocabulary(segmenter_params, project)
         super().__init__(
             model_name,
             model_hash=file_hash(info.resolve(project.root)),
@@ -254,6 +275,32 @@ class Explainer(ExplainCore):
         """Segments of each view (at S x S), one list per view; ``method`` only for ``:guided``."""
         return [s for _, s in self._seg_records(sample, segmenter, method, target, None, reporter)]
 
+    def segment_stats(
+        self,
+        sample: ImageItem | Location,
+        segmenter: str,
+        method: str | None = None,
+        params: ElementSettings | None = None,
+    ) -> tuple[int, float]:
+        """``(segments, coverage)`` of the sample's (cached) segmentation: the number of segments
+        over all views and the mean over views of the fraction of pixels inside their union. The
+        segmentation :meth:`element_records` has just used is not read again."""
+        from geoquiz.explain.core import segment_coverage
+
+        key = self._memo_key(sample, segmenter, method, params)
+        memo = getattr(self, "_last_segs", None)
+        segs = memo[1] if memo is not None and memo[0] == key else None
+        if segs is None:
+            segs = self._seg_records(sample, segmenter, method, None, params)
+        return sum(len(s) for _, s in segs), float(np.mean([segment_coverage(s) for _, s in segs]))
+
+    def _memo_key(self, sample, segmenter, method, params) -> tuple:
+        from geoquiz.segmentation import parse_segmenter
+
+        guided = parse_segmenter(segmenter)[1]
+        top_p = (params or self.project.settings.elements).top_p
+        return (type(sample).__name__, sample.id, sample.key, segmenter, method if guided else None, top_p)
+
     # --- elements ---------------------------------------------------------------------------
     def elements(
         self,
@@ -287,6 +334,8 @@ class Explainer(ExplainCore):
         params = params or self.project.settings.elements
         maps = self._map_records(sample, method, target, reporter)
         segs = self._seg_records(sample, segmenter, method, target, params, reporter)
+        if target is None:
+            self._last_segs = (self._memo_key(sample, segmenter, method, params), segs)
         pkey = element_params_key(params, len(maps) > 1)
         db = self.project.db
         pairs = [(m[0], s[0]) for m, s in zip(maps, segs)]
@@ -325,8 +374,9 @@ class Explainer(ExplainCore):
                 mid, sid = view_of[e.view]
                 db.execute(
                     "INSERT INTO elements (attribution_map_id, segmentation_id, params_key, rank, x0, y0, x1, y1, score, overlap, "
-                    "mean_attr, centre_attr, view, segment_index, segment_x0, segment_y0, segment_x1, segment_y1, segment_area) "
-                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    "mean_attr, centre_attr, view, segment_index, segment_x0, segment_y0, segment_x1, segment_y1, segment_area, "
+                    "concept, tag, concept_score) "
+                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                     [
                         mid,
                         sid,
@@ -341,6 +391,9 @@ class Explainer(ExplainCore):
                         seg_index,
                         *e.segment_box.as_tuple(),
                         e.segment_area,
+                        e.concept,
+                        e.tag,
+                        e.concept_score,
                     ],
                 )
         self.stats["elements_computed"] += len(pairs)
@@ -350,7 +403,7 @@ class Explainer(ExplainCore):
         for mid, sid in pairs:
             rows = self.project.db.execute(
                 "SELECT rank, x0, y0, x1, y1, score, overlap, mean_attr, centre_attr, view, segment_index, "
-                "segment_x0, segment_y0, segment_x1, segment_y1, segment_area FROM elements "
+                "segment_x0, segment_y0, segment_x1, segment_y1, segment_area, concept, tag, concept_score FROM elements "
                 "WHERE attribution_map_id = ? AND segmentation_id = ? AND params_key = ?",
                 [mid, sid, pkey],
             ).fetchall()
@@ -365,6 +418,9 @@ class Explainer(ExplainCore):
                     segment_box=Box(*r[11:15]),
                     segment_area=int(r[15]),
                     view=r[9],
+                    concept=r[16],
+                    tag=r[17],
+                    concept_score=None if r[18] is None else float(r[18]),
                 )
                 out.append((e, int(r[10])))
         out.sort(key=lambda pair: pair[0].rank)

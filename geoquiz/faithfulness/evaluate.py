@@ -36,6 +36,10 @@ class Selection:
     segmenter: str
     elements: tuple[Element, ...]
     tag: object = None  # copied into the rows as ``tag`` when set (e.g. the top-p of a sweep)
+    #: the segmenter's output on the image, copied into the rows when set: segments over all views
+    #: and the fraction of pixels inside their union
+    n_segments: int | None = None
+    segment_coverage: float | None = None
 
 
 @dataclass
@@ -132,6 +136,9 @@ def evaluate_image(
                 }
                 if sel.tag is not None:
                     row["tag"] = sel.tag
+                if sel.n_segments is not None:
+                    row["n_segments"] = sel.n_segments
+                    row["segment_coverage"] = sel.segment_coverage
                 pending.append((row, plan.add(frame.removal(test, boxes))))
             if options.curves and (selection == "guided" or repeat < options.curve_repeats):
                 for test in TESTS:

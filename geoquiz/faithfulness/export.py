@@ -7,11 +7,17 @@ Files written to ``out_dir`` (prefix ``faithfulness_run<ID>``):
 ``_comparison.csv``   :func:`~geoquiz.faithfulness.stats.compare` (paired differences, Wilcoxon)
 ``_per_class.csv``    :func:`~geoquiz.faithfulness.stats.per_class`
 ``_curves.csv``       every curve step; ``_curve_auc.csv`` mean normalised AUCs with CIs
+``_segmenters.csv``   :func:`~geoquiz.faithfulness.stats.segmenter_summary` (segments, coverage and
+                      elements per image, per method x segmenter)
+``_config.json``      the run's configuration as recorded: model, dataset, split, methods, segmenters,
+                      every method's resolved parameters (``method_params``), fill, repeats, seeds,
+                      element settings; its status and where its top-p came from
 
 CSVs go through :func:`geoquiz.csvio.write_csv`: UTF-8, written to a temp file and renamed,
 and text cells a spreadsheet would run as a formula (a leading ``=``, ``+``, ``-``, ``@``) quoted.
 ``_figure2.<fmt>``    bars by method (first segmenter), ``_figure3.<fmt>`` bars by segmenter
-                      (Grad-CAM++ or the first method), ``_curve_plot.<fmt>`` progressive curves
+                      (Grad-CAM++ or the first method), ``_curve_plot.<fmt>`` progressive curves,
+                      ``_segmenters.<fmt>`` segment counts and coverage per segmenter
 """
 
 from __future__ import annotations
@@ -54,11 +60,27 @@ def export_run(
     step(reporter, 0, 3, "statistics")
     summary = stats.summarise(df)
     curve_summary = stats.curve_summary(curves) if len(curves) else None
+    segmenters = stats.segmenter_summary(df)
     if "csv" in formats:
+        from geoquiz.csvio import write_json
+
+        record = {
+            "run_id": run.id,
+            "model": run.model,
+            "dataset": run.dataset,
+            "split": run.split,
+            "status": run.status,
+            "created_at": run.created_at,
+            "finished_at": run.finished_at,
+            "top_p_source": run.summary.get("top_p_source"),
+            "config": run.config,
+        }
+        written.append(write_json(record, out / f"{prefix}_config.json"))
         written.append(_write_csv(df, out / f"{prefix}_results.csv"))
         written.append(_write_csv(summary, out / f"{prefix}_summary.csv"))
         written.append(_write_csv(stats.compare(df), out / f"{prefix}_comparison.csv"))
         written.append(_write_csv(stats.per_class(df), out / f"{prefix}_per_class.csv"))
+        written.append(_write_csv(segmenters, out / f"{prefix}_segmenters.csv"))
         if len(curves):
             written.append(_write_csv(curves, out / f"{prefix}_curves.csv"))
             written.append(_write_csv(curve_summary, out / f"{prefix}_curve_auc.csv"))
@@ -73,6 +95,9 @@ def export_run(
             figures.save_figure(
                 figures.comparison_charts(summary, group_by="segmenter"), out / f"{prefix}_figure3.{fmt}"
             )
+        )
+        written.append(
+            figures.save_figure(figures.segmenter_charts(segmenters), out / f"{prefix}_segmenters.{fmt}")
         )
         if curve_summary is not None and len(curve_summary):
             written.append(

@@ -59,6 +59,22 @@ class LineChart:
     ymax: float = 1.0
 
 
+SELECTION_NAMES = {"guided": "model's elements", "random": "random boxes, same coverage"}
+
+
+def display_name(kind: str, name: str) -> str:
+    """How a ``method`` or ``segmenter`` id is shown in figures (``gradcampp`` -> ``Grad-CAM++``);
+    the ids stay in the data and the CSVs."""
+    from geoquiz.attribution import method_label
+    from geoquiz.segmentation import segmenter_label
+
+    if kind == "method":
+        return method_label(name)
+    if kind == "segmenter":
+        return segmenter_label(name)
+    return name
+
+
 def comparison_charts(
     summary, *, group_by: str = "method", fixed: str | None = None, metric: str = "accuracy"
 ) -> list[BarChart]:
@@ -93,10 +109,64 @@ def comparison_charts(
                     vals.append(math.nan)
                     los.append(math.nan)
                     his.append(math.nan)
-            series.append(Series(selection, tuple(vals), tuple(los), tuple(his), COLOURS[selection]))
-        title = f"{test.capitalize()} ({other} {fixed})"
-        charts.append(BarChart(title, f"{label} after {test}", groups, tuple(series)))
+            series.append(
+                Series(SELECTION_NAMES[selection], tuple(vals), tuple(los), tuple(his), COLOURS[selection])
+            )
+        title = f"{test.capitalize()} ({display_name(other, fixed)})"
+        shown = tuple(display_name(group_by, g) for g in groups)
+        charts.append(BarChart(title, f"{label} after {test}", shown, tuple(series)))
     return charts
+
+
+SEGMENT_COLOURS = {"segments": (44, 160, 44), "elements": (31, 119, 180)}
+
+
+def segmenter_charts(segmenter_summary, *, method: str | None = None) -> list[BarChart]:
+    """Segment counts and coverage per segmenter for one method (Grad-CAM++ when present, else the
+    first), from :func:`geoquiz.faithfulness.stats.segmenter_summary`: paper 000 links SAM3's
+    stronger deletion / insertion results to its many segments and larger coverage.
+
+    Two panels: segments and guided elements per image; the fraction of the image covered by the
+    segments' union and by the element boxes (95% bootstrap CIs as error bars)."""
+    if len(segmenter_summary) == 0:
+        return []
+    present = list(dict.fromkeys(segmenter_summary["method"]))
+    method = method or ("gradcampp" if "gradcampp" in present else present[0])
+    sub = segmenter_summary[segmenter_summary["method"] == method]
+    groups = tuple(display_name("segmenter", g) for g in sub["segmenter"])
+
+    def series(name: str, col: str, colour: tuple[int, int, int]) -> Series:
+        return Series(
+            name,
+            tuple(float(v) for v in sub[col]),
+            tuple(float(v) for v in sub[f"{col}_lo"]),
+            tuple(float(v) for v in sub[f"{col}_hi"]),
+            colour,
+        )
+
+    counts = (
+        series("segments", "segments", SEGMENT_COLOURS["segments"]),
+        series("elements", "elements", SEGMENT_COLOURS["elements"]),
+    )
+    top = max([v for s in counts for v in s.hi + s.values if not math.isnan(v)] or [1.0])
+    return [
+        BarChart(
+            f"Segments and elements per image ({display_name('method', method)})",
+            "count per image",
+            groups,
+            counts,
+            ymax=top * 1.1 or 1.0,
+        ),
+        BarChart(
+            f"Coverage ({display_name('method', method)})",
+            "fraction of the image",
+            groups,
+            (
+                series("segments", "segment_coverage", SEGMENT_COLOURS["segments"]),
+                series("elements", "element_coverage", SEGMENT_COLOURS["elements"]),
+            ),
+        ),
+    ]
 
 
 def curve_charts(
@@ -120,11 +190,11 @@ def curve_charts(
             r = row.iloc[0]
             ys = tuple(float(v) for v in r["curve"])
             xs = tuple(i / (len(ys) - 1) for i in range(len(ys))) if len(ys) > 1 else (0.0,)
-            name = f"{selection} (AUC {r['auc']:.3f})"
+            name = f"{SELECTION_NAMES[selection]} (AUC {r['auc']:.3f})"
             lines.append(Line(name, xs, ys, COLOURS[selection], dashed=selection == "random"))
         charts.append(
             LineChart(
-                f"Progressive {test}: {method} x {segmenter}",
+                f"Progressive {test}: {display_name('method', method)} × {display_name('segmenter', segmenter)}",
                 "fraction of elements " + ("removed" if test == "deletion" else "kept"),
                 "true-class probability",
                 tuple(lines),

@@ -18,6 +18,7 @@ process with the Explainer's cache; the Ray engine runs it on workers that compu
 explanation from scratch and send it back with the rows. Step 4 always happens here (one writer):
 the explanation goes to the cache (:meth:`geoquiz.explain.Explainer.store_explanation`) in the same
 transaction as the image's rows. Seeds are derived per image, so both engines store identical rows.
+Every SAM-family segmenter of the grid is loaded (its checkpoint checked) before the run is created.
 
 Runs are **resumable**: with ``resume=True`` (the default) an unfinished run with exactly the same
 configuration continues where it stopped (whole images only are ever stored). An image that fails
@@ -68,9 +69,16 @@ def validate(methods: Sequence[str], segmenters: Sequence[str], fill: str, repea
         raise GeoQuizError("choose at least one segmenter")
     for kind, names in (("method", methods), ("segmenter", segmenters)):
         known = _known(kind)
-        bad = [n for n in names if known is not None and n not in known]
+        # a segmenter may carry the ``:guided`` suffix; parse_segmenter checks the guided mode itself
+        bare = [n.removesuffix(":guided") if kind == "segmenter" else n for n in names]
+        bad = [n for n, b in zip(names, bare, strict=True) if known is not None and b not in known]
         if bad:
             raise GeoQuizError(f"unknown {kind}(s) {', '.join(bad)}; known: {', '.join(known or ())}")
+    if _known("segmenter") is not None:
+        from geoquiz.segmentation import parse_segmenter
+
+        for spec in segmenters:
+            parse_segmenter(spec)
     if fill not in FILLS:
         raise GeoQuizError(f"unknown fill {fill!r}; expected one of {', '.join(FILLS)}")
     if repeats < 0:
@@ -162,6 +170,7 @@ def run_grid(
     top_p_source: dict | None = None,
     explainer=None,
     engine=None,
+    method_params: dict | None = None,
 ) -> int:
     """Evaluate ``methods`` x ``segmenters`` on ``dataset``/``split`` and store the results; returns the run id.
 
@@ -174,6 +183,11 @@ def run_grid(
     ``explainer``: an existing :class:`geoquiz.explain.Explainer` for this model (to share its
     cache counters); by default one is made. ``engine``: where the per-image work runs
     (:func:`geoquiz.engine.make_engine`; default the local engine, one image per call).
+    ``method_params``: ``{method: {name: value}}`` over the defaults (:mod:`geoquiz.attribution.params`;
+    or set them on the ``explainer``). They are resolved once the model is loaded (Score-CAM's
+    ``channels="auto"`` becomes a number) and recorded in the run's configuration; an unfinished run
+    with the same settings but other method parameters is not resumed: :class:`GeoQuizError` names
+    the difference.
     """
     from geoquiz.models.store import load_project_model, model_id
 
@@ -181,6 +195,8 @@ def run_grid(
     validate(methods, segmenters, fill, repeats)
     params = params or project.settings.elements
     db = project.db
+    explainer = _explainer_with(project, model_name, device, explainer, method_params)
+    explainer.check_segmenters(segmenters)  # a bad SAM checkpoint stops here: no run row, no map
     loaded = load_project_model(project, model_name, device=device)
     units = load_units(db, dataset, split, loaded.spec.n_views, limit)
     from geoquiz.data.dataset import get_dataset
@@ -202,6 +218,7 @@ def run_grid(
         "curve_repeats": curve_repeats if curves else 0,
         "limit": limit,
         "target": "predicted",
+        "method_params": explainer.resolved_method_params(methods),
     }
     options = EvalOptions(
         repeats=repeats, seed=seed, curves=curves, curve_repeats=curve_repeats, batch_size=batch_size
@@ -213,9 +230,16 @@ def run_grid(
     run_id = None
     if resume:
         found = store.find_resumable(
-            db, model_id=mid, dataset_id=dataset_id, split=split, config=config, match_fill_params=explicit
+            db,
+            model_id=mid,
+            dataset_id=dataset_id,
+            split=split,
+            config=config,
+            match_fill_params=explicit,
+            ignore=("method_params",),
         )
         if found is not None:
+            check_same_method_params(found, config["method_params"])
             run_id, config = found.id, found.config
             fill_params = dict(found.config["fill_params"])
     if fill == "mean" and "colour" not in fill_params:
@@ -228,10 +252,6 @@ def run_grid(
         )
     else:
         store.set_status(db, run_id, "running")
-    if explainer is None:
-        from geoquiz.explain import Explainer
-
-        explainer = Explainer(project, model_name, device=device)
     try:
         source = top_p_source or {"kind": "settings"}
         counts = _evaluate_units(
@@ -258,6 +278,53 @@ def run_grid(
     summary = _summary(db, run_id, counts, params, source, explainer)
     store.finish_run(db, run_id, "incomplete" if counts["failed"] else "done", summary)
     return run_id
+
+
+def _explainer_with(project, model_name: str, device: str, explainer, method_params: dict | None):
+    """The run's Explainer: ``explainer`` (whose method parameters must agree with ``method_params``
+    when both are given) or a new one with ``method_params``."""
+    from geoquiz.attribution.params import check_method_params, differences
+
+    wanted = check_method_params(method_params)
+    if explainer is None:
+        from geoquiz.explain import Explainer
+
+        return Explainer(project, model_name, device=device, method_params=wanted)
+    if method_params is not None and differences(explainer.method_params, wanted):
+        raise GeoQuizError(
+            "give the method parameters to run_grid or set them on the explainer, not two different sets: "
+            + "; ".join(differences(explainer.method_params, wanted))
+        )
+    return explainer
+
+
+def check_same_method_params(run: store.RunInfo, resolved: dict) -> None:
+    """Refuse to continue ``run`` with other (resolved) method parameters than it recorded: its maps
+    and these would be two different explanations mixed in one run."""
+    from geoquiz.attribution.params import describe, differences
+
+    recorded = run.config.get("method_params")
+    if recorded is None:  # a run from before the parameters were recorded
+        if not any(resolved.get(m) for m in run.config.get("methods", [])):
+            return
+        raise GeoQuizError(
+            f"run #{run.id} did not record its method parameters, so it cannot be continued safely with "
+            f"{describe(resolved, run.config.get('methods'))}; start a new run (geoquiz evaluate --new)"
+        )
+    diff = differences(recorded, resolved)
+    if diff:
+        raise GeoQuizError(
+            f"run #{run.id} (unfinished, same settings) was made with other method parameters: "
+            f"{'; '.join(diff)} (recorded -> asked now). Continuing it would mix two kinds of maps in one "
+            f"run. Resume it with its own parameters (geoquiz evaluate --resume {run.id}, or pass "
+            f"--method-param {' --method-param '.join(_assignments(recorded, diff))}), or start a new "
+            "run (--new)."
+        )
+
+
+def _assignments(recorded: dict, diff: list[str]) -> list[str]:
+    keys = [d.split(":")[0] for d in diff]
+    return [f"{k}={recorded.get(k.split('.')[0], {}).get(k.split('.')[1], '?')}" for k in keys]
 
 
 def _evaluate_units(
@@ -317,7 +384,7 @@ def _evaluate_units(
 
 
 def _summary(db, run_id: int, counts: dict, params: ElementSettings, top_p_source, explainer) -> dict:
-    from geoquiz.faithfulness.stats import compare, summarise
+    from geoquiz.faithfulness.stats import compare, segmenter_summary, summarise
 
     df = store.load_run(db, run_id)
     summary: dict[str, Any] = dict(counts)
@@ -329,6 +396,7 @@ def _summary(db, run_id: int, counts: dict, params: ElementSettings, top_p_sourc
     if len(df):
         summary["results"] = _records(summarise(df, n_boot=1000))
         summary["comparison"] = _records(compare(df, n_boot=1000))
+        summary["segmenters"] = _records(segmenter_summary(df, n_boot=1000))
     return summary
 
 
@@ -343,16 +411,34 @@ def _records(df) -> list[dict]:
 
 
 def resume_run(
-    project, run_id: int, *, reporter: Reporter | None = None, device: str = "auto", engine=None
+    project,
+    run_id: int,
+    *,
+    reporter: Reporter | None = None,
+    device: str = "auto",
+    engine=None,
+    method_params: dict | None = None,
 ) -> int:
     """Continue an unfinished run from its stored configuration (whole images already stored are kept;
-    images that failed are tried again). ``engine``: as for :func:`run_grid`."""
+    images that failed are tried again), with the method parameters it recorded (on any device:
+    Score-CAM's channels were recorded as a number). ``method_params``, when given, must be those
+    (:class:`GeoQuizError` naming the difference otherwise). ``engine``: as for :func:`run_grid`."""
+    from geoquiz.attribution.params import check_method_params
+
     run = store.get_run(project.db, run_id)
     if run.kind != "grid":
         raise GeoQuizError(f"run #{run_id} is a {run.kind} run, not a faithfulness grid")
     if run.status == "done":
         raise GeoQuizError(f"run #{run_id} is already finished")
     c = run.config
+    recorded = c.get("method_params")
+    if method_params is not None:
+        asked = {
+            m: {**(recorded or {}).get(m, {}), **v} for m, v in check_method_params(method_params).items()
+        }
+        check_same_method_params(run, {**(recorded or {}), **asked})
+    elif recorded is None:
+        check_same_method_params(run, {m: _default_params(m) for m in c["methods"]})
     return run_grid(
         project,
         c["model"],
@@ -373,4 +459,11 @@ def resume_run(
         device=device,
         top_p_source=run.summary.get("top_p_source"),
         engine=engine,
+        method_params=recorded,
     )
+
+
+def _default_params(method: str) -> dict:
+    from geoquiz.attribution.params import defaults_of
+
+    return defaults_of(method)

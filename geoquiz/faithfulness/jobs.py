@@ -124,15 +124,16 @@ class GridJob(ExplainerJob):
                 frame_shape = tuple(maps[0].values.shape[:2])
                 for segmenter in self.segmenters:
                     elements = core.elements(unit, method, segmenter, self.params)
-                    selections.append(Selection(method, segmenter, tuple(elements)))
+                    n, cov = core.segment_stats(unit, segmenter, method, self.params)
+                    selections.append(Selection(method, segmenter, tuple(elements), None, n, cov))
         else:
             explanation = core.explain_sample(unit, self.methods, self.segmenters, self.params)
             for method in self.methods:
                 frame_shape = explanation.map_shape(method)
                 for segmenter in self.segmenters:
-                    selections.append(
-                        Selection(method, segmenter, tuple(explanation.elements_of(method, segmenter)))
-                    )
+                    elements = tuple(explanation.elements_of(method, segmenter))
+                    n, cov = explanation.segment_stats(method, segmenter)
+                    selections.append(Selection(method, segmenter, elements, None, n, cov))
         t1 = time.perf_counter()
         image_id, location_id = unit_ids(unit)
         frame = ImageFrame(

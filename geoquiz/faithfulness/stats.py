@@ -57,13 +57,15 @@ def per_unit(df):
     """One row per image (or location) x method x segmenter x test x selection, random repeats averaged.
 
     Adds ``unit`` (location id when set, else image id). Columns: unit, label, method, segmenter, test,
-    selection, correct (mean over repeats), true_prob, coverage, n_boxes, base_correct, base_true_prob.
+    selection, correct (mean over repeats), true_prob, coverage, n_boxes, base_correct, base_true_prob,
+    n_segments and segment_coverage (NaN when the run did not record them).
     """
     df = df.copy()
     df["unit"] = df["location_id"].where(df["location_id"].notna(), df["image_id"])
     cols = ["correct", "true_prob", "coverage", "n_boxes", "base_correct", "base_true_prob"]
+    cols += ["n_segments", "segment_coverage"]
     for c in cols:
-        df[c] = df[c].astype(float)
+        df[c] = df[c].astype(float) if c in df else np.nan
     return df.groupby(["unit", "label", *KEYS, "selection"], as_index=False, sort=True, dropna=False)[
         cols
     ].mean()
@@ -92,9 +94,63 @@ def _summary_rows(units, group_keys: list[str], n_boot: int):
                 "accuracy_drop": base_acc - acc,
                 "coverage": float(g["coverage"].mean()),
                 "n_boxes": float(g["n_boxes"].mean()),
+                "n_segments": _nanmean(g["n_segments"]),
+                "segment_coverage": _nanmean(g["segment_coverage"]),
             }
         )
     return pd.DataFrame(rows)
+
+
+def _nanmean(values) -> float:
+    x = np.asarray(values, dtype=np.float64)
+    x = x[~np.isnan(x)]
+    return float(x.mean()) if len(x) else float("nan")
+
+
+#: Columns of :func:`segmenter_summary`.
+SEGMENTER_COLUMNS = [
+    "method",
+    "segmenter",
+    "n",
+    "segments",
+    "segments_lo",
+    "segments_hi",
+    "segment_coverage",
+    "segment_coverage_lo",
+    "segment_coverage_hi",
+    "elements",
+    "elements_lo",
+    "elements_hi",
+    "element_coverage",
+    "element_coverage_lo",
+    "element_coverage_hi",
+]
+
+
+def segmenter_summary(df, *, n_boot: int = 2000):
+    """What each segmenter gave the grid, per method x segmenter, over images (bootstrap 95% CIs):
+    ``segments`` per image (over all views of a location) and ``segment_coverage`` (fraction of
+    the pixels inside their union) -- the quantities paper 000 links SAM3's stronger deletion and
+    insertion results to -- and the guided selection's ``elements`` (boxes) and ``element_coverage``
+    (fraction of the image inside the boxes). ``segments`` / ``segment_coverage`` are NaN for runs
+    stored before they were recorded."""
+    import pandas as pd
+
+    units = per_unit(df)
+    guided = units[(units["selection"] == "guided") & (units["test"] == units["test"].min())]
+    rows = []
+    for (method, segmenter), g in guided.groupby(["method", "segmenter"], sort=True):
+        row: dict = {"method": method, "segmenter": segmenter, "n": len(g)}
+        for name, col in (
+            ("segments", "n_segments"),
+            ("segment_coverage", "segment_coverage"),
+            ("elements", "n_boxes"),
+            ("element_coverage", "coverage"),
+        ):
+            mean, lo, hi = bootstrap_ci(g[col], n_boot=n_boot)
+            row.update({name: mean, f"{name}_lo": lo, f"{name}_hi": hi})
+        rows.append(row)
+    return pd.DataFrame(rows, columns=SEGMENTER_COLUMNS)
 
 
 def summarise(df, *, n_boot: int = 2000):

@@ -2,7 +2,8 @@
 ``evaluation_curves``; migration m0050).
 
 A run row holds its full configuration (``config_json``: model, dataset, split, methods, segmenters,
-fill and its parameters, repeats, seed, element parameters ...) and, once finished, a summary.
+every method's resolved parameters (``method_params``, e.g. Score-CAM's channels as a number), fill
+and its parameters, repeats, seed, element parameters ...) and, once finished, a summary.
 Results are written **one transaction per image** (its results, its curve steps and the run's
 progress together), so an interrupted run holds only whole images and can be resumed: images that
 already have rows are skipped. ``status`` is ``running``, ``done``, ``cancelled`` or ``failed``.
@@ -38,6 +39,8 @@ RESULT_COLUMNS = (
     "true_prob",
     "base_correct",
     "base_true_prob",
+    "n_segments",
+    "segment_coverage",
 )
 CURVE_COLUMNS = (
     "run_id",
@@ -77,7 +80,20 @@ class RunInfo:
     def title(self) -> str:
         methods = ", ".join(self.config.get("methods", []))
         segs = ", ".join(self.config.get("segmenters", []))
-        return f"#{self.id} {self.model} on {self.dataset}/{self.split} [{methods} x {segs}] fill={self.config.get('fill')}"
+        text = f"#{self.id} {self.model} on {self.dataset}/{self.split} [{methods} x {segs}] fill={self.config.get('fill')}"
+        params = self.method_params_text()
+        return f"{text} ({params})" if params else text
+
+    def method_params_text(self) -> str:
+        """The run's method parameters (``scorecam.channels=256, ...``); "" when none were recorded or
+        its methods have none."""
+        from geoquiz.attribution.params import describe
+
+        recorded = self.config.get("method_params")
+        if not recorded:
+            return ""
+        text = describe(recorded, self.config.get("methods"))
+        return "" if text == "none" else text
 
 
 def canonical(config: dict) -> str:
@@ -119,17 +135,21 @@ def find_resumable(
     split: str,
     config: dict,
     match_fill_params: bool = True,
+    ignore: tuple[str, ...] = (),
 ) -> RunInfo | None:
     """The newest unfinished grid run with this configuration, or None. With
-    ``match_fill_params=False`` the fill's parameters (e.g. a computed mean colour) are not compared."""
+    ``match_fill_params=False`` the fill's parameters (e.g. a computed mean colour) are not compared;
+    the keys in ``ignore`` (e.g. ``method_params``, which the caller compares itself) neither."""
     rows = db.execute(
         "SELECT id FROM evaluation_runs WHERE kind = 'grid' AND status != 'done' AND model_id IS ? AND dataset_id IS ?"
         " AND split = ? ORDER BY id DESC",
         [model_id, dataset_id, split],
     ).fetchall()
 
+    skip = set(ignore) | ({"fill_params"} if not match_fill_params else set())
+
     def key(c: dict) -> str:
-        return canonical(c if match_fill_params else {k: v for k, v in c.items() if k != "fill_params"})
+        return canonical({k: v for k, v in c.items() if k not in skip})
 
     wanted = key(config)
     for (run_id,) in rows:
@@ -268,7 +288,9 @@ def load_run(db: sqlite_utils.Database, run_id: int):
     """The run's results as a tidy ``pandas.DataFrame``, one row per test x selection x repeat x image.
 
     Columns: :data:`RESULT_COLUMNS` (``label`` is the true class; ``correct`` 0/1; ``coverage`` the
-    fraction of the image's pixels inside the boxes; ``seed`` is NaN for guided rows).
+    fraction of the image's pixels inside the boxes; ``seed`` is NaN for guided rows; ``n_segments``
+    and ``segment_coverage``, the segmenter's segments on the image and the fraction of its pixels
+    they cover, are NaN for runs stored before they were recorded).
     """
     return _frame(db, "evaluation_results", RESULT_COLUMNS, run_id)
 

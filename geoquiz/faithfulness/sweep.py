@@ -56,13 +56,17 @@ class SweepResult:
 
 
 def choose(table) -> float:
-    """The p with the largest excess; ties go to the smaller p."""
+    """The p with the largest excess; ties (within 1e-12) go to the smaller p. A p whose excess is
+    NaN (it could not be measured) is never chosen; :class:`GeoQuizError` when no p has a value."""
     best = None
     for row in table.sort_values("top_p").itertuples():
-        if best is None or row.excess > best[1] + 1e-12:
-            best = (float(row.top_p), float(row.excess))
+        excess = float(row.excess)
+        if excess != excess:  # NaN
+            continue
+        if best is None or excess > best[1] + 1e-12:
+            best = (float(row.top_p), excess)
     if best is None:
-        raise GeoQuizError("the sweep produced no results")
+        raise GeoQuizError("the sweep produced no results (no top-p value has a measured excess)")
     return best[0]
 
 
@@ -119,11 +123,15 @@ def sweep_top_p(
     reporter: Reporter | None = None,
     device: str = "auto",
     explainer=None,
+    method_params: dict | None = None,
 ) -> SweepResult:
     """Sweep ``top_p`` over ``values`` on ``dataset``/``split`` (see module doc) and store the run.
 
     With ``apply=True`` the chosen p is written to the project's settings (``[elements] top_p``).
+    ``method_params``: as for :func:`geoquiz.faithfulness.grid.run_grid` (recorded, resolved, in the
+    sweep's configuration).
     """
+    from geoquiz.faithfulness.grid import _explainer_with
     from geoquiz.models.store import load_project_model, model_id
 
     values = sorted({float(v) for v in values})
@@ -136,6 +144,8 @@ def sweep_top_p(
         )
     params = params or project.settings.elements
     db = project.db
+    explainer = _explainer_with(project, model_name, device, explainer, method_params)
+    explainer.check_segmenters([segmenter])  # a bad SAM checkpoint stops here, before the run
     loaded = load_project_model(project, model_name, device=device)
     units = load_units(db, dataset, split, loaded.spec.n_views, limit)
     from geoquiz.data.dataset import get_dataset
@@ -159,6 +169,7 @@ def sweep_top_p(
         "params": dataclasses.asdict(params),
         "limit": limit,
         "criterion": CRITERION,
+        "method_params": explainer.resolved_method_params([method]),
     }
     run_id = store.create_run(
         db,
@@ -168,10 +179,6 @@ def sweep_top_p(
         config=config,
         kind="p_sweep",
     )
-    if explainer is None:
-        from geoquiz.explain import Explainer
-
-        explainer = Explainer(project, model_name, device=device)
     options = EvalOptions(repeats=repeats, seed=seed, curves=False, batch_size=batch_size)
     try:
         rows = _run(units, loaded, explainer, method, segmenter, values, params, fill_obj, options, reporter)

@@ -6,7 +6,8 @@ File format (``torch.save`` of a plain dict, read back with ``torch.load(..., we
      "spec": ModelSpec.to_dict(),          # arch, integration, classes, input size, normalisation
      "state_dict": {...},                  # GeoClassifier.state_dict()
      "training": {...},                    # training config, history, dataset (plain data)
-     "metrics": {...}}                     # e.g. validation / test accuracy (plain data)
+     "metrics": {...},                     # e.g. validation / test accuracy (plain data)
+     "source": {...}}                      # optional: an imported model's origin (family, file, prompts)
 
 Writes are atomic (temp file in the same folder, fsync, rename). Loading never unpickles code, and
 a missing, corrupt or foreign file, or one trained for other classes, raises :class:`CheckpointError`
@@ -28,7 +29,8 @@ import torch
 
 from geoquiz import __version__
 from geoquiz.device import resolve_device
-from geoquiz.errors import CheckpointError
+from geoquiz.errors import CheckpointError, torch_load_refusal
+from geoquiz.models.families.base import state_mismatch
 from geoquiz.models.predictor import LoadedModel
 from geoquiz.models.registry import build_model
 from geoquiz.models.spec import ModelSpec
@@ -77,8 +79,11 @@ def save_checkpoint(
     *,
     training: dict | None = None,
     metrics: dict | None = None,
+    source: dict | None = None,
 ) -> Path:
-    """Write ``model``'s weights and metadata to ``path`` atomically; returns the path."""
+    """Write ``model``'s weights and metadata to ``path`` atomically; returns the path.
+
+    ``source``: where an imported model came from (family, file, prompts), stored as ``"source"``."""
     state = {k: v.detach().cpu().clone() for k, v in model.state_dict().items()}
     obj = {
         "format": FORMAT,
@@ -89,6 +94,8 @@ def save_checkpoint(
         "training": plain(training or {}),
         "metrics": plain(metrics or {}),
     }
+    if source:
+        obj["source"] = plain(source)
     atomic_torch_save(obj, path)
     return Path(path)
 
@@ -101,13 +108,14 @@ def _torch_load(path: Path) -> Any:
     try:
         return torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as exc:
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
         if "weights_only" in str(exc) or "Unsupported global" in str(exc):
             raise CheckpointError(
-                f"{path} contains Python objects, not just weights (a pickled model from another program?); "
-                f"GeoQuiz only loads weights-only checkpoints. {first}"
+                f"{path} contains Python objects, not just weights (a pickled model from another program?): "
+                f"{torch_load_refusal(exc)}. GeoQuiz only loads weights-only checkpoints, never code."
             ) from exc
-        raise CheckpointError(f"{path} is corrupt or not a PyTorch checkpoint ({first})") from exc
+        raise CheckpointError(
+            f"{path} is corrupt or not a PyTorch checkpoint ({torch_load_refusal(exc)})"
+        ) from exc
     except (RuntimeError, EOFError, zipfile.BadZipFile, ValueError, OSError, AttributeError, KeyError) as exc:
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise CheckpointError(f"{path} is corrupt or not a PyTorch checkpoint ({first})") from exc
@@ -152,6 +160,55 @@ def check_classes(path: str | os.PathLike, spec: ModelSpec, expected: Sequence[s
         )
 
 
+def _some(keys: Sequence[str], n: int = 3) -> str:
+    shown = ", ".join(keys[:n])
+    return f"{shown}, ..." if len(keys) > n else shown
+
+
+def _shape(t: Any) -> str:
+    return "x".join(str(d) for d in t.shape) or "scalar"
+
+
+def build_with_weights(path: str | os.PathLike, spec: ModelSpec, state: Any) -> torch.nn.Module:
+    """Build ``spec``'s architecture and load ``state`` into it strictly.
+
+    Raises :class:`CheckpointError` naming ``path`` when ``state`` is empty or not tensors, or does not
+    fit: the message gives the counts of missing, unexpected and wrongly shaped keys with a few of each.
+    """
+    if not isinstance(state, dict) or not state:
+        raise CheckpointError(f"{path}: its state_dict is empty: the checkpoint holds no weights")
+    bad = [str(k) for k, v in state.items() if not isinstance(v, torch.Tensor)]
+    if bad:
+        raise CheckpointError(f"{path}: its state_dict holds {len(bad)} non-tensor entries ({_some(bad)})")
+    try:
+        model = build_model(spec, "scratch")
+    except Exception as exc:
+        raise CheckpointError(f"{path}: cannot build its model: {exc}") from exc
+    own = model.state_dict()
+    missing, unexpected, misshaped = state_mismatch(own, state)
+    if missing or unexpected or misshaped:
+        parts = []
+        if missing:
+            parts.append(f"{len(missing)} missing ({_some(missing)})")
+        if unexpected:
+            parts.append(f"{len(unexpected)} unexpected ({_some(unexpected)})")
+        if misshaped:
+            shapes = [
+                f"{k}: {_shape(state[k])} in the file, {_shape(own[k])} in the model" for k in misshaped
+            ]
+            parts.append(f"{len(misshaped)} with the wrong shape ({_some(shapes)})")
+        raise CheckpointError(
+            f"{path}: the weights do not fit the model it declares ({spec.arch}, {spec.integration} "
+            f"integration, {len(spec.classes)} classes): {'; '.join(parts)} of {len(own)} tensors. "
+            "Was it saved for another architecture or class list?"
+        )
+    try:
+        model.load_state_dict(state, strict=True)
+    except RuntimeError as exc:
+        raise CheckpointError(f"{path}: the weights do not load: {str(exc).splitlines()[0]}") from exc
+    return model
+
+
 def load_checkpoint(
     path: str | os.PathLike, *, expected_classes: Sequence[str] | None = None, device: str = "auto"
 ) -> LoadedModel:
@@ -161,19 +218,11 @@ def load_checkpoint(
     spec: ModelSpec = ckpt["spec"]
     if expected_classes is not None:
         check_classes(path, spec, expected_classes)
-    try:
-        model = build_model(spec, "scratch")
-    except Exception as exc:
-        raise CheckpointError(f"{path}: cannot build its model: {exc}") from exc
-    try:
-        model.load_state_dict(ckpt["state_dict"], strict=True)
-    except RuntimeError as exc:
-        raise CheckpointError(
-            f"{path}: the weights do not fit a {spec.arch} / {spec.integration} model: {str(exc).splitlines()[0]}"
-        ) from exc
+    model = build_with_weights(path, spec, ckpt["state_dict"])
     meta = {
         "training": ckpt["training"],
         "metrics": ckpt["metrics"],
         "geoquiz_version": ckpt.get("geoquiz_version"),
+        **({"source": ckpt["source"]} if ckpt.get("source") else {}),
     }
     return LoadedModel(model, spec, resolve_device(device), path=path, metadata=meta)

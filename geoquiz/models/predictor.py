@@ -1,6 +1,7 @@
 """A loaded classifier ready for inference: preprocessing, batched prediction, class lookup.
 
-``LoadedModel(model, spec, device)`` wraps a :class:`geoquiz.models.registry.GeoClassifier` in eval
+``LoadedModel(model, spec, device)`` wraps a :class:`geoquiz.models.network.GeoNetwork` (a ResNet
+``GeoClassifier``, or a timm / torchvision / CLIP network from :mod:`geoquiz.models.families`) in eval
 mode. Samples are RGB uint8 HWC arrays (single-view) or 4 such arrays in VIEWS order (a list, tuple
 or dict keyed by view) for 4-view models; any size, they are resized to ``spec.input_size`` (see
 :mod:`geoquiz.models.transforms`). Shared by several threads it is safe for inference; code that
@@ -17,7 +18,7 @@ import torch
 
 from geoquiz.data.dataset import read_sample
 from geoquiz.errors import GeoQuizError
-from geoquiz.models.registry import GeoClassifier
+from geoquiz.models.network import GeoNetwork
 from geoquiz.models.spec import ModelSpec
 from geoquiz.models.transforms import as_views, assemble, normalize, resize_uint8
 from geoquiz.types import ImageItem, Location, Prediction
@@ -38,7 +39,7 @@ class LoadedModel:
 
     def __init__(
         self,
-        model: GeoClassifier,
+        model: GeoNetwork,
         spec: ModelSpec,
         device: torch.device | str = "cpu",
         *,

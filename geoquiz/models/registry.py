@@ -43,6 +43,7 @@ from torchvision import models as tvm
 from torchvision.models.resnet import BasicBlock, ResNet
 
 from geoquiz.errors import CheckpointError, GeoQuizError
+from geoquiz.models.network import GeoNetwork
 from geoquiz.models.spec import ModelSpec
 
 
@@ -63,70 +64,18 @@ ARCHS: dict[str, tuple[Callable[..., ResNet], object | None]] = {
 DOWNLOAD_TIMEOUT_S = 20.0
 
 
-class GeoClassifier(nn.Module):
+class GeoClassifier(GeoNetwork):
     """A ResNet trunk plus a linear head, for single-view or 4-view (early/medium) inputs."""
 
     def __init__(self, spec: ModelSpec, backbone: ResNet) -> None:
-        super().__init__()
-        self.spec = spec
-        self.feature_dim = int(backbone.fc.in_features)
+        feature_dim = int(backbone.fc.in_features)
         backbone.fc = nn.Identity()
-        self.backbone = backbone
-        concat = spec.integration == "medium" and spec.pooling == "concat"
-        self.head = nn.Linear(self.feature_dim * (4 if concat else 1), spec.n_classes)
+        super().__init__(spec, backbone, feature_dim, target_layer="layer4.-1", classifier_path="fc")
 
     @property
     def target_layer(self) -> nn.Module:
         """The last block of stage ``spec.target_layer`` (default ``backbone.layer4[-1]``), the CAM layer."""
         return getattr(self.backbone, self.spec.target_layer)[-1]
-
-    def _check_input(self, x: torch.Tensor) -> None:
-        want = 5 if self.spec.integration == "medium" else 4
-        if x.dim() != want or x.shape[-3] != 3 or (want == 5 and x.shape[1] != 4):
-            shape = "(B, 4, 3, H, W)" if want == 5 else "(B, 3, H, W)"
-            raise ValueError(f"{self.spec.integration} model expects input {shape}, got {tuple(x.shape)}")
-
-    def view_features(self, x: torch.Tensor) -> torch.Tensor:
-        """Medium integration only: per-view features ``(B, 4, D)`` before pooling."""
-        if self.spec.integration != "medium":
-            raise ValueError("view_features is only defined for medium integration")
-        self._check_input(x)
-        b = x.shape[0]
-        return self.backbone(x.reshape(b * 4, *x.shape[2:])).reshape(b, 4, self.feature_dim)
-
-    def features(self, x: torch.Tensor) -> torch.Tensor:
-        """Penultimate features ``(B, D)`` (``(B, 4D)`` for medium + concat), float32."""
-        self._check_input(x)
-        if self.spec.integration != "medium":
-            return self.backbone(x)
-        per_view = self.view_features(x)
-        return per_view.mean(dim=1) if self.spec.pooling == "mean" else per_view.flatten(1)
-
-    def forward_with_features(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """``(features (B, D'), logits (B, N))`` from one forward pass."""
-        f = self.features(x)
-        return f, self.head(f)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """Logits ``(B, N)``."""
-        return self.head(self.features(x))
-
-    def split_views(self, t: torch.Tensor) -> torch.Tensor:
-        """Per-view pieces of an input- or activation-shaped tensor, ``(B, 4, C, h, w)``.
-
-        early: ``t`` is ``(B, C, h, 4w)`` (the input or target-layer activations) and is cut into
-        four equal widths, left to right = VIEWS order. medium: ``t`` is ``(B*4, C, h, w)`` (target
-        layer activations) or ``(B, 4, C, h, w)`` (the input) and is reshaped. single: ``(B, 1, C, h, w)``.
-        """
-        if self.spec.integration == "single":
-            return t.unsqueeze(1)
-        if self.spec.integration == "early":
-            if t.shape[-1] % 4:
-                raise ValueError(f"early-integration width {t.shape[-1]} is not divisible by 4")
-            return torch.stack(torch.chunk(t, 4, dim=-1), dim=1)
-        if t.dim() == 5:
-            return t
-        return t.reshape(t.shape[0] // 4, 4, *t.shape[1:])
 
 
 def imagenet_weights_file(arch: str) -> tuple[str, Path]:
@@ -216,13 +165,17 @@ def _init_from_file(model: GeoClassifier, path: Path) -> None:
         ) from exc
 
 
-def build_model(spec: ModelSpec, init: str | os.PathLike = "scratch") -> GeoClassifier:
-    """A :class:`GeoClassifier` for ``spec``, initialised from ``scratch``, ``imagenet`` or a file path.
+def build_model(spec: ModelSpec, init: str | os.PathLike = "scratch") -> GeoNetwork:
+    """A :class:`GeoNetwork` for ``spec``, initialised from ``scratch``, ``imagenet`` or a file path.
 
-    Call ``torch.manual_seed`` first for a reproducible scratch initialisation.
+    ResNets (:data:`ARCHS`) are built here; ``timm:NAME``, ``torchvision:NAME`` and ``clip:NAME``
+    by their family adapter (:mod:`geoquiz.models.families`). Call ``torch.manual_seed`` first for a
+    reproducible scratch initialisation.
     """
     if spec.arch not in ARCHS:
-        raise GeoQuizError(f"unknown architecture {spec.arch!r}; known: {', '.join(ARCHS)}")
+        from geoquiz.models.families import family_for
+
+        return family_for(spec.arch).build(spec, init)
     ctor = ARCHS[spec.arch][0]
     model = GeoClassifier(spec, ctor())
     if isinstance(init, str) and init == "scratch":

@@ -16,10 +16,16 @@ Integration modes (paper 003, "ResNetBolt", sections 4.3-4.4):
 
 Normalisation: ``mean``/``std`` per RGB channel, applied to pixel values scaled to ``[0, 1]``;
 ImageNet statistics by default (paper 000), or statistics computed from a dataset (paper 003).
+
+Model families (:mod:`geoquiz.models.families`): ``arch`` is a ResNet name (``resnet50``) or
+``FAMILY:NAME`` (``timm:convnext_tiny``, ``torchvision:efficientnet_b0``, ``clip:StreetCLIP``);
+``options`` holds the family's plain-data settings (constructor keywords, a CLIP model's config and
+prompt template, a target-layer override), empty for ResNets.
 """
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -36,15 +42,17 @@ TARGET_LAYERS: tuple[str, ...] = ("layer4", "layer3", "layer2")
 class ModelSpec:
     """Everything needed to rebuild a classifier and prepare its inputs.
 
-    ``arch``: a key of :data:`geoquiz.models.registry.ARCHS` (e.g. ``resnet50``).
+    ``arch``: a key of :data:`geoquiz.models.registry.ARCHS` (e.g. ``resnet50``) or ``FAMILY:NAME``.
     ``integration``: ``single`` | ``early`` | ``medium`` (see the module docstring).
     ``classes``: class names in output order. ``input_size``: side ``S`` in pixels of one view.
     ``pooling``: how medium integration pools the four views' features (``mean`` | ``concat``).
     ``mean``/``std``: per-channel normalisation of ``[0, 1]`` RGB pixels.
-    ``target_layer``: the backbone stage whose last block CAM methods (Grad-CAM, Grad-CAM++,
-    Score-CAM) read: ``layer4`` (default, the usual choice: coarsest, most class-specific) or an
-    earlier one (``layer3``, ``layer2``) for a finer map, e.g. on a small input. It does not change
-    the network or its predictions, only the attribution maps.
+    ``target_layer``: for ResNets (``resnet*``), the backbone stage whose last block CAM methods
+    (Grad-CAM, Grad-CAM++, Score-CAM) read: ``layer4`` (default, the usual choice: coarsest, most
+    class-specific) or an earlier one (``layer3``, ``layer2``) for a finer map, e.g. on a small
+    input. It does not change the network or its predictions, only the attribution maps. Other
+    families name their CAM module by a dotted path in ``options["target_layer"]``.
+    ``options``: the model family's settings, JSON-able plain data (empty for ResNets).
     """
 
     arch: str
@@ -55,8 +63,14 @@ class ModelSpec:
     mean: tuple[float, float, float] = IMAGENET_MEAN
     std: tuple[float, float, float] = field(default=IMAGENET_STD)
     target_layer: str = "layer4"
+    options: dict[str, Any] = field(default_factory=dict, hash=False)
 
     def __post_init__(self) -> None:
+        try:
+            options = json.loads(json.dumps(dict(self.options or {}), sort_keys=True))
+        except (TypeError, ValueError) as exc:
+            raise ValueError(f"ModelSpec.options must be JSON-able plain data: {exc}") from None
+        object.__setattr__(self, "options", options)
         object.__setattr__(self, "classes", tuple(str(c) for c in self.classes))
         object.__setattr__(self, "mean", tuple(float(v) for v in self.mean))
         object.__setattr__(self, "std", tuple(float(v) for v in self.std))
@@ -81,6 +95,11 @@ class ModelSpec:
             raise ValueError(
                 f"ModelSpec.mean/std must be 3 values each with std > 0, got {self.mean} / {self.std}"
             )
+
+    @property
+    def family(self) -> str:
+        """The model family: the part of ``arch`` before ``:``, or ``resnet``."""
+        return self.arch.split(":", 1)[0] if ":" in self.arch else "resnet"
 
     @property
     def n_views(self) -> int:
@@ -112,8 +131,9 @@ class ModelSpec:
         return (4, 3, s, s)
 
     def to_dict(self) -> dict[str, Any]:
-        """Plain JSON-able dict (lists, not tuples), as stored in checkpoints and the database."""
-        return {
+        """Plain JSON-able dict (lists, not tuples), as stored in checkpoints and the database
+        (``options`` only when there are any, so a ResNet's dict is as before)."""
+        out = {
             "arch": self.arch,
             "integration": self.integration,
             "classes": list(self.classes),
@@ -121,8 +141,12 @@ class ModelSpec:
             "pooling": self.pooling,
             "mean": list(self.mean),
             "std": list(self.std),
-            "target_layer": self.target_layer,
         }
+        if self.target_layer != "layer4":  # written when set, so a default spec's dict is as before
+            out["target_layer"] = self.target_layer
+        if self.options:
+            out["options"] = json.loads(json.dumps(self.options))
+        return out
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> ModelSpec:
@@ -136,4 +160,5 @@ class ModelSpec:
             mean=tuple(data.get("mean", IMAGENET_MEAN)),
             std=tuple(data.get("std", IMAGENET_STD)),
             target_layer=str(data.get("target_layer", "layer4")),
+            options=dict(data.get("options") or {}),
         )

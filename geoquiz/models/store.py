@@ -82,11 +82,14 @@ def register_model(
 ) -> int:
     """Add a checkpoint to the project as model ``name``; returns its row id.
 
-    The checkpoint is validated (and, with ``dataset``, its classes checked against the dataset's).
+    The checkpoint is validated: its weights are loaded strictly into the architecture it declares
+    (:func:`~geoquiz.models.checkpoint.build_with_weights`: an empty, foreign or wrongly shaped
+    state_dict is refused, naming the keys) and, with ``dataset``, its classes are checked against the
+    dataset's. Nothing is written when it is refused.
     An existing model of that name raises :class:`GeoQuizError` unless ``replace=True``, which
     deletes the old row (and, by cascade, its stale predictions, evaluations and cached maps).
     """
-    from geoquiz.models.checkpoint import check_classes, read_checkpoint
+    from geoquiz.models.checkpoint import build_with_weights, check_classes, read_checkpoint
 
     name = name.strip()
     if not name:
@@ -94,12 +97,15 @@ def register_model(
     path = Path(checkpoint_path)
     ckpt = read_checkpoint(path)
     spec = ckpt["spec"]
+    build_with_weights(path, spec, ckpt["state_dict"])
     db = project.db
     dataset_id = None
     if dataset is not None:
         dataset_id, classes = dataset_row(db, dataset)
         check_classes(path, spec, classes)
     meta = {"spec": spec.to_dict(), "training": ckpt["training"], "metrics": ckpt["metrics"]}
+    if ckpt.get("source"):
+        meta["source"] = ckpt["source"]
     row = {
         "name": name,
         "path": _stored_path(project.root, path),

@@ -33,18 +33,33 @@ from geoquiz.progress import Reporter, step
 from geoquiz.types import ImageItem, Location
 
 #: fields of TrainConfig that define the model; a resumed run must not change them
-_MODEL_FIELDS = ("arch", "integration", "pooling", "input_size", "normalization", "batch_size", "seed")
+_MODEL_FIELDS = (
+    "arch",
+    "integration",
+    "pooling",
+    "input_size",
+    "normalization",
+    "batch_size",
+    "seed",
+    "model_options",
+)
 
 
 @dataclass(frozen=True)
 class TrainConfig:
     """Every training setting. ``init``: ``imagenet`` | ``scratch`` | path to weights.
 
-    ``normalization``: ``imagenet`` or ``dataset`` (per-channel statistics of the training images).
+    ``arch``: a ResNet name or ``timm:NAME`` / ``torchvision:NAME`` (:mod:`geoquiz.models.families`;
+    their initial weights come from a local file, ``init`` = its path).
+    ``normalization``: ``imagenet``, ``dataset`` (per-channel statistics of the training images) or
+    ``model`` (the architecture's own, e.g. timm's pretrained config: what its weights expect).
+    ``model_options``: the family's settings (constructor keywords, ``target_layer``); stored in the
+    model's spec. Left out of :meth:`to_dict` when empty, so a ResNet recipe's dict is as before.
     ``max_seconds``: stop after the epoch that exceeds this wall-clock budget (0 = no budget).
     ``cache_images``: keep resized training images in memory (fast for small datasets).
-    ``target_layer``: recorded in the model's :class:`~geoquiz.models.spec.ModelSpec` (the stage
-    CAM methods read; it does not change training).
+    ``target_layer``: a ResNet's stage that CAM methods read, recorded in the model's
+    :class:`~geoquiz.models.spec.ModelSpec` (it does not change training; other families take a
+    dotted path as ``model_options["target_layer"]``).
     """
 
     arch: str = "resnet50"
@@ -74,6 +89,7 @@ class TrainConfig:
     max_seconds: float = 0.0
     device: str = "auto"
     target_layer: str = "layer4"
+    model_options: dict[str, Any] = field(default_factory=dict, hash=False)
 
     def __post_init__(self) -> None:
         problems = []
@@ -87,8 +103,10 @@ class TrainConfig:
             problems.append(f"lr must be > 0 (got {self.lr})")
         if not 0 <= self.label_smoothing < 1:
             problems.append(f"label_smoothing must be in [0, 1) (got {self.label_smoothing})")
-        if self.normalization not in ("imagenet", "dataset"):
-            problems.append(f"normalization must be 'imagenet' or 'dataset' (got {self.normalization!r})")
+        if self.normalization not in ("imagenet", "dataset", "model"):
+            problems.append(
+                f"normalization must be 'imagenet', 'dataset' or 'model' (got {self.normalization!r})"
+            )
         if not 0 <= self.random_crop < 1:
             problems.append(f"random_crop must be in [0, 1) (got {self.random_crop})")
         if self.scheduler not in ("none", "cosine"):
@@ -105,7 +123,10 @@ class TrainConfig:
             raise GeoQuizError("invalid training settings: " + "; ".join(problems))
 
     def to_dict(self) -> dict[str, Any]:
-        return {k: list(v) if isinstance(v, tuple) else v for k, v in dataclasses.asdict(self).items()}
+        out = {k: list(v) if isinstance(v, tuple) else v for k, v in dataclasses.asdict(self).items()}
+        if not out["model_options"]:
+            del out["model_options"]
+        return out
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> TrainConfig:
@@ -113,8 +134,8 @@ class TrainConfig:
         unknown = set(data) - names
         if unknown:
             raise GeoQuizError(f"unknown training setting(s): {', '.join(sorted(unknown))}")
-        kwargs = {k: tuple(v) if isinstance(v, list) else v for k, v in data.items()}
-        return cls(**kwargs)
+        kwargs = {k: tuple(v) if isinstance(v, list) else v for k, v in data.items() if k != "model_options"}
+        return cls(**kwargs, model_options=dict(data.get("model_options") or {}))
 
 
 @dataclass
@@ -216,6 +237,11 @@ def train(
         mean, std = tuple(state["mean"]), tuple(state["std"])
     elif cfg.normalization == "dataset":
         mean, std = channel_stats(train_ds, reporter=reporter)
+    elif cfg.normalization == "model":
+        from geoquiz.models.families import family_for
+
+        own = family_for(cfg.arch).defaults(cfg.arch, cfg.model_options)
+        mean, std = tuple(own["mean"]), tuple(own["std"])
     else:
         mean, std = IMAGENET_MEAN, IMAGENET_STD
     train_ds.mean, train_ds.std = mean, std
@@ -224,7 +250,15 @@ def train(
     for ds in (train_ds, val_ds):  # cached images: read them all at once, in parallel
         ds.warm(torch.get_num_threads(), reporter)
     spec = ModelSpec(
-        cfg.arch, cfg.integration, tuple(classes), cfg.input_size, cfg.pooling, mean, std, cfg.target_layer
+        cfg.arch,
+        cfg.integration,
+        tuple(classes),
+        cfg.input_size,
+        cfg.pooling,
+        mean,
+        std,
+        target_layer=cfg.target_layer,
+        options=cfg.model_options,
     )
 
     _seed_all(cfg.seed)

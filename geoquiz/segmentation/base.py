@@ -18,7 +18,7 @@ from typing import Any, Protocol, runtime_checkable
 import numpy as np
 
 from geoquiz.boxes import Box
-from geoquiz.errors import CheckpointError, GeoQuizError
+from geoquiz.errors import CheckpointError, GeoQuizError, torch_load_refusal
 from geoquiz.types import Segment
 
 
@@ -28,18 +28,42 @@ class SegmenterUnavailable(GeoQuizError):
 
 @dataclass(frozen=True)
 class SegmenterInfo:
-    """Registry entry. ``arch``: the family's own model name (``vit_b``, a SAM2 config ...);
-    ``official_file``: the checkpoint the user must download; ``package``: the import name;
-    ``extra``: the ``geoquiz[...]`` extra that installs it."""
+    """Registry entry (:data:`geoquiz.segmentation.SEGMENTERS`).
+
+    ``family``: ``default`` | ``sam`` | ``mobilesam`` | ``sam2`` ...; ``arch``: the family's own
+    model name (``vit_b``, a SAM2 config ...); ``official_file``: the checkpoint the user must
+    download ('' = weight-free); ``package``: the import name; ``extra``: the ``geoquiz[...]`` extra
+    that installs it; ``builder``: ``"module:callable"`` called as
+    ``builder(info, checkpoint_path, device, **params)`` to make the segmenter (imported lazily, so
+    the registry stays torch-free); ``label``: the short name shown in the app and reports.
+    ``checkpoint_kind``: ``file`` (one PyTorch file) or ``directory`` (a model folder, e.g. a
+    Transformers checkpoint; the app then offers a folder picker); ``check``: ``"module:callable"``
+    called as ``check(info, path)`` for a cheap, torch-free look at a set checkpoint, returning why
+    it cannot be used or None (default: the file exists and looks like a PyTorch file).
+    ``concepts``: the segmenter is prompted with a concept vocabulary and names its segments.
+    """
 
     name: str
-    family: str  # default | sam | mobilesam | sam2
+    family: str
     arch: str
     official_file: str
     package: str
     extra: str
     source: str
     description: str
+    builder: str = ""
+    label: str = ""
+    checkpoint_kind: str = "file"
+    check: str = ""
+    concepts: bool = False
+
+    @property
+    def needs_checkpoint(self) -> bool:
+        return bool(self.official_file) and self.family != "default"
+
+    @property
+    def display_name(self) -> str:
+        return self.label or self.description or self.name
 
 
 @runtime_checkable
@@ -69,8 +93,14 @@ def image_hash(image: np.ndarray) -> str:
     return h.hexdigest()
 
 
-def masks_to_segments(masks: list[np.ndarray], qualities: list[float] | None = None) -> list[Segment]:
-    """Bool HxW masks -> Segments (empty masks are dropped)."""
+def masks_to_segments(
+    masks: list[np.ndarray],
+    qualities: list[float] | None = None,
+    concepts: list[str | None] | None = None,
+    tags: list[str | None] | None = None,
+) -> list[Segment]:
+    """Bool HxW masks -> Segments (empty masks are dropped); ``concepts`` / ``tags``: the name and
+    cue tag of each mask (concept-prompted segmenters), aligned with ``masks``."""
     out = []
     for i, m in enumerate(masks):
         m = np.asarray(m, dtype=bool)
@@ -78,21 +108,28 @@ def masks_to_segments(masks: list[np.ndarray], qualities: list[float] | None = N
         if area == 0:
             continue
         q = 1.0 if qualities is None else float(qualities[i])
-        out.append(Segment(mask=m, box=Box.from_mask(m), area=area, quality=q))
+        concept = None if concepts is None else concepts[i]
+        tag = None if tags is None else tags[i]
+        out.append(Segment(mask=m, box=Box.from_mask(m), area=area, quality=q, concept=concept, tag=tag))
     return out
 
 
 def pack_masks(segments: list[Segment], shape: tuple[int, int]) -> dict[str, np.ndarray]:
-    """Arrays for ``np.savez_compressed``: bit-packed masks (N, H, ceil(W/8)) and qualities."""
+    """Arrays for ``np.savez_compressed``: bit-packed masks (N, H, ceil(W/8)) and qualities; when
+    any segment is named (SAM3), also ``concept`` and ``tag`` (unicode arrays, '' = none)."""
     h, w = shape
     stack = np.zeros((len(segments), h, w), dtype=bool)
     for i, s in enumerate(segments):
         stack[i] = s.mask
-    return {
+    out = {
         "masks": np.packbits(stack, axis=-1),
         "quality": np.array([s.quality for s in segments], dtype=np.float32),
         "shape": np.array([h, w], dtype=np.int64),
     }
+    if any(s.concept is not None for s in segments):
+        out["concept"] = np.array([s.concept or "" for s in segments], dtype=str)
+        out["tag"] = np.array([s.tag or "" for s in segments], dtype=str)
+    return out
 
 
 def unpack_masks(data: Mapping[str, np.ndarray]) -> list[Segment]:
@@ -102,7 +139,8 @@ def unpack_masks(data: Mapping[str, np.ndarray]) -> list[Segment]:
         if len(data["masks"])
         else np.zeros((0, h, w), bool)
     )
-    return masks_to_segments(list(stack), list(data["quality"]))
+    named = {k: [str(v) or None for v in data[k]] for k in ("concept", "tag") if k in data}
+    return masks_to_segments(list(stack), list(data["quality"]), named.get("concept"), named.get("tag"))
 
 
 def guided_points(
@@ -167,8 +205,9 @@ class EmbeddingCache:
 
 
 def how_to_configure(info: SegmenterInfo) -> str:
+    kind = "folder" if info.checkpoint_kind == "directory" else "file"
     return (
-        f"Download the official file {info.official_file} ({info.source}) and set its path in the app "
+        f"Download the official {kind} {info.official_file} ({info.source}) and set its path in the app "
         f'(File > Settings > Segmenters), in project.toml ([segmenters] {info.name} = ".../{info.official_file}") '
         f"or on the command line (--checkpoint {info.name}=PATH)."
     )
@@ -205,7 +244,7 @@ def load_state_dict_checked(
     try:
         data = torch.load(p, map_location="cpu", weights_only=True)
     except Exception as exc:
-        detail = str(exc).strip().splitlines()[0][:200] if str(exc).strip() else exc.__class__.__name__
+        detail = torch_load_refusal(exc)
         raise CheckpointError(
             f"{info.name}: {p} is not a readable PyTorch checkpoint ({detail}); expected the official file {info.official_file}"
         ) from exc

@@ -180,3 +180,11 @@ class DefaultSegmenter:
             if inter / (area + karea - inter) >= t:
                 return True
         return False
+
+
+def build_default(
+    info: object, checkpoint: str = "", device: str = "auto", **params: object
+) -> DefaultSegmenter:
+    """Registry builder (:data:`geoquiz.segmentation.SEGMENTERS`): weight-free, on the CPU, so
+    ``checkpoint`` and ``device`` are ignored."""
+    return DefaultSegmenter(**params)

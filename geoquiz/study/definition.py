@@ -9,6 +9,10 @@ label is an answer option) and then stores it in the ``studies`` table. Every pr
 ``problems`` attribute lists ``(line, field, message)`` tuples. TOML syntax errors carry tomllib's
 own line and column.
 
+Participant texts (title, consent, instructions, thank-you) may use placeholders such as
+``{n_pictures}`` or ``{time_limit}`` (:mod:`geoquiz.study.placeholders`); the definition holds them
+filled in, and an unknown placeholder is a definition error like any other.
+
 Choices where the papers are silent (all settings): the default split is ``test``; top-k defaults to
 5 (paper 003, section 6.1); the confidence scale is a 1..5 Likert scale; feedback is off.
 """
@@ -24,6 +28,7 @@ import tomllib
 
 from geoquiz.errors import StudyDefinitionError
 from geoquiz.paths import assets_dir
+from geoquiz.study.placeholders import PlaceholderError, fill, placeholder_values
 from geoquiz.study.tomlpos import KeyPath, field_name, key_lines, line_of
 from geoquiz.types import VIEWS
 
@@ -106,7 +111,14 @@ class StudyDefinition:
 
     @property
     def n_total(self) -> int:
+        """Every trial, practice included."""
         return self.n_trials + self.n_practice + self.n_attention
+
+    @property
+    def n_pictures(self) -> int:
+        """The pictures numbered "Picture x of N" after the practice: main trials and attention
+        checks (which look like any other picture). The one count participants are told."""
+        return self.n_trials + self.n_attention
 
     def error(self, path: KeyPath, message: str) -> StudyDefinitionError:
         """A :class:`StudyDefinitionError` pointing at ``path`` in this study's source."""
@@ -150,8 +162,8 @@ class _Reader:
         self.problems: list[tuple[int, str, str]] = []
         self.bad: set[str] = set()
 
-    def problem(self, path: KeyPath, message: str) -> None:
-        self.problems.append((line_of(self.lines, path), field_name(path), message))
+    def problem(self, path: KeyPath, message: str, *, line: int | None = None) -> None:
+        self.problems.append((line or line_of(self.lines, path), field_name(path), message))
         self.bad.add(field_name(path))
 
     def ok(self, *paths: KeyPath) -> bool:
@@ -291,17 +303,42 @@ def loads_study(text: str, source: str = "<study>") -> StudyDefinition:
     answer_list, options = _read_answers(r, data)
     responses = _read_responses(r, data, options)
 
+    texts = {
+        ("title",): title,
+        ("consent", "text"): consent_text,
+        ("consent", "accept_label"): accept,
+        ("consent", "decline_label"): decline,
+        ("instructions", "text"): instructions,
+        ("thank_you", "text"): thank_you,
+    }
+    values = placeholder_values(
+        n_trials=count if count is not None else n_trials,
+        n_practice=n_practice,
+        n_attention=n_attention,
+        time_limit_s=time_limit,
+        top_k=responses.top_k,
+        min_guesses=responses.min_guesses,
+        confidence_levels=responses.confidence_levels,
+        views=tuple(v for v in VIEWS if v in (views or ())),
+    )
+    for path, raw in texts.items():
+        if isinstance(raw, str) and r.ok(path):
+            try:
+                texts[path] = fill(raw, values)
+            except PlaceholderError as exc:
+                r.problem(path, str(exc), line=_token_line(text, line_of(r.lines, path), exc.token))
+
     if r.problems:
         raise _make_error(source, r.problems)
     return StudyDefinition(
         slug=slug,
-        title=title,
+        title=texts[("title",)],
         description=description,
-        consent_text=consent_text,
-        consent_accept_label=accept,
-        consent_decline_label=decline,
-        instructions=instructions,
-        thank_you=thank_you,
+        consent_text=texts[("consent", "text")],
+        consent_accept_label=texts[("consent", "accept_label")],
+        consent_decline_label=texts[("consent", "decline_label")],
+        instructions=texts[("instructions", "text")],
+        thank_you=texts[("thank_you", "text")],
         items=items,
         n_trials=count if count is not None else n_trials,
         n_practice=n_practice,
@@ -316,6 +353,16 @@ def loads_study(text: str, source: str = "<study>") -> StudyDefinition:
         source=source,
         source_text=text,
     )
+
+
+def _token_line(source: str, start: int, token: str) -> int:
+    """The line (1-based) at or after ``start`` where ``token`` is written, else ``start``."""
+    if token:
+        lines = source.splitlines()
+        for n in range(start - 1, len(lines)):
+            if token in lines[n]:
+                return n + 1
+    return start
 
 
 def _read_items(r: _Reader, data: dict) -> tuple[ItemSelection | None, int]:

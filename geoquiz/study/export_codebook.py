@@ -28,6 +28,16 @@ EXPORTS: tuple[str, ...] = (
 )
 
 
+#: Said in codebook.csv of every text (``str``) column: what :func:`geoquiz.csvio.neutralise` does to it.
+NEUTRALISED_NOTE = (
+    "Text cells starting with =, +, -, @, a tab or a carriage return are written with a leading ' "
+    "(so that a spreadsheet shows them instead of running them as a formula); remove that ' when "
+    "reading the original text."
+)
+#: The short form of the note in docs/codebook.md (which explains it once at the top).
+NEUTRALISED_MARK = "Formula guard: a leading ' may be added (see above)."
+
+
 class Column(NamedTuple):
     name: str
     type: str
@@ -161,6 +171,22 @@ TABLES: dict[str, list[Column]] = {
         C("overlap", "float", "Fraction of the segment inside the top-p salient region (0..1)."),
         C("mean_attr", "float", "Mean attribution inside the segment (0..1)."),
         C("centre_attr", "float", "Attribution at the segment's centre (0..1)."),
+        C(
+            "concept",
+            "str",
+            "Name of the element's segment: the concept prompt that found it (its highest-scoring one), "
+            "for concept-prompted segmenters (sam3); empty otherwise.",
+        ),
+        C(
+            "tag",
+            "str",
+            "Cue tag of that concept (geoquiz.types.CUE_TAGS, as in cue_boxes.csv); empty otherwise.",
+        ),
+        C(
+            "concept_score",
+            "float",
+            "The segmenter's score for that concept on the segment (0..1); empty otherwise.",
+        ),
     ],
     "faithfulness": [
         C("result_id", "int", "Result id (evaluation_results.id)."),
@@ -185,6 +211,16 @@ TABLES: dict[str, list[Column]] = {
         C("base_true_prob", "float", "Probability of the true class on the intact input (0..1)."),
         C("location_id", "int", "Location (4-view models); empty otherwise."),
         C("run_kind", "str", "Kind of run: grid (faithfulness) or p_sweep (choice of top-p)."),
+        C(
+            "n_segments",
+            "int",
+            "Segments the segmenter produced on the image (all views); empty for p-sweep rows and older runs.",
+        ),
+        C(
+            "segment_coverage",
+            "float",
+            "Fraction of the image inside the union of those segments (0..1); empty like n_segments.",
+        ),
     ],
     "agreement": [
         C("run_id", "int", "Agreement run id (agreement_runs.id)."),
@@ -206,7 +242,12 @@ TABLES: dict[str, list[Column]] = {
             "or empty for answer measures.",
         ),
         C("metric", "str", "Measure name; see the metric list in docs/codebook.md."),
-        C("tag", "str", "Cue tag for tag_overlap, top_tag and top_tag_share rows; empty otherwise."),
+        C(
+            "tag",
+            "str",
+            "Cue tag for tag_overlap, top_tag, top_tag_share, model_tag_share and ref_tag_share rows; "
+            "empty otherwise.",
+        ),
         C("value", "float", "Value of the measure."),
         C("n", "int", "Sample size behind the value (trials, boxes or items, see the metric list)."),
         C("ci_low", "float", "Lower end of the 95 % interval (Wilson for proportions, bootstrap otherwise)."),
@@ -231,7 +272,7 @@ TABLES: dict[str, list[Column]] = {
     ],
 }
 
-#: The measures in agreement.csv (see geoquiz.agreement and geoquiz.study.agreement_runs).
+#: The measures in agreement.csv (see geoquiz.agreement and geoquiz.agreement).
 METRICS: dict[str, str] = {
     "n_trials": "Main trials on the item (n = the same).",
     "n_participants": "Distinct participants who answered.",
@@ -269,6 +310,18 @@ METRICS: dict[str, str] = {
     "top_tag_share": "Share of items whose top tag is this tag (overall).",
     "human_ref_coverage": "Share of the planted cues' area covered by a participant's boxes (mean over trials).",
     "human_precision": "Share of a participant's box area on planted cues (mean over trials).",
+    "model_tag_share": "Tag agreement (elements named by a concept segmenter, sam3): share of the model's "
+    "named elements with this tag (item: Wilson CI, n = named elements; overall: mean over items, bootstrap CI).",
+    "ref_tag_share": "Share of this tag among the reference's cue boxes (human: mean over the trials that drew "
+    "boxes, n = trials, bootstrap CI over trials; planted: n = cues).",
+    "tag_agreement": "Histogram intersection of the model's and the reference's tag distributions, "
+    "sum of min(model share, reference share) = 1 - total variation distance (0..1; item: CI over trials; "
+    "overall: mean over items, bootstrap CI).",
+    "tag_agreement_chance": "Chance baseline of tag_agreement: the reference compared with the model's tag "
+    "distribution on the other items (item: mean over them, n = them; overall: mean over ordered pairs of "
+    "different items, bootstrap CI over items).",
+    "tag_agreement_excess": "tag_agreement minus tag_agreement_chance, overall (paired bootstrap CI over items; "
+    "above 0: the model's kinds of cues follow the image).",
 }
 
 
@@ -276,11 +329,17 @@ def column_names(table: str) -> list[str]:
     return [c.name for c in TABLES[table]]
 
 
+def described(column: Column, note: str = NEUTRALISED_NOTE) -> str:
+    """The column's description; a text column's ends with ``note`` (the leading-``'`` formula guard)."""
+    return f"{column.description} {note}" if column.type == "str" else column.description
+
+
 def codebook_rows(tables: list[str] | None = None) -> list[dict[str, str]]:
-    """Rows of codebook.csv for ``tables`` (default: every table)."""
+    """Rows of codebook.csv for ``tables`` (default: every table). The description of every text
+    column says that a leading ``'`` is added to cells a spreadsheet would run (:data:`NEUTRALISED_NOTE`)."""
     names = list(TABLES) if tables is None else [*tables, "codebook"]
     return [
-        {"table": t, "column": c.name, "type": c.type, "description": c.description}
+        {"table": t, "column": c.name, "type": c.type, "description": described(c)}
         for t in names
         for c in TABLES[t]
     ]
@@ -301,12 +360,14 @@ def codebook_markdown() -> str:
         "row counts). Boxes are XYXY pixels, inclusive-exclusive.",
         "",
         "Text cells that a spreadsheet would run as a formula (starting with `=`, `+`, `-`, `@`, a tab or a "
-        "carriage return) are written with a leading `'`; numbers are written as numbers.",
+        "carriage return) are written with a leading `'`; numbers are written as numbers. This can happen "
+        "in every `str` column (marked *formula guard* below); `codebook.csv` says it in the description "
+        "of each such column. Remove the leading `'` to get the original text.",
         "",
     ]
     for table, cols in TABLES.items():
         lines += [f"## {table}.csv", "", "| column | type | description |", "|---|---|---|"]
-        lines += [f"| {c.name} | {c.type} | {c.description} |" for c in cols]
+        lines += [f"| {c.name} | {c.type} | {described(c, '*' + NEUTRALISED_MARK + '*')} |" for c in cols]
         lines.append("")
     lines += [
         "## Agreement measures (agreement.csv, column `metric`)",

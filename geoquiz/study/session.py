@@ -20,6 +20,14 @@ States of a ``sessions`` row (the phase the kiosk shows in brackets)::
   before the crash is shown again (with a fresh timer); nothing answered is lost or duplicated.
 * When the time limit ends, the kiosk submits the answer so far with ``timed_out=True``; the
   required-field rules are then waived.
+* Cue boxes are XYXY pixels of the image shown (inclusive-exclusive). :meth:`QuizSession.submit`
+  clips each box to its image (the ``images`` row's width and height) and refuses a box that is
+  empty after clipping; nothing outside an image is ever stored.
+* Numbering (the one source of truth for every page): practice trials are "x of P" among
+  themselves; main trials and attention checks are numbered together "x of N" with
+  N = ``StudyDefinition.n_pictures`` (attention checks look like any other picture).
+* Pauses of the trial clock (the researcher's prompt) and problems the participant is only told
+  about in plain words go to ``session_events`` (:mod:`geoquiz.study.events`).
 
 Feedback score (feedback mode only; GeoGuessr-style, 0..5000): a correct guess at rank ``r``
 (1-based) scores ``round(5000 * 0.5 ** (r - 1))`` - 5000, 2500, 1250, 625, 313 - and a miss scores 0.
@@ -31,11 +39,12 @@ from __future__ import annotations
 import json
 import random
 import secrets
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from geoquiz.db import insert, insert_many, now, transaction
 from geoquiz.errors import GeoQuizError
+from geoquiz.study.events import record_event
 from geoquiz.study.store import get_study
 from geoquiz.types import CUE_TAGS, CueBox
 
@@ -51,7 +60,8 @@ class ResponseError(GeoQuizError):
 
 @dataclass(frozen=True)
 class TrialSpec:
-    """One trial of a session. ``number`` counts within its phase (practice 1..P, trials 1..N)."""
+    """One trial of a session. ``number`` counts within its phase: practice 1..P, then main trials
+    and attention checks together 1..N (N = the study's ``n_pictures``); ``of`` is P or N."""
 
     position: int
     kind: str
@@ -328,6 +338,34 @@ class QuizSession:
         scored = [(lbl, g) for kind, lbl, g in trials.values() if include_practice or kind != "practice"]
         return sum(geoguessr_score(g, lbl)[1] for lbl, g in scored), len(scored)
 
+    # -- events (researcher-only details; see geoquiz.study.events) -------------------------------
+    def record_pause(
+        self,
+        position: int | None,
+        *,
+        started_at: str,
+        duration_ms: int,
+        reason: str = "researcher prompt",
+        outcome: str = "",
+    ) -> int:
+        """Record that the trial clock of ``position`` stood still for ``duration_ms`` ms from
+        ``started_at`` (ISO time) until now; ``outcome`` is e.g. ``resumed`` or ``unlocked``."""
+        detail = {"reason": reason} | ({"outcome": outcome} if outcome else {})
+        return record_event(
+            self.db,
+            self.id,
+            "pause",
+            position=position,
+            started_at=started_at,
+            ended_at=now(),
+            duration_ms=max(0, int(duration_ms)),
+            detail=detail,
+        )
+
+    def record_problem(self, kind: str, position: int | None, error: str, **detail: Any) -> int:
+        """Record an ``image_error`` or ``save_error`` with its details (for the researcher only)."""
+        return record_event(self.db, self.id, kind, position=position, detail={"error": error, **detail})
+
     # -- answers ---------------------------------------------------------------------------------
     def validate(self, spec: TrialSpec, response: TrialResponse) -> None:
         """Raise :class:`ResponseError` when ``response`` breaks the study's response rules."""
@@ -360,12 +398,56 @@ class QuizSession:
         if response.boxes and not rs.cue_boxes:
             raise ResponseError(f"trial {spec.position}: this study does not ask for cue boxes")
         for cb in response.boxes:
-            if cb.tag not in CUE_TAGS or cb.box.area <= 0:
-                raise ResponseError(f"trial {spec.position}: a cue box is empty or has an unknown tag")
+            if cb.tag not in CUE_TAGS:
+                raise ResponseError(f"trial {spec.position}: cue box tag {cb.tag!r} is not a cue tag")
             if (cb.view is None) != (not spec.views) or (cb.view is not None and cb.view not in spec.views):
                 raise ResponseError(f"trial {spec.position}: cue box view {cb.view!r} was not shown")
+        self.clip_boxes(spec, response.boxes)
         if response.response_time_ms < 0:
             raise ResponseError(f"trial {spec.position}: negative response time")
+
+    def image_sizes(self, spec: TrialSpec) -> dict[str | None, tuple[int, int]]:
+        """``{view: (width, height)}`` of the images a trial shows (view None for single images), from
+        the ``images`` rows (the file header when a row has no size)."""
+        if spec.image_id is not None:
+            sql, key = "SELECT NULL, width, height, path FROM images WHERE id = ?", spec.image_id
+        else:
+            sql, key = "SELECT view, width, height, path FROM images WHERE location_id = ?", spec.location_id
+        out = {}
+        for view, w, h, path in self.db.execute(sql, [key]).fetchall():
+            if not w or not h:
+                from geoquiz.data.imageio import image_size
+
+                try:
+                    w, h = image_size(path)
+                except (GeoQuizError, OSError):
+                    continue
+            out[view] = (int(w), int(h))
+        return out
+
+    def clip_boxes(self, spec: TrialSpec, boxes: tuple[CueBox, ...] | list[CueBox]) -> tuple[CueBox, ...]:
+        """``boxes`` clipped to their images. Raises :class:`ResponseError` for a box that is empty
+        after clipping (it lay outside the image) or whose image size is unknown."""
+        if not boxes:
+            return ()
+        sizes = self.image_sizes(spec)
+        out = []
+        for cb in boxes:
+            where = f"trial {spec.position}" + (f", view {cb.view}" if cb.view else "")
+            if cb.box.area <= 0:
+                raise ResponseError(f"{where}: cue box {cb.box.as_tuple()} (x0, y0, x1, y1) is empty")
+            if cb.view not in sizes:
+                raise ResponseError(
+                    f"{where}: the size of the image is unknown, so a cue box cannot be checked"
+                )
+            w, h = sizes[cb.view]
+            clipped = cb.box.clip(w, h)
+            if clipped.area <= 0:
+                raise ResponseError(
+                    f"{where}: cue box {cb.box.as_tuple()} (x0, y0, x1, y1) lies outside the {w}x{h} image"
+                )
+            out.append(cb if clipped == cb.box else replace(cb, box=clipped))
+        return tuple(out)
 
     def submit(self, position: int, response: TrialResponse) -> SubmitResult:
         """Save one trial (trial + guesses + cue boxes) in one transaction; idempotent per position."""
@@ -382,6 +464,7 @@ class QuizSession:
                     f"session {self.id} is {state!r}; trials can only be submitted while it is running"
                 )
             self.validate(spec, response)
+            clipped = self.clip_boxes(spec, response.boxes)
             rank, score = geoguessr_score(response.guesses, spec.label)
             stamp = now()
             trial_id = insert(
@@ -409,7 +492,7 @@ class QuizSession:
             insert_many(self.db, "guesses", guesses)
             boxes = [
                 {"trial_id": trial_id, "view": cb.view, "tag": cb.tag, "note": cb.detail, **_xyxy(cb)}
-                for cb in response.boxes
+                for cb in clipped
             ]
             insert_many(self.db, "cue_boxes", boxes)
             n_done = self.db.execute(

@@ -5,9 +5,9 @@ import json
 import pytest
 from fixtures.review_seed import FixedEvidence
 
+from geoquiz import agreement as ar
 from geoquiz.errors import GeoQuizError
 from geoquiz.progress import Cancelled, Reporter
-from geoquiz.study import agreement_runs as ar
 from geoquiz.study.review_data import ItemRef, guess_distribution, load_answers, reviewable_items
 
 

@@ -29,7 +29,7 @@ def real_model(seeded):
 
 
 def test_agreement_review_and_export_with_the_real_explainer(real_model, tmp_path):
-    from geoquiz.study.agreement_runs import AgreementConfig, compute_agreement, load_agreement
+    from geoquiz.agreement import AgreementConfig, compute_agreement, load_agreement
     from geoquiz.study.export import export_all
     from geoquiz.study.review_data import ItemRef
     from ui.views.review_view import explain_job

@@ -4,8 +4,8 @@ import pandas as pd
 import pytest
 from fixtures.review_seed import FixedEvidence
 
+from geoquiz.agreement import AgreementConfig, compute_agreement
 from geoquiz.cli import main
-from geoquiz.study.agreement_runs import AgreementConfig, compute_agreement
 
 
 def test_cli_export_writes_the_chosen_tables(seeded, tmp_path, capsys):

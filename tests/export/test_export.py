@@ -9,9 +9,9 @@ import pytest
 from fixtures.review_seed import TRICKY_RATIONALES, FixedEvidence, seed_study
 
 from geoquiz import csvio
+from geoquiz.agreement import AgreementConfig, compute_agreement
 from geoquiz.errors import GeoQuizError
 from geoquiz.study import export as ex
-from geoquiz.study.agreement_runs import AgreementConfig, compute_agreement
 from geoquiz.study.export_codebook import TABLES, codebook_markdown
 from geoquiz.types import CUE_TAGS
 

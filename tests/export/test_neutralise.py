@@ -1,6 +1,7 @@
 """Formula neutralisation: text a spreadsheet would run gets a leading quote; numbers stay numbers."""
 
 import csv
+import sqlite3
 
 import numpy as np
 import pandas as pd
@@ -8,8 +9,8 @@ import pytest
 from fixtures.review_seed import FixedEvidence
 
 from geoquiz import csvio
+from geoquiz.agreement import AgreementConfig, compute_agreement
 from geoquiz.study import export as ex
-from geoquiz.study.agreement_runs import AgreementConfig, compute_agreement
 
 
 @pytest.mark.parametrize(
@@ -73,3 +74,36 @@ def test_no_exported_cell_can_run_as_a_formula(seeded, tmp_path):
     assert {"'=", "'+", "'-", "'@", "'\t", "'\r"} <= quoted
     raw = (tmp_path / "out" / "faithfulness.csv").read_text(encoding="utf-8")
     assert ",-3," in raw  # written as a bare number, not quoted
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        "=1+1",
+        "+44 123",
+        "-2+3",
+        "@SUM(A1)",
+        "\tx",
+        "\rx",
+        "a=b",
+        " =x",
+        "",
+        "'=already",
+        "日本",
+        "-",
+        "[x",
+        -3,
+        -0.25,
+        7,
+        None,
+    ],
+)
+def test_sql_neutralisation_matches_python(value):
+    """csvio.neutralise_sql (what the streaming export runs in SQLite) does what neutralise does."""
+    conn = sqlite3.connect(":memory:")
+    conn.execute("CREATE TABLE t (x)")
+    conn.execute("INSERT INTO t VALUES (?)", [value])
+    sql = f"SELECT {csvio.neutralise_sql('x')}, {csvio.risky_sql('x')} FROM t"  # noqa: S608 - SQL from csvio
+    got, risky = conn.execute(sql).fetchone()
+    assert got == csvio.neutralise(value) and type(got) is type(value)
+    assert bool(risky) == (csvio.neutralise(value) != value)

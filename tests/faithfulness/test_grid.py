@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import shutil
 
+import pandas as pd
 import pytest
 
 from geoquiz.errors import GeoQuizError
+from geoquiz.faithfulness.sweep import choose
 from geoquiz.progress import Cancelled, Reporter
 
 
@@ -123,14 +125,15 @@ def test_cancelled_grid_resumes_without_redoing_images(proj):
 def test_sweep_chooses_a_top_p_and_bad_settings_are_refused(proj):
     from geoquiz.faithfulness.grid import run_grid
     from geoquiz.faithfulness.store import get_run
-    from geoquiz.faithfulness.sweep import choose, sweep_top_p
+    from geoquiz.faithfulness.sweep import sweep_top_p
 
     res = sweep_top_p(
         proj, "single", "tiny", split="val", method="gradcam", values=(10, 30), repeats=1, device="cpu"
     )
     assert res.chosen_top_p in (10.0, 30.0)
     assert list(res.table["top_p"]) == [10.0, 30.0]
-    assert res.chosen_top_p == choose(res.table)  # the documented criterion, applied to the stored table
+    excess = dict(zip(res.table["top_p"], res.table["excess"]))
+    assert excess[res.chosen_top_p] == max(excess.values())  # the documented criterion
     assert get_run(proj.db, res.run_id).kind == "p_sweep"
     assert ((res.table["coverage"] > 0) & (res.table["coverage"] <= 1)).all()
     with pytest.raises(GeoQuizError, match="top-p values"):
@@ -139,3 +142,34 @@ def test_sweep_chooses_a_top_p_and_bad_settings_are_refused(proj):
         run_grid(proj, "single", "tiny", "test", ["lime"], ["default"], device="cpu")
     with pytest.raises(GeoQuizError):
         run_grid(proj, "single", "tiny", "test", ["gradcam"], ["default"], fill="purple", device="cpu")
+
+
+def _table(rows: list[tuple[float, float]]) -> pd.DataFrame:
+    return pd.DataFrame(rows, columns=["top_p", "excess"])
+
+
+def test_choose_on_hand_made_tables():
+    assert choose(_table([(5, 0.01), (10, 0.08), (20, 0.05), (30, -0.02)])) == 10.0
+    assert choose(_table([(30, 0.02), (20, 0.07), (5, 0.01)])) == 20.0  # rows in any order
+    assert choose(_table([(20, 0.05), (10, 0.05)])) == 10.0  # a tie goes to the smaller p
+    assert choose(_table([(10, 0.05), (20, 0.05 + 1e-13)])) == 10.0  # numerically tied
+    assert choose(_table([(10, 0.05), (20, 0.05 + 1e-6)])) == 20.0  # a real, small difference
+    assert choose(_table([(5, -0.03), (10, -0.01), (15, -0.02)])) == 10.0  # all negative: the largest
+    assert choose(_table([(40, 0.0)])) == 40.0
+    # a p whose excess could not be computed (NaN) is never chosen, wherever it sits
+    assert choose(_table([(5, float("nan")), (10, 0.02), (20, 0.03)])) == 20.0
+    assert choose(_table([(5, 0.04), (10, float("nan"))])) == 5.0
+    with pytest.raises(GeoQuizError):
+        choose(_table([]))
+    with pytest.raises(GeoQuizError):
+        choose(_table([(5, float("nan"))]))
+
+
+def test_validate_accepts_guided_sam_and_names_bad_segmenters():
+    from geoquiz.faithfulness.grid import validate
+
+    validate(["gradcam"], ["default", "mobilesam_vit_t:guided"], "blur", 2)
+    with pytest.raises(GeoQuizError, match="guided mode needs a SAM-family"):
+        validate(["gradcam"], ["default:guided"], "blur", 2)
+    with pytest.raises(GeoQuizError, match="unknown segmenter.*nosuch:guided"):
+        validate(["gradcam"], ["nosuch:guided"], "blur", 2)

@@ -99,7 +99,9 @@ def test_weights_for_another_architecture(saved, tmp_path):
     obj["spec"]["arch"] = "resnet18"
     other = tmp_path / "other.pt"
     torch.save(obj, other)
-    with pytest.raises(CheckpointError, match="do not fit a resnet18 / medium model"):
+    with pytest.raises(
+        CheckpointError, match=r"do not fit the model it declares \(resnet18, medium integration.*48 missing"
+    ):
         load_checkpoint(other)
 
 

@@ -345,3 +345,85 @@ def test_examples_install_on_a_geoscenes_project(quiz_project):
     ids = [install_study(quiz_project, p) for p in sorted(studies_dir().glob("*.toml"))]
     slugs = [r[0] for r in quiz_project.db.execute("SELECT slug FROM studies ORDER BY id")]
     assert len(ids) == 2 and sorted(slugs) == ["geoscenes-4view", "geoscenes-countries"]
+
+
+PLACEHOLDER_TEXT = """\
+slug = "ph"
+title = "Placeholders"
+
+[consent]
+text = \"\"\"
+You will see {n_total} pictures: {n_practice} practice, then {n_pictures}
+({n_trials} main and {n_attention} checks). {{Braces}} stay.
+\"\"\"
+
+[instructions]
+text = "Up to {top_k} guesses, at least {min_guesses}; {time_limit} ({time_limit_s} s) each; 1-{confidence_levels}."
+
+[items]
+dataset = "geoscenes"
+seed = 1
+
+[trials]
+count = 12
+practice = 2
+attention = 1
+time_limit_s = 150
+
+[answers]
+list = "geoscenes"
+
+[responses]
+top_k = 3
+"""
+
+
+def test_placeholders_are_filled_from_the_definition():
+    study = loads_study(PLACEHOLDER_TEXT, "ph.toml")
+    assert study.n_pictures == 13 and study.n_total == 15
+    assert " ".join(study.consent_text.split()) == (
+        "You will see 15 pictures: 2 practice, then 13 (12 main and 1 checks). {Braces} stay."
+    )
+    assert study.instructions == "Up to 3 guesses, at least 1; 2 minutes 30 seconds (150 s) each; 1-5."
+    four = loads_study(
+        PLACEHOLDER_TEXT.replace("{top_k} guesses", "{n_views} views ({views}), {top_k} guesses").replace(
+            "practice = 2", 'practice = 2\nviews = ["north", "south"]'
+        ),
+        "ph4.toml",
+    )
+    assert four.instructions.startswith("Up to 2 views (north and south), 3 guesses")
+
+
+@pytest.mark.parametrize(
+    "old,new,line,field,fragment",
+    [
+        ("({n_trials} main", "({n_trails} main", 7, "consent.text", "unknown placeholder {n_trails}"),
+        ("{{Braces}}", "{Braces}", 7, "consent.text", "unknown placeholder {Braces}"),
+        ("{{Braces}} stay", "{ stay", 7, "consent.text", "literal braces"),
+        ("{{Braces}} stay", "} stay", 7, "consent.text", "literal braces"),
+        ("{n_total} pictures", "{n_total:3} pictures", 6, "consent.text", "takes no format"),
+        ("time_limit_s = 150", "time_limit_s = 0", 11, "instructions.text", "no time limit"),
+        ("{top_k} guesses", "{views} guesses", 11, "instructions.text", "single pictures"),
+        ('title = "Placeholders"', 'title = "Study {x}"', 2, "title", "unknown placeholder {x}"),
+    ],
+)
+def test_a_bad_placeholder_is_a_definition_error(old, new, line, field, fragment):
+    assert old in PLACEHOLDER_TEXT
+    with pytest.raises(StudyDefinitionError) as info:
+        loads_study(PLACEHOLDER_TEXT.replace(old, new), "studies/ph.toml")
+    message = str(info.value)
+    assert f"studies/ph.toml, line {line}, field {field}: " in message and fragment in message, message
+
+
+def test_example_studies_state_their_counts_and_time_out():
+    single = load_study(studies_dir() / "geoscenes_countries.toml")
+    assert "You will see 15 pictures: 2 to practise, then 13 for the study" in " ".join(
+        single.consent_text.split()
+    )
+    text = " ".join(single.instructions.split())
+    assert "You have 90 seconds per picture" in text and '"Time is up" page appears' in text
+    assert "pictures 1 to 13" in text and "Ctrl+Up / Ctrl+Down" in text
+    four = load_study(studies_dir() / "geoscenes_4view.toml")
+    assert "There is no time limit" in four.instructions and "places 1 to 6" in " ".join(
+        four.instructions.split()
+    )

@@ -23,7 +23,7 @@ def test_set_and_verify(memdb):
     assert verify_passphrase(memdb, "open sesame")
     assert not verify_passphrase(memdb, "open sesame ") and not verify_passphrase(memdb, "")
     stored = get_setting(memdb, SETTING_KEY)
-    assert "open sesame" not in stored and stored.startswith("scrypt$16384$8$1$")
+    assert "open sesame" not in stored and stored.startswith("scrypt$131072$8$1$")
     set_passphrase(memdb, "new phrase")
     assert verify_passphrase(memdb, "new phrase") and not verify_passphrase(memdb, "open sesame")
 
@@ -42,6 +42,6 @@ def test_malformed_records_never_match(stored):
 
 
 def test_too_short_is_refused(memdb):
-    with pytest.raises(GeoQuizError, match="at least 4"):
+    with pytest.raises(GeoQuizError, match="at least 8"):
         set_passphrase(memdb, " ab ")
     assert not has_passphrase(memdb)

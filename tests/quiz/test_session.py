@@ -257,3 +257,67 @@ def test_sessions_written_by_other_tools_are_listed_not_run(tiny):
     assert (info.code, info.answered, info.total) == ("SEED-0001", 0, 0)
     with pytest.raises(GeoQuizError, match="not created by the quiz"):
         QuizSession.load(tiny.db, sid)
+
+
+def test_cue_boxes_are_clipped_to_the_image(tiny):
+    s = _running(tiny.db)
+    spec = s.next_trial()
+    assert s.image_sizes(spec) == {None: (160, 120)}
+    boxes = (
+        CueBox(Box(-500, -500, 10**6, 10**6), "signs"),  # the case: clipped to the whole image
+        CueBox(Box(150, 100, 170, 130), "poles"),  # partly outside
+        CueBox(Box(10, 10, 20, 20), "other"),  # inside: kept as it is
+    )
+    r = s.submit(spec.position, _answer(boxes=boxes))
+    rows = tiny.db.execute(
+        "SELECT tag, x0, y0, x1, y1 FROM cue_boxes WHERE trial_id = ? ORDER BY id", [r.trial_id]
+    ).fetchall()
+    assert rows == [("signs", 0, 0, 160, 120), ("poles", 150, 100, 160, 120), ("other", 10, 10, 20, 20)]
+
+
+@pytest.mark.parametrize(
+    "box,fragment",
+    [
+        (Box(200, 10, 260, 50), "(200, 10, 260, 50) (x0, y0, x1, y1) lies outside the 160x120 image"),
+        (Box(10, 120, 50, 300), "lies outside the 160x120 image"),
+        (Box(160, 120, 160, 120), "is empty"),
+    ],
+)
+def test_a_cue_box_outside_the_image_is_refused(tiny, box, fragment):
+    s = _running(tiny.db)
+    with pytest.raises(ResponseError, match=re.escape(fragment)):
+        s.submit(0, _answer(boxes=(CueBox(Box(0, 0, 5, 5), "other"), CueBox(box, "signs"))))
+    assert tiny.db.execute("SELECT COUNT(*) FROM trials").fetchone()[0] == 0
+    assert tiny.db.execute("SELECT COUNT(*) FROM cue_boxes").fetchone()[0] == 0
+
+
+def test_four_view_boxes_are_checked_against_their_own_view(quiz_project):
+    install_study(quiz_project, studies_dir() / "geoscenes_4view.toml")
+    s = _running(quiz_project.db, "geoscenes-4view")
+    spec = s.next_trial()
+    assert set(s.image_sizes(spec)) == {"north", "east", "south", "west"}
+    with pytest.raises(ResponseError, match="view east: cue box .* lies outside"):
+        s.submit(spec.position, _answer(boxes=(CueBox(Box(170, 0, 180, 10), "signs", view="east"),)))
+    r = s.submit(spec.position, _answer(boxes=(CueBox(Box(150, 0, 180, 10), "signs", view="east"),)))
+    row = quiz_project.db.execute("SELECT view, x0, x1 FROM cue_boxes WHERE trial_id = ?", [r.trial_id])
+    assert row.fetchone() == ("east", 150, 160)
+
+
+def test_pauses_and_problems_are_recorded_as_session_events(tiny):
+    from geoquiz.study.events import event_counts, session_events
+
+    s = _running(tiny.db)
+    s.record_pause(0, started_at="2024-01-01T10:00:00.000+00:00", duration_ms=4200, outcome="resumed")
+    s.record_problem("image_error", 1, "ImageReadError: x.png: truncated", paths=["/data/x.png"])
+    pause, problem = session_events(tiny.db, s.id)
+    assert (pause.kind, pause.position, pause.duration_ms, pause.started_at) == (
+        "pause",
+        0,
+        4200,
+        "2024-01-01T10:00:00.000+00:00",
+    )
+    assert pause.ended_at and pause.detail == {"reason": "researcher prompt", "outcome": "resumed"}
+    assert problem.detail == {"error": "ImageReadError: x.png: truncated", "paths": ["/data/x.png"]}
+    assert event_counts(tiny.db, s.study_id) == {s.id: {"pause": 1, "image_error": 1}}
+    with pytest.raises(ValueError, match="unknown session event"):
+        s.record_problem("lunch", 0, "")

@@ -43,8 +43,10 @@ def test_dashboard_data_values(seeded):
         and faith[("gradcam/default", "insertion:guided")] == 1.0
     )
     assert data.embedding["labels"][:3] == ["France", "India", "Japan"]
-    assert sorted(data.response_times_s)[-1] == 30.0 and len(data.human_confidence) == 11
-    assert len(data.model_confidence_right) == 4 and len(data.model_confidence_wrong) == 2
+    # histograms counted by SQLite: the slowest of the 11 main trials took 30 s, all 11 rated confidence
+    assert data.response_times.top == 30.0 and data.response_times.n == 11
+    assert sum(data.human_confidence.values()) == 11
+    assert data.model_confidence["right"].n == 4 and data.model_confidence["wrong"].n == 2
 
 
 def test_dashboard_draws_and_exports_every_figure(dashboard, tmp_path):
@@ -76,5 +78,90 @@ def test_dashboard_without_a_model_shows_the_human_side(dashboard, qtbot):
     view.reload()
     qtbot.waitUntil(lambda: view.data is not None, timeout=15000)
     assert view.selection() == (None, None)
-    assert [b.series for b in view.data.accuracy] == ["people", "people"]
+    # top-1 only: with 3 classes, a top-5 list holds every class (100 % by construction)
+    assert view.data.ks == (1,) and [b.series for b in view.data.accuracy] == ["people"]
     assert view.status.text().startswith("5 of")  # accuracy, per class, human confusion, times, confidence
+
+
+def test_charts_empty_before_a_session_show_its_data_after_it(qtbot, project):
+    """Opened on a project without answers every figure shows its empty state; when answers arrive
+    (a session ran) and the tab reloads, the response-time and confidence charts hold the data and
+    their view covers it (an empty state used to leave auto-range off: the charts stayed blank)."""
+    import pyqtgraph as pg
+    from fixtures.review_seed import seed_study
+    from PySide6.QtCore import Qt
+
+    view = DashboardView(AppContext(project))
+    qtbot.addWidget(view)
+    view.resize(1100, 1700)
+    view.show()
+    qtbot.waitUntil(lambda: view.data is not None, timeout=15000)
+    assert view.status.text().startswith("0 of")
+    for key in ("response_times", "human_confidence"):
+        plot = view.panels[key].plot
+        assert not plot.getAxis("left").isVisible()  # the empty state: a message, no axes
+        assert any(isinstance(i, pg.TextItem) for i in plot.items)
+
+    seed_study(project)  # a session's answers
+    view.data = None
+    view.ctx.data_changed.emit("sessions")
+    qtbot.waitUntil(lambda: view.data is not None, timeout=15000)
+    times = view.panels["response_times"].plot
+    curves = [i for i in times.listDataItems() if i.name()]
+    assert curves and curves[0].name().startswith("people (n=")
+    xs, ys = curves[0].getData()
+
+    def covers_times() -> bool:  # pyqtgraph applies auto-range when it next paints
+        (x0, x1), (y0, y1) = times.viewRange()
+        return x0 <= float(np.min(xs)) and float(np.max(xs)) <= x1 and y1 >= float(np.max(ys)) > y0
+
+    qtbot.waitUntil(covers_times, timeout=5000)
+    confidence = view.panels["human_confidence"].plot
+    bars = [i for i in confidence.items if isinstance(i, pg.BarGraphItem)]
+    assert bars and confidence.getAxis("left").isVisible()
+    qtbot.waitUntil(
+        lambda: confidence.viewRange()[1][1] >= float(np.max(bars[0].opts["height"])), timeout=5000
+    )
+    # the wheel over a chart scrolls the page; clicking the chart (focus) lets it zoom
+    chart = view.panels["response_times"].widget
+    assert chart.focusPolicy() == Qt.ClickFocus
+    wait_all()
+
+
+def _wheel(widget, steps: int = -3, modifiers=None) -> None:
+    from PySide6.QtCore import QPoint, QPointF, Qt
+    from PySide6.QtGui import QWheelEvent
+    from PySide6.QtWidgets import QApplication
+
+    target = widget.viewport() if hasattr(widget, "viewport") else widget
+    pos = QPointF(target.width() / 2, target.height() / 2)
+    event = QWheelEvent(
+        pos,
+        QPointF(target.mapToGlobal(pos.toPoint())),
+        QPoint(0, 0),
+        QPoint(0, 120 * steps),
+        Qt.NoButton,
+        modifiers or Qt.NoModifier,
+        Qt.NoScrollPhase,
+        False,
+    )
+    QApplication.sendEvent(target, event)
+
+
+def test_the_wheel_over_a_chart_scrolls_the_page_and_zooms_only_with_ctrl(dashboard, qtbot):
+    from PySide6.QtCore import Qt
+    from PySide6.QtWidgets import QScrollArea
+
+    view, _ = dashboard
+    view.resize(1100, 600)
+    qtbot.wait(50)
+    scroll = view.findChild(QScrollArea)
+    bar = scroll.verticalScrollBar()
+    assert bar.maximum() > 0
+    chart = view.panels["accuracy"].widget
+    before = chart.getPlotItem().viewRange()
+    _wheel(chart, -3)
+    assert bar.value() > 0  # the page moved
+    assert chart.getPlotItem().viewRange() == before  # the chart did not zoom
+    _wheel(chart, 3, Qt.ControlModifier)
+    assert chart.getPlotItem().viewRange() != before  # with Ctrl the wheel zooms the chart

@@ -110,7 +110,7 @@ def test_settings_dialog_saves_paths_and_element_settings(qtbot, ctx, tmp_path, 
     assert blocker.args == ["settings"]
     reread = Project.open(explain_project_root)
     try:
-        assert reread.settings.segmenters.sam_vit_b == str(ckpt)
+        assert reread.settings.segmenters.checkpoint("sam_vit_b") == str(ckpt)
         assert reread.settings.elements.top_p == 15.0 and reread.settings.elements.max_elements == 4
     finally:
         reread.close()

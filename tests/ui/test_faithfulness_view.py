@@ -7,6 +7,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from conftest import write_png
+from PySide6.QtCore import Qt
 
 from geoquiz.data.store import store_dataset
 from geoquiz.faithfulness import store
@@ -103,14 +104,16 @@ def test_selecting_a_run_draws_figures_and_table(qtbot, view, run_project, tmp_p
     qtbot.waitUntil(lambda: view.results is not None, timeout=20000)
     assert f"Run #{run_id}" in view.summary_label.text()
     # Figure 2: deletion and insertion panels with guided and random bars for gradcampp
+    # (methods and segmenters by their names, not their ids)
     assert [c.title for c in view.fig2.charts] == [
-        "Deletion (segmenter default)",
-        "Insertion (segmenter default)",
+        "Deletion (Default (superpixels))",
+        "Insertion (Default (superpixels))",
     ]
     deletion = view.fig2.charts[0]
-    assert deletion.groups == ("gradcampp",)
+    assert deletion.groups == ("Grad-CAM++",)
+    assert [s.name for s in deletion.series] == ["model's elements", "random boxes, same coverage"]
     assert deletion.series[0].values == (0.0,)  # guided deletion: always wrong
-    assert view.fig3.charts[0].groups == ("default",)
+    assert view.fig3.charts[0].groups == ("Default (superpixels)",)
     assert len(view.curves.charts) == 2 and view.curves.charts[0].lines[0].ys[0] == pytest.approx(0.9)
     assert view.table.rowCount() == 2
     header = [view.table.horizontalHeaderItem(c).text() for c in range(view.table.columnCount())]
@@ -118,11 +121,11 @@ def test_selecting_a_run_draws_figures_and_table(qtbot, view, run_project, tmp_p
     assert view.table.item(0, header.index("Faithful direction")).text() == "yes"
     view.grab().save(str(tmp_path / "faithfulness_view.png"))
 
-    # figures: PNG and SVG of the three panels, drawn as shown
+    # figures: PNG and SVG of the four panels (the last: segments and coverage), drawn as shown
     written = view.export_figures_to(tmp_path / "figs")
     assert sorted(p.name for p in written) == sorted(
         f"faithfulness_run{run_id}_{n}.{f}"
-        for n in ("figure2", "figure3", "curve_plot")
+        for n in ("figure2", "figure3", "curve_plot", "segmenters")
         for f in ("png", "svg")
     )
     assert all(p.stat().st_size > 1000 for p in written)
@@ -161,14 +164,24 @@ def test_running_a_grid_in_the_worker_lists_and_draws_the_run(qtbot, explain_pro
     with Project.open(root) as project:
         w = FaithfulnessView(AppContext(project))
         qtbot.addWidget(w)
-        w.model_box.setCurrentText("single")
-        w.dataset_box.setCurrentText("tiny")
-        w.split_box.setCurrentText("test")
-        w.repeats_spin.setValue(2)
-        w.start_run()
-        assert w.worker is not None and not w.run_button.isEnabled() and w.cancel_button.isEnabled()
-        qtbot.waitUntil(lambda: w.worker is None, timeout=120000)
-        assert "finished" in w.status_label.text() and w.run_button.isEnabled()
+        w.show()
+        form, controls = w.form, w.controls
+        form.model_box.setCurrentIndex(form.model_box.findData("single"))
+        form.dataset_box.setCurrentIndex(form.dataset_box.findData("tiny"))
+        form.split_box.setCurrentText("test")
+        form.repeats_spin.selectAll()
+        qtbot.keyClicks(form.repeats_spin, "2")
+        assert form.repeats_spin.value() == 2
+        assert form.request().methods == ("gradcampp",) and form.request().segmenters == ("default",)
+        qtbot.mouseClick(controls.run_button, Qt.LeftButton)
+        assert (
+            w.worker is not None
+            and not controls.run_button.isEnabled()
+            and controls.cancel_button.isEnabled()
+        )
+        with qtbot.waitSignal(controls.finished, timeout=120000):
+            pass
+        assert "finished" in w.status_label.text() and controls.run_button.isEnabled()
         assert w.runs_list.count() == 1
         qtbot.waitUntil(lambda: w.results is not None, timeout=30000)
         assert w.fig2.charts and w.table.rowCount() == 2  # deletion and insertion for gradcampp x default

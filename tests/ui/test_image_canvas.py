@@ -85,3 +85,38 @@ def test_clicking_a_box_reports_its_key(qtbot):
     canvas.fit_to_view()
     assert canvas._fit
     assert isinstance(canvas.mapFromScene(0, 0), QPoint)
+
+
+def test_fit_limit_and_wheel_zoom_keep_the_api(qtbot):
+    """Other views keep filling the view; with a fit limit of 1 a small picture stays at its size,
+    a large one is still shrunk to fit; the wheel keeps the point under the cursor."""
+    from PySide6.QtCore import QPointF
+    from PySide6.QtGui import QWheelEvent
+    from PySide6.QtWidgets import QApplication
+
+    canvas = ImageCanvas()
+    qtbot.addWidget(canvas)
+    canvas.resize(400, 300)
+    canvas.show()
+    canvas.set_image(np.zeros((100, 100, 3), dtype=np.uint8))
+    assert canvas.fit_limit() is None and canvas.zoom() > 2.5  # default: filled, as before
+    canvas.set_fit_limit(1.0)
+    assert canvas.zoom() == 1.0
+    canvas.set_image(np.zeros((600, 800, 3), dtype=np.uint8))
+    assert canvas.zoom() < 0.5  # too big for the view: shrunk to show it whole
+    pos = canvas.mapFromScene(QPointF(700, 100))
+    event = QWheelEvent(
+        QPointF(pos),
+        QPointF(canvas.viewport().mapToGlobal(pos)),
+        QPoint(0, 0),
+        QPoint(0, 360),
+        Qt.NoButton,
+        Qt.NoModifier,
+        Qt.NoScrollPhase,
+        False,
+    )
+    QApplication.sendEvent(canvas.viewport(), event)
+    after = canvas.mapFromScene(QPointF(700, 100))
+    assert not canvas._fit and abs(after.x() - pos.x()) <= 1 and abs(after.y() - pos.y()) <= 1
+    canvas.set_zoom(2.0)
+    assert canvas.zoom() == 2.0

@@ -130,10 +130,12 @@ def test_evaluate_draws_every_figure_and_exports(qtbot, view, tmp_path):
     assert sum(conf["hist_right"]) + sum(conf["hist_wrong"]) == n
     lines = _items(view.panels["eval_confidence"], pg.InfiniteLine)
     assert len(lines) == (conf["mean_right"] is not None) + (conf["mean_wrong"] is not None)
-    # top-1 / top-5 and per-class bars
+    # top-1 and per-class bars; no top-5 for a 3-class model (100 % by construction)
     bars = _items(view.panels["eval_accuracy"], pg.BarGraphItem)
     heights = np.concatenate([b.opts["height"] for b in bars])
-    assert heights[0] == pytest.approx(m["top1"]) and heights[1] == pytest.approx(m["top5"]) == 1.0
+    assert heights[0] == pytest.approx(m["top1"]) and len(heights) == 1 + len(TINY_CLASSES)
+    assert "top-5" not in view.eval_summary.text() and not view.eval_table.isColumnHidden(4)
+    assert view.eval_table.isColumnHidden(5)  # the Top-5 column
     assert f"n = {n}" in view.eval_summary.text()
     # export: PNG and SVG of one figure, then everything
     png, svg = (

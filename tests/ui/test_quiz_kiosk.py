@@ -53,10 +53,12 @@ def _track(qtbot, kiosk: KioskWindow) -> None:
 
 
 def _unlock(qtbot, kiosk: KioskWindow, passphrase=PASS) -> None:
+    """Type the passphrase and press Enter; the check runs in a worker: wait for its verdict."""
     dialog = kiosk.passphrase_dialog
     dialog.input.clear()
     qtbot.keyClicks(dialog.input, passphrase)
-    qtbot.keyClick(dialog.input, Qt.Key_Return)
+    with qtbot.waitSignal(dialog.checked, timeout=30000):
+        qtbot.keyClick(dialog.input, Qt.Key_Return)
 
 
 def _vp(editor, x, y) -> QPoint:
@@ -68,6 +70,12 @@ def _draw(qtbot, editor, start, end) -> None:
     qtbot.mousePress(vp, Qt.LeftButton, pos=_vp(editor, *start))
     qtbot.mouseMove(vp, _vp(editor, *end))
     qtbot.mouseRelease(vp, Qt.LeftButton, pos=_vp(editor, *end))
+
+
+def _activate(qtbot, window) -> None:
+    """Make ``window`` the active window (window shortcuts such as Ctrl+Up need it)."""
+    with qtbot.waitActive(window):
+        window.activateWindow()
 
 
 def _consent_and_start(qtbot, kiosk: KioskWindow) -> None:
@@ -101,31 +109,38 @@ def test_whole_session_by_keyboard_and_mouse(qtbot, quiz_project, tmp_path, main
     assert quiz_project.db.execute("SELECT consent_at FROM sessions WHERE id = ?", [session.id]).fetchone()[0]
 
     # practice trial: everything, by keyboard and mouse
+    _activate(qtbot, kiosk)
     trial = kiosk.trial
     assert "Practice picture 1 of 1" in trial.header.text()
     _type_guess(qtbot, trial, "jap")
     _type_guess(qtbot, trial, "fra")
-    trial.picker.picks.setFocus()
-    trial.picker.picks.setCurrentRow(1)
-    qtbot.keyClick(trial.picker.picks, Qt.Key_Up, Qt.ControlModifier)  # France first
+    assert trial.picker.search.hasFocus()
+    qtbot.keyClick(trial.picker.search, Qt.Key_Up, Qt.ControlModifier)  # right after typing: France first
     assert trial.picker.guesses() == ("France", "Japan")
     editor = trial.editors[None]
-    qtbot.keyClicks(trial.tag_combo, "Sig")  # keyboard search in the cue-kind combo
-    assert trial.tag_combo.currentData() == "signs"
-    _draw(qtbot, editor, (10, 10), (50, 40))
-    _draw(qtbot, editor, (100, 70), (150, 110))
-    trial.tag_combo.setFocus()
-    qtbot.keyClick(trial.tag_combo, Qt.Key_Down)  # retags the selected (second) box
+    picker = editor.kind_picker
+    _draw(qtbot, editor, (10, 10), (50, 40))  # box A: the kind picker opens beside it
+    assert picker.isVisible() and not any(b.isChecked() for b in picker.buttons.values())
+    qtbot.keyClick(picker, Qt.Key_2)  # Signs
+    _draw(qtbot, editor, (100, 70), (150, 110))  # box B
+    qtbot.mouseClick(picker.buttons["bollards"], Qt.LeftButton)
     assert [c.tag for c in editor.cue_boxes()] == ["signs", "bollards"]
-    qtbot.mouseClick(trial.undo_button, Qt.LeftButton)  # undo the retag
-    qtbot.mouseClick(trial.undo_button, Qt.LeftButton)  # undo the second box
+    assert [i.label_text() for i in editor.box_items()] == ["Signs", "Bollards / kerbs"]
+    assert not trial.tag_combo.isEnabled()  # nothing selected: no kind can be changed
+    qtbot.mouseClick(editor.viewport(), Qt.LeftButton, pos=_vp(editor, 125, 90))  # select B
+    assert trial.tag_combo.isEnabled() and trial.tag_combo.currentData() == "bollards"
+    qtbot.keyClick(trial.tag_combo, Qt.Key_Down)  # B becomes Poles; A is untouched
+    assert [c.tag for c in editor.cue_boxes()] == ["signs", "poles"]
+    qtbot.mouseClick(trial.undo_button, Qt.LeftButton)  # undo the kind change
+    assert [c.tag for c in editor.cue_boxes()] == ["signs", "bollards"]
+    qtbot.mouseClick(trial.undo_button, Qt.LeftButton)  # undo box B
     assert [c.tag for c in editor.cue_boxes()] == ["signs"]
     qtbot.mouseClick(trial.redo_button, Qt.LeftButton)
-    assert [c.tag for c in editor.cue_boxes()] == ["signs", "signs"]
-    editor.setFocus()
-    qtbot.keyClick(editor, Qt.Key_Delete)  # delete the selected box
+    assert [c.tag for c in editor.cue_boxes()] == ["signs", "bollards"]
+    qtbot.mouseClick(editor.viewport(), Qt.LeftButton, pos=_vp(editor, 125, 90))
+    qtbot.keyClick(editor, Qt.Key_Delete)  # delete the selected box (B)
     boxes = editor.cue_boxes()
-    assert len(boxes) == 1
+    assert [c.tag for c in boxes] == ["signs"]
     qtbot.keyClicks(trial.rationale, "the sign shape")
     qtbot.keyClick(trial.submit_button, Qt.Key_Return, Qt.ControlModifier)  # nothing: confidence missing
     assert kiosk.page() == "trialWidget" and "confident" in trial.message.text()
@@ -228,12 +243,14 @@ def test_four_view_study_with_feedback(qtbot, quiz_project, tmp_path):
     _type_guess(qtbot, trial, "spai")
     _type_guess(qtbot, trial, spec.label[:4])
     _draw(qtbot, trial.editors["west"], (20, 20), (60, 60))
+    qtbot.mouseClick(trial.submit_button, Qt.LeftButton)  # refused: the box has no kind yet
+    assert kiosk.page() == "trialWidget" and "kind" in trial.message.text()
+    qtbot.keyClick(trial.editors["west"].kind_picker, Qt.Key_5)  # Vegetation / ground
     _confidence(qtbot, trial, 5)
     qtbot.mouseClick(trial.submit_button, Qt.LeftButton)
     text = kiosk.message.body.toPlainText()
     assert f"The answer was {spec.label}" in text and "2nd guess: 2500 points" in text
-    view = quiz_project.db.execute("SELECT view FROM cue_boxes").fetchone()[0]
-    assert view == "west"
+    assert quiz_project.db.execute("SELECT view, tag FROM cue_boxes").fetchall() == [("west", "vegetation")]
     assert quiz_project.db.execute("SELECT views_shown FROM trials").fetchone()[0] == "north,east,south,west"
 
 
@@ -300,7 +317,7 @@ def test_launcher_sets_the_passphrase_first(qtbot, quiz_project, tmp_path, main_
     dlg.new_pass.setText("ab")
     dlg.confirm_pass.setText("ab")
     qtbot.mouseClick(dlg.set_pass_button, Qt.LeftButton)
-    assert "at least 4" in dlg.error.text()
+    assert "at least 8" in dlg.error.text()
     dlg.new_pass.setText(PASS)
     dlg.confirm_pass.setText(PASS)
     qtbot.mouseClick(dlg.set_pass_button, Qt.LeftButton)
@@ -339,6 +356,7 @@ def test_session_on_real_geoscenes_images(qtbot, geoscenes_project_root, tmp_pat
         assert editor.image_size() == (224, 224)
         _type_guess(qtbot, kiosk.trial, "ind")
         _draw(qtbot, editor, (100, 150), (140, 200))
+        qtbot.keyClick(editor.kind_picker, Qt.Key_1)  # Road markings
         _confidence(qtbot, kiosk.trial, 3)
         qtbot.keyClick(kiosk.trial.picker.search, Qt.Key_Return, Qt.ControlModifier)
         assert kiosk.page() == "message"  # practice finished

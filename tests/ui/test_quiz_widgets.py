@@ -44,24 +44,31 @@ def _near(box: Box, expected: tuple[int, int, int, int], tol: int = 2) -> bool:
     return all(abs(a - b) <= tol for a, b in zip(box.as_tuple(), expected))
 
 
+def _draw_and_pick(qtbot, ed: BoxEditor, start, end, key) -> None:
+    _drag(qtbot, ed, start, end)
+    assert ed.kind_picker.isVisible()
+    qtbot.keyClick(ed.kind_picker, key)
+
+
 def test_draw_move_resize_retag_delete_with_undo(qtbot, editor):
     ed, stack = editor, editor.undo_stack
-    ed.set_current_tag("signs")
-    _drag(qtbot, ed, (20, 20), (60, 50))
+    _draw_and_pick(qtbot, ed, (20, 20), (60, 50), Qt.Key_2)  # Signs
     (cb,) = ed.cue_boxes()
     assert cb.tag == "signs" and cb.view == "east" and _near(cb.box, (20, 20, 60, 50))
-    assert ed.selected_item() is not None
+    assert ed.selected_item() is None  # a new box is not left selected
 
-    _drag(qtbot, ed, (40, 35), (70, 45))  # drag inside the box: move by (+30, +10)
-    assert _near(ed.cue_boxes()[0].box, (50, 30, 90, 60))
+    _drag(qtbot, ed, (40, 35), (70, 45))  # drag inside the box: selects it and moves it by (+30, +10)
+    assert _near(ed.cue_boxes()[0].box, (50, 30, 90, 60)) and ed.selected_item() is not None
     _drag(qtbot, ed, (90, 60), (110, 100))  # drag the bottom-right handle: resize
     moved_resized = ed.cue_boxes()[0].box
     assert _near(moved_resized, (50, 30, 110, 100))
 
-    ed.set_current_tag("vehicles")  # retags the selected box
-    assert ed.cue_boxes()[0].tag == "vehicles"
+    qtbot.keyClick(ed, Qt.Key_7)  # the selected box becomes Vehicles
+    assert ed.cue_boxes()[0].tag == "vehicles" and ed.box_items()[0].label_text() == "Vehicles / driving side"
     qtbot.keyClick(ed, Qt.Key_Right, Qt.ShiftModifier)  # keyboard nudge, 10 px
     assert ed.cue_boxes()[0].box.x0 == moved_resized.x0 + 10
+    qtbot.keyClick(ed, Qt.Key_Down, Qt.AltModifier)  # Alt+arrows grow the box
+    assert ed.cue_boxes()[0].box.y1 == moved_resized.y1 + 1
     qtbot.keyClick(ed, Qt.Key_Delete)
     assert ed.cue_boxes() == []
 
@@ -71,19 +78,22 @@ def test_draw_move_resize_retag_delete_with_undo(qtbot, editor):
         "resize box",
         "tag box as Vehicles / driving side",
         "move box",
+        "resize box",
         "delete Vehicles / driving side box",
     ]
     stack.undo()  # undelete
-    assert len(ed.cue_boxes()) == 1
+    assert len(ed.cue_boxes()) == 1 and ed.selected_item() is None  # undo never selects
+    stack.undo()  # un-grow
     stack.undo()  # un-nudge
-    stack.undo()  # untag
+    stack.undo()  # untag: the label follows at once
     assert ed.cue_boxes()[0].tag == "signs" and ed.cue_boxes()[0].box == moved_resized
+    assert ed.box_items()[0].label_text() == "Signs"
     stack.undo()
     stack.undo()  # unresize, unmove
     assert _near(ed.cue_boxes()[0].box, (20, 20, 60, 50))
     stack.undo()  # undraw
     assert ed.cue_boxes() == []
-    for _ in range(6):
+    for _ in range(7):
         stack.redo()
     assert ed.cue_boxes() == []  # redone up to the delete
     stack.undo()
@@ -92,11 +102,11 @@ def test_draw_move_resize_retag_delete_with_undo(qtbot, editor):
 
 def test_boxes_are_clipped_and_tiny_drags_ignored(qtbot, editor):
     ed = editor
-    _drag(qtbot, ed, (150, 110), (400, 400))  # dragged past the image edge
+    _draw_and_pick(qtbot, ed, (150, 110), (400, 400), Qt.Key_1)  # dragged past the image edge
     (cb,) = ed.cue_boxes()
-    assert cb.box.x1 == 160 and cb.box.y1 == 120
+    assert cb.box.x1 == 160 and cb.box.y1 == 120 and cb.tag == "road_markings"
     _drag(qtbot, ed, (10, 10), (10.5, 10.5))  # a click, not a box
-    assert len(ed.cue_boxes()) == 1
+    assert len(ed.cue_boxes()) == 1 and not ed.kind_picker.isVisible()
     ed.add_cue_box(Box(0, 0, 30, 30), "other")
     assert [c.tag for c in ed.cue_boxes()] == ["road_markings", "other"]
     assert isinstance(ed.cue_boxes()[1], CueBox)

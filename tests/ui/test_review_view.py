@@ -6,9 +6,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from fixtures.review_seed import FixedEvidence
+from PySide6.QtCore import Qt
 from PySide6.QtGui import QImage
 
-from geoquiz.study.agreement_runs import AgreementConfig, build_views, compute_agreement
+from geoquiz.agreement import AgreementConfig, build_views, compute_agreement
 from geoquiz.study.review_data import load_item
 from ui.context import AppContext
 from ui.views.review_view import ReviewView
@@ -55,9 +56,16 @@ def test_review_shows_an_image_with_every_layer(review, tmp_path, qtbot):
     assert view.bundle.key == "img0" and view.model_combo.currentText() == "m1"
     canvas = view.canvases[0]
     assert canvas.image_size() == (64, 48) and view.cells[0].isVisible() and not view.cells[1].isVisible()
-    # planted cues (2) and the participants' boxes (P1 1, P2 2, P3 1) before the explanation arrives
+    # by default: heatmap, the model's elements and the participants' boxes; planted cues and the box
+    # density are a click away
+    shown = [key for key, box in view.toggles.items() if box.isChecked()]
+    assert shown == ["heatmap", "elements", "human"]
+    # the participants' boxes (P1 1, P2 2, P3 1) before the explanation arrives; then the planted cues
     kinds = [b.key[0] for b in canvas.boxes()]
-    assert kinds.count("planted") == 2 and kinds.count("human") == 4 and "element" not in kinds
+    assert kinds.count("human") == 4 and "planted" not in kinds and "element" not in kinds
+    qtbot.mouseClick(view.toggles["planted"], Qt.LeftButton, pos=view.toggles["planted"].rect().center())
+    kinds = [b.key[0] for b in canvas.boxes()]
+    assert kinds.count("planted") == 2 and kinds.count("human") == 4
     assert {b.color for b in canvas.boxes() if b.key[0] == "human"} >= {canvas.boxes()[2].color}
     density = canvas.density()
     # share of participants whose boxes cover the pixel: P1 and P2 at (5, 5), P2 and P3 at (25, 15)
@@ -123,8 +131,8 @@ def test_review_location_shows_four_views(review, qtbot):
 def test_review_filters_by_study_and_handles_an_empty_project(review, qtbot):
     view, project, ids = review
     view.study_combo.setCurrentText("pilot4")
-    view.refresh_items()
-    assert view.items.count() == 1
+    view.refresh_items()  # the list loads in a worker
+    qtbot.waitUntil(lambda: view.items.count() == 1, timeout=10000)
     empty = ReviewView(AppContext(None))
     qtbot.addWidget(empty)
     assert empty.items.count() == 0 and isinstance(empty.canvases[0], ReviewCanvas)

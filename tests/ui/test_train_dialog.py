@@ -103,7 +103,7 @@ def test_training_streams_epochs_and_registers_the_model(qtbot, dialog, ctx):
     ]  # delivered as they happened
     for panel, names in (
         (dialog.loss_panel, ("train loss", "val loss")),
-        (dialog.acc_panel, ("train acc", "val acc")),
+        (dialog.acc_panel, ("train accuracy", "val accuracy")),
     ):
         for name in names:
             x, y = _curve(panel, name).getData()

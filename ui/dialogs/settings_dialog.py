@@ -1,10 +1,11 @@
-"""File › Settings…: segmenter checkpoints (with file pickers and a ready / not-ready status per
-segmenter) and the element-extraction parameters; Save writes ``project.toml`` through
-``Project.save_settings`` and emits ``ctx.data_changed("settings")``.
+"""File › Settings…: segmenter checkpoints (with file or folder pickers and a ready / not-ready status
+per segmenter), SAM3's concept vocabulary, and the element-extraction parameters; Save writes
+``project.toml`` through ``Project.save_settings`` and emits ``ctx.data_changed("settings")``.
 
 The status is :func:`geoquiz.segmentation.segmenter_status` (package installed, file set, exists and
-is a PyTorch file); it updates as paths are typed. A file of the wrong model is reported when it is
-first loaded (the error names the official file).
+is a PyTorch file; for SAM3 a Transformers SAM3 folder); it updates as paths are typed. A file of the
+wrong SAM variant is reported when it is first loaded (the error names the official file). The
+vocabulary is checked as it is typed (file and line of the first problem); an invalid one is not saved.
 """
 
 from __future__ import annotations
@@ -30,7 +31,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from geoquiz.config import ElementSettings, SegmenterSettings
+from geoquiz.config import ConceptSettings, ElementSettings, SegmenterSettings
+from geoquiz.errors import GeoQuizError
 from geoquiz.segmentation import SEGMENTERS, segmenter_status
 from ui.workers import show_error
 
@@ -117,27 +119,49 @@ class SettingsDialog(QDialog):
         seg_box = QGroupBox("Segmenter checkpoints", self)
         grid = QGridLayout(seg_box)
         grid.addWidget(QLabel("<i>default</i> (weight-free) is always ready.", self), 0, 0, 1, 4)
-        for row, f in enumerate(dataclasses.fields(SegmenterSettings), start=1):
-            info = SEGMENTERS[f.name]
-            label = QLabel(f"{f.name}", self)
-            label.setToolTip(f"{info.description}; official file {info.official_file}")
-            edit = QLineEdit(getattr(settings.segmenters, f.name), self)
-            edit.setObjectName(f"path_{f.name}")
+        with_weights = [info for info in SEGMENTERS.values() if info.needs_checkpoint]
+        for row, info in enumerate(with_weights, start=1):
+            name = info.name
+            label = QLabel(info.display_name, self)
+            label.setToolTip(f"{name}: {info.description}; official file {info.official_file}; {info.source}")
+            edit = QLineEdit(settings.segmenters.checkpoint(name), self)
+            edit.setObjectName(f"path_{name}")
             edit.setPlaceholderText(info.official_file)
             edit.textChanged.connect(self.update_status)
             browse = QPushButton("Browse…", self)
-            browse.setObjectName(f"browse_{f.name}")
-            browse.clicked.connect(lambda _=False, n=f.name: self.browse(n))
+            browse.setObjectName(f"browse_{name}")
+            browse.clicked.connect(lambda _=False, n=name: self.browse(n))
             status = QLabel(self)
-            status.setObjectName(f"status_{f.name}")
+            status.setObjectName(f"status_{name}")
             status.setWordWrap(True)
             status.setMinimumWidth(220)
             grid.addWidget(label, row, 0)
             grid.addWidget(edit, row, 1)
             grid.addWidget(browse, row, 2)
             grid.addWidget(status, row, 3)
-            self.path_edits[f.name] = edit
-            self.status_labels[f.name] = status
+            self.path_edits[name] = edit
+            self.status_labels[name] = status
+        # the concept vocabulary SAM3 is prompted with ('' = GeoQuiz's assets/concepts.toml)
+        row = len(with_weights) + 1
+        vocab_label = QLabel("Concept vocabulary (SAM3)", self)
+        vocab_label.setToolTip(
+            'A TOML file of [concepts] cue_tag = ["concept", ...]; empty = GeoQuiz\'s own assets/concepts.toml. '
+            "A relative path is relative to the project folder."
+        )
+        self.vocabulary_edit = QLineEdit(settings.concepts.vocabulary, self)
+        self.vocabulary_edit.setObjectName("vocabularyPath")
+        self.vocabulary_edit.setPlaceholderText("assets/concepts.toml (GeoQuiz's own)")
+        self.vocabulary_edit.textChanged.connect(self.update_vocabulary_status)
+        vocab_browse = QPushButton("Browse…", self)
+        vocab_browse.setObjectName("browseVocabulary")
+        vocab_browse.clicked.connect(self.browse_vocabulary)
+        self.vocabulary_status = QLabel(self)
+        self.vocabulary_status.setObjectName("vocabularyStatus")
+        self.vocabulary_status.setWordWrap(True)
+        grid.addWidget(vocab_label, row, 0)
+        grid.addWidget(self.vocabulary_edit, row, 1)
+        grid.addWidget(vocab_browse, row, 2)
+        grid.addWidget(self.vocabulary_status, row, 3)
         grid.setColumnStretch(1, 2)
         grid.setColumnStretch(3, 1)
 
@@ -184,9 +208,11 @@ class SettingsDialog(QDialog):
         layout.addLayout(bottom)
         layout.addWidget(buttons)
         self.update_status()
+        self.update_vocabulary_status()
 
     def segmenter_settings(self) -> SegmenterSettings:
-        return SegmenterSettings(**{name: edit.text().strip() for name, edit in self.path_edits.items()})
+        current = self.ctx.project.settings.segmenters
+        return current.replace(**{name: edit.text().strip() for name, edit in self.path_edits.items()})
 
     def element_settings(self) -> ElementSettings:
         values = {}
@@ -203,14 +229,46 @@ class SettingsDialog(QDialog):
 
     def browse(self, name: str) -> None:
         info = SEGMENTERS[name]
-        path, _ = QFileDialog.getOpenFileName(
-            self,
-            f"Checkpoint for {name} ({info.official_file})",
-            self.path_edits[name].text(),
-            "PyTorch checkpoints (*.pt *.pth);;All files (*)",
-        )
+        title = f"Checkpoint for {name} ({info.official_file})"
+        if info.checkpoint_kind == "directory":  # a model folder (SAM3: config.json + model.safetensors)
+            path = QFileDialog.getExistingDirectory(self, title, self.path_edits[name].text())
+        else:
+            path, _ = QFileDialog.getOpenFileName(
+                self, title, self.path_edits[name].text(), "PyTorch checkpoints (*.pt *.pth);;All files (*)"
+            )
         if path:
             self.path_edits[name].setText(path)
+
+    def vocabulary_problem(self) -> str | None:
+        """Why the vocabulary set cannot be used (file and line), or None."""
+        from geoquiz.errors import ConfigError
+        from geoquiz.segmentation.concepts import load_vocabulary, resolve_vocabulary_path
+
+        try:
+            self._vocabulary = load_vocabulary(
+                resolve_vocabulary_path(self.vocabulary_edit.text(), self.ctx.project.root)
+            )
+        except ConfigError as exc:
+            return str(exc)
+        return None
+
+    def update_vocabulary_status(self) -> None:
+        problem = self.vocabulary_problem()
+        if problem is None:
+            v = self._vocabulary
+            self.vocabulary_status.setText(f"✔ {len(v)} concepts, {len(v.counts())} cue tags")
+            self.vocabulary_status.setToolTip(v.source)
+        else:
+            self.vocabulary_status.setText(problem.splitlines()[0])
+            self.vocabulary_status.setToolTip(problem)
+        self.vocabulary_status.setStyleSheet("color: #1b8a2f;" if problem is None else "color: #a05a00;")
+
+    def browse_vocabulary(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(
+            self, "Concept vocabulary", self.vocabulary_edit.text(), "TOML files (*.toml);;All files (*)"
+        )
+        if path:
+            self.vocabulary_edit.setText(path)
 
     def restore_element_defaults(self) -> None:
         for name, w in self.element_inputs.items():
@@ -219,12 +277,19 @@ class SettingsDialog(QDialog):
 
     def save(self) -> None:
         project = self.ctx.project
+        problem = self.vocabulary_problem()
+        if problem is not None:
+            show_error(self, "Invalid concept vocabulary", problem)
+            return
         try:
             new = dataclasses.replace(
-                project.settings, segmenters=self.segmenter_settings(), elements=self.element_settings()
+                project.settings,
+                segmenters=self.segmenter_settings(),
+                elements=self.element_settings(),
+                concepts=ConceptSettings(self.vocabulary_edit.text().strip()),
             )
             project.save_settings(new)
-        except (OSError, ValueError) as exc:
+        except (OSError, ValueError, GeoQuizError) as exc:  # GeoQuizError: a read-only project
             show_error(self, "Cannot save settings", f"{project.root / 'project.toml'}: {exc}")
             return
         self.ctx.data_changed.emit("settings")

@@ -29,18 +29,13 @@ from PySide6.QtWidgets import (
 )
 
 from geoquiz.errors import GeoQuizError
+from geoquiz.models.summary import STOP_REASONS
 from geoquiz.models.training import TrainConfig
 from ui.context import AppContext
 from ui.dialogs.train_form import TrainForm
 from ui.plots.dashboard_plots import PlotPanel
 from ui.plots.model_plots import best_entry, draw_accuracy_curves, draw_loss_curves
 from ui.workers import Worker, start
-
-STOP_REASONS = {
-    "epochs": "all epochs done",
-    "early_stopping": "early stopping",
-    "time": "time budget reached",
-}
 
 
 def train_job(

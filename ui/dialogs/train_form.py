@@ -421,6 +421,7 @@ class TrainForm(QTabWidget):
             "num_workers": self.num_workers.value(),
             "max_seconds": float(self.max_seconds.value()),
             "device": self.device_box.currentText().strip() or "auto",
+            "model_options": {},  # the form trains ResNets; timm / torchvision options: geoquiz train
         }
         known = {f.name for f in dataclasses.fields(TrainConfig)}
         return {k: v for k, v in values.items() if k in known}

@@ -16,7 +16,8 @@ import pyqtgraph as pg
 import pyqtgraph.exporters
 from PySide6.QtWidgets import QFileDialog, QHBoxLayout, QLabel, QPushButton, QVBoxLayout, QWidget
 
-from geoquiz.study.dashboard_data import Bar, DashboardData
+from geoquiz.study.dashboard_data import Bar, DashboardData, Histogram
+from ui.plots.common import ChartWidget, legend_below, message, reset
 
 SERIES_COLOURS = {
     "people": "#1f77b4",
@@ -44,60 +45,96 @@ def _colour(name: str, i: int) -> str:
     return SERIES_COLOURS.get(name, PALETTE[i % len(PALETTE)])
 
 
-def _message(plot: pg.PlotItem, text: str) -> bool:
-    item = pg.TextItem(text, color="#555555", anchor=(0.5, 0.5))
-    plot.addItem(item)
-    item.setPos(0.5, 0.5)
-    plot.setRange(xRange=(0, 1), yRange=(0, 1))
-    return False
+_message = message  # the empty state (ui.plots.common)
+
+
+def _count_axis(plot: pg.PlotItem, side: str, top: float) -> None:
+    """Whole-number ticks on a count axis (no "10.000")."""
+    step = max(1, int(np.ceil(top / 5)))
+    plot.getAxis(side).setTicks([[(v, str(v)) for v in range(0, int(top) + step + 1, step)]])
 
 
 def draw_bars(
-    plot: pg.PlotItem, bars: Sequence[Bar], *, y_label: str = "accuracy", empty: str = "no data"
+    plot: pg.PlotItem,
+    bars: Sequence[Bar],
+    *,
+    y_label: str = "accuracy",
+    empty: str = "no data",
+    labels: dict[str, str] | None = None,
 ) -> bool:
-    """Grouped bars (``group`` on the x axis, one colour per ``series``) with 95 % interval whiskers."""
-    plot.clear()
+    """Grouped bars (``group`` on the x axis, one colour per ``series``) with 95 % interval whiskers;
+    the legend under the plot."""
+    reset(plot)
     bars = [b for b in bars if b.value is not None]
     if not bars:
         return _message(plot, empty)
     groups = list(dict.fromkeys(b.group for b in bars))
     series = list(dict.fromkeys(b.series for b in bars))
     width = 0.8 / len(series)
-    plot.addLegend(offset=(-10, 10))
+    entries = []
     for s_i, name in enumerate(series):
         mine = [b for b in bars if b.series == name]
         x = np.array([groups.index(b.group) - 0.4 + width * (s_i + 0.5) for b in mine])
         y = np.array([b.value for b in mine], dtype=float)
         colour = _colour(name, s_i)
-        plot.addItem(pg.BarGraphItem(x=x, height=y, width=width * 0.9, brush=colour, pen=colour, name=name))
+        item = pg.BarGraphItem(x=x, height=y, width=width * 0.9, brush=colour, pen=colour)
+        plot.addItem(item)
+        entries.append((item, (labels or {}).get(name, name)))
         low = np.array([b.value - (b.low if b.low is not None else b.value) for b in mine])
         high = np.array([(b.high if b.high is not None else b.value) - b.value for b in mine])
         plot.addItem(
             pg.ErrorBarItem(x=x, y=y, bottom=low, top=high, beam=width * 0.3, pen=pg.mkPen("#333333"))
         )
-    plot.getAxis("bottom").setTicks([[(i, g) for i, g in enumerate(groups)]])
+    if len(series) > 1:
+        legend_below(plot, entries)
+    plot.getAxis("bottom").setTicks([[(i, (labels or {}).get(g, g)) for i, g in enumerate(groups)]])
     plot.setLabel("left", y_label)
     plot.getAxis("left").setTicks([[(v / 5, f"{v / 5:.1f}") for v in range(6)]])
-    plot.setYRange(0, 1.3)  # room for the legend above the bars
-    plot.setXRange(-0.6, len(groups) - 0.4)
+    plot.setYRange(0, 1.05, padding=0)
+    plot.setXRange(-0.6, len(groups) - 0.4, padding=0)
     return True
 
 
 def draw_accuracy(plot: pg.PlotItem, data: DashboardData) -> bool:
-    plot.setTitle(f"People vs model on the same {data.n_shared_items} items" if data.n_shared_items else "")
-    return draw_bars(plot, data.accuracy, empty="no answers yet")
+    drawn = draw_bars(plot, data.accuracy, empty="no answers yet")
+    if drawn and data.n_shared_items:
+        plot.setTitle(f"people vs model on the same {data.n_shared_items} items")
+    return drawn
 
 
 def draw_per_class(plot: pg.PlotItem, data: DashboardData) -> bool:
     return draw_bars(plot, data.per_class, y_label="top-1 accuracy", empty="no answers yet")
 
 
+SELECTION_LABELS = {"guided": "model's elements", "random": "random boxes"}
+
+
+def faithfulness_labels(bars: Sequence[Bar]) -> dict[str, str]:
+    """Display names of the faithfulness bars: ``"gradcampp/default"`` -> ``"Grad-CAM++ × Default
+    (superpixels)"``, ``"deletion:guided"`` -> ``"deletion, model's elements"`` (the data keep the ids)."""
+    from geoquiz.attribution import method_label
+    from geoquiz.segmentation import segmenter_label
+
+    out: dict[str, str] = {}
+    for b in bars:
+        method, _, segmenter = b.group.partition("/")
+        out[b.group] = f"{method_label(method)} × {segmenter_label(segmenter)}" if segmenter else b.group
+        test, _, selection = b.series.partition(":")
+        out[b.series] = f"{test}, {SELECTION_LABELS.get(selection, selection)}" if selection else b.series
+    return out
+
+
 def draw_faithfulness(plot: pg.PlotItem, data: DashboardData) -> bool:
-    if data.faithfulness_run is not None:
-        plot.setTitle(f"faithfulness run {data.faithfulness_run}")
-    return draw_bars(
-        plot, data.faithfulness, y_label="accuracy after perturbation", empty="no faithfulness run"
+    drawn = draw_bars(
+        plot,
+        data.faithfulness,
+        y_label="accuracy after perturbation",
+        empty="no faithfulness run",
+        labels=faithfulness_labels(data.faithfulness),
     )
+    if drawn and data.faithfulness_run is not None:
+        plot.setTitle(f"faithfulness run #{data.faithfulness_run}")
+    return drawn
 
 
 def draw_roc(plot: pg.PlotItem, data: DashboardData) -> bool:
@@ -107,19 +144,22 @@ def draw_roc(plot: pg.PlotItem, data: DashboardData) -> bool:
 
 def draw_roc_curves(plot: pg.PlotItem, roc: dict[str, dict]) -> bool:
     """ROC curves ``{class: {"fpr", "tpr", "auc"}}`` (as in model metrics), AUC in the legend."""
-    plot.clear()
+    reset(plot)
     curves = {c: r for c, r in roc.items() if r.get("fpr")}
     if not curves:
         return _message(plot, "no evaluation with ROC curves")
-    plot.addLegend(offset=(-10, -10))
     plot.plot([0, 1], [0, 1], pen=pg.mkPen("#999999", style=pg.QtCore.Qt.DashLine))
+    entries = []
     for i, (cls, r) in enumerate(curves.items()):
         auc = r.get("auc")
         name = f"{cls} (AUC {auc:.2f})" if auc is not None else cls
-        plot.plot(r["fpr"], r["tpr"], pen=pg.mkPen(PALETTE[i % len(PALETTE)], width=2), name=name)
+        entries.append(
+            (plot.plot(r["fpr"], r["tpr"], pen=pg.mkPen(PALETTE[i % len(PALETTE)], width=2)), name)
+        )
+    legend_below(plot, entries, columns=min(len(entries), 3))
     plot.setLabel("bottom", "false positive rate")
     plot.setLabel("left", "true positive rate")
-    plot.setRange(xRange=(0, 1), yRange=(0, 1))
+    plot.setRange(xRange=(0, 1), yRange=(0, 1), padding=0.02)
     return True
 
 
@@ -128,7 +168,7 @@ def draw_confusion(
 ) -> bool:
     """A confusion matrix (rows = true class, top to bottom; columns = answer), shaded by row share,
     with the counts written in the cells."""
-    plot.clear()
+    reset(plot)
     if matrix is None or matrix.size == 0 or matrix.sum() == 0:
         return _message(plot, "no answers yet")
     m = np.asarray(matrix, dtype=float)
@@ -175,85 +215,85 @@ def draw_embedding(plot: pg.PlotItem, data: DashboardData) -> bool:
 
 def draw_embedding_map(plot: pg.PlotItem, emb: dict | None) -> bool:
     """``{"coords": (N, 2) array, "labels": N class names, "method", "info"}``, one colour per class."""
-    plot.clear()
+    reset(plot)
     if not emb:
         return _message(plot, "no evaluation with a feature map")
-    plot.addLegend(offset=(-10, 10))
     coords, labels = emb["coords"], np.asarray(emb["labels"])
+    entries = []
     for i, cls in enumerate(dict.fromkeys(emb["labels"])):
         pts = coords[labels == cls]
         colour = PALETTE[i % len(PALETTE)]
-        plot.addItem(pg.ScatterPlotItem(pts[:, 0], pts[:, 1], size=7, brush=colour, pen=None, name=cls))
+        item = pg.ScatterPlotItem(pts[:, 0], pts[:, 1], size=7, brush=colour, pen=None)
+        plot.addItem(item)
+        entries.append((item, cls))
+    legend_below(plot, entries)
     ratios = emb.get("info", {}).get("explained_variance_ratio") or []
     axis = [f"{emb.get('method', 'pca').upper()} {k + 1}" for k in range(2)]
     if len(ratios) >= 2:
         axis = [f"{a} ({r:.0%})" for a, r in zip(axis, ratios)]
     for side, text in (("bottom", axis[0]), ("left", axis[1])):
-        plot.getAxis(side).setSIPrefixEnableRanges(())  # pyqtgraph 0.14 rescales |values| < 1 regardless
-        plot.getAxis(side).enableAutoSIPrefix(False)
         plot.setLabel(side, text)
     plot.autoRange()
     return True
 
 
-def _histogram(
-    plot: pg.PlotItem, series: dict[str, np.ndarray], edges: np.ndarray, *, density: bool = False
-) -> None:
-    plot.addLegend(offset=(-10, 10))
-    for i, (name, values) in enumerate(series.items()):
-        counts, _ = np.histogram(values, bins=edges)
-        if density and counts.sum():
-            counts = counts / counts.sum()
+def _histogram(plot: pg.PlotItem, series: dict[str, Histogram], *, density: bool = False) -> None:
+    """Step histograms of binned counts (computed by the data layer), one colour per series."""
+    entries = []
+    for i, (name, hist) in enumerate(series.items()):
+        counts = hist.counts.astype(np.float64) if density else hist.counts
+        if density and hist.n:
+            counts = counts / hist.n
         colour = _colour(name, i)
-        plot.plot(
-            edges,
+        item = plot.plot(
+            hist.edges,
             counts,
             stepMode="center",
             fillLevel=0,
             brush=pg.mkBrush(colour + "66"),
             pen=pg.mkPen(colour, width=2),
-            name=f"{name} (n={len(values)})",
         )
+        entries.append((item, f"{name} (n={hist.n})"))
+    legend_below(plot, entries)
 
 
 def draw_response_times(plot: pg.PlotItem, data: DashboardData) -> bool:
     """Histogram of the main trials' response times in seconds."""
-    plot.clear()
-    rt = data.response_times_s
-    if rt.size == 0:
+    reset(plot)
+    if data.response_times.n == 0:
         return _message(plot, "no answers yet")
-    top = float(np.quantile(rt, 0.99)) if rt.size > 20 else float(rt.max())
-    edges = np.linspace(0.0, max(top, 1.0), 21)
-    _histogram(plot, {"people": np.clip(rt, 0, edges[-1])}, edges)
+    _histogram(plot, {"people": data.response_times})
     plot.setLabel("bottom", "response time (s)")
     plot.setLabel("left", "trials")
+    _count_axis(plot, "left", float(data.response_times.counts.max(initial=0)))
     return True
 
 
 def draw_human_confidence(plot: pg.PlotItem, data: DashboardData) -> bool:
     """How often each self-rated confidence level was chosen."""
-    plot.clear()
+    reset(plot)
     levels = data.human_confidence
-    if levels.size == 0:
+    if not levels:
         return _message(plot, "no confidence ratings")
-    top = int(levels.max())
-    counts = np.bincount(levels, minlength=top + 1)[1:]
+    top = max(levels)
+    counts = np.array([levels.get(k, 0) for k in range(1, top + 1)])
     plot.addItem(
         pg.BarGraphItem(x=np.arange(1, top + 1), height=counts, width=0.8, brush=SERIES_COLOURS["people"])
     )
     plot.getAxis("bottom").setTicks([[(k, str(k)) for k in range(1, top + 1)]])
     plot.setLabel("bottom", "confidence (1 = lowest)")
     plot.setLabel("left", "trials")
+    _count_axis(plot, "left", float(counts.max(initial=0)))
     return True
 
 
 def draw_model_confidence(plot: pg.PlotItem, data: DashboardData) -> bool:
     """The model's top-1 probability when it is right vs wrong (share of predictions per bin)."""
-    plot.clear()
-    right, wrong = data.model_confidence_right, data.model_confidence_wrong
-    if right.size + wrong.size == 0:
+    reset(plot)
+    hists = data.model_confidence
+    if not hists or sum(h.n for h in hists.values()) == 0:
         return _message(plot, "no stored predictions")
-    _histogram(plot, {"right": right, "wrong": wrong}, np.linspace(0, 1, 11), density=True)
+    _histogram(plot, {name: hists[name] for name in ("right", "wrong") if name in hists}, density=True)
     plot.setLabel("bottom", "model confidence (top-1 probability)")
     plot.setLabel("left", "share of predictions")
     return True
@@ -321,8 +361,9 @@ class PlotPanel(QWidget):
         super().__init__(parent)
         self.key, self.title = key, title
         self.setObjectName(f"plot_{key}")
-        self.widget = pg.PlotWidget(background="w")
-        self.widget.setMinimumSize(340, 240)
+        self.widget = ChartWidget()
+        self.widget.setMinimumSize(300, 240)
+        self.widget.setMaximumHeight(380)  # one chart never takes a whole screen in a single column
         self.plot: pg.PlotItem = self.widget.getPlotItem()
         self.plot.showGrid(x=False, y=True, alpha=0.2)
         header = QHBoxLayout()

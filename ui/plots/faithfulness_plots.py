@@ -15,13 +15,15 @@ import pyqtgraph as pg
 from PySide6.QtCore import Qt
 
 from geoquiz.faithfulness.figures import BarChart, LineChart
+from ui.plots.common import PageScrollMixin, legend_below, plain_axes
 
 
-class ChartPanel(pg.GraphicsLayoutWidget):
+class ChartPanel(PageScrollMixin, pg.GraphicsLayoutWidget):
     """Charts side by side. ``set_charts([])`` shows an explanatory message instead."""
 
     def __init__(self, parent=None, empty_text: str = "No results yet") -> None:
         super().__init__(parent)
+        self._page_scroll_init()
         self.setBackground("w")
         self.empty_text = empty_text
         self.charts: list[BarChart | LineChart] = []
@@ -40,11 +42,9 @@ class ChartPanel(pg.GraphicsLayoutWidget):
             plot.showGrid(y=True, alpha=0.25)
             plot.setMenuEnabled(False)
             plot.setMouseEnabled(x=False, y=False)
-            plot.addLegend(offset=(-10, 10), labelTextColor="#222")
-            if isinstance(chart, BarChart):
-                _draw_bars(plot, chart)
-            else:
-                _draw_lines(plot, chart)
+            plain_axes(plot)
+            entries = _draw_bars(plot, chart) if isinstance(chart, BarChart) else _draw_lines(plot, chart)
+            legend_below(plot, entries, columns=1)
             plot.setYRange(0, chart.ymax * 1.05, padding=0)
             self.plots.append(plot)
 
@@ -98,7 +98,8 @@ class ChartPanel(pg.GraphicsLayoutWidget):
             painter.end()
 
 
-def _draw_bars(plot: pg.PlotItem, chart: BarChart) -> None:
+def _draw_bars(plot: pg.PlotItem, chart: BarChart) -> list:
+    entries = []
     n_series = max(1, len(chart.series))
     width = 0.8 / n_series
     xs = np.arange(len(chart.groups), dtype=float)
@@ -113,7 +114,7 @@ def _draw_bars(plot: pg.PlotItem, chart: BarChart) -> None:
             x=xs[ok] + offset, height=values[ok], width=width * 0.95, brush=brush, pen=pg.mkPen(None)
         )
         plot.addItem(bars)
-        plot.legend.addItem(bars, s.name)
+        entries.append((bars, s.name))
         lo, hi = np.array(s.lo, dtype=float), np.array(s.hi, dtype=float)
         good = ok & ~np.isnan(lo) & ~np.isnan(hi)
         if good.any():
@@ -130,21 +131,24 @@ def _draw_bars(plot: pg.PlotItem, chart: BarChart) -> None:
     axis.setTicks([[(float(i), g) for i, g in enumerate(chart.groups)]])
     plot.setXRange(-0.6, len(chart.groups) - 0.4, padding=0)
     plot.setLabel("left", chart.ylabel)
+    return entries
 
 
-def _draw_lines(plot: pg.PlotItem, chart: LineChart) -> None:
+def _draw_lines(plot: pg.PlotItem, chart: LineChart) -> list:
+    entries = []
     for line in chart.lines:
         style = Qt.DashLine if line.dashed else Qt.SolidLine
         ys = [v if not math.isnan(v) else 0.0 for v in line.ys]
-        plot.plot(
+        item = plot.plot(
             list(line.xs),
             ys,
             pen=pg.mkPen(color=line.colour, width=2, style=style),
             symbol="o",
             symbolSize=5,
             symbolBrush=pg.mkBrush(*line.colour),
-            name=line.name,
         )
+        entries.append((item, line.name))
     plot.setXRange(0, 1, padding=0.02)
     plot.setLabel("bottom", chart.xlabel)
     plot.setLabel("left", chart.ylabel)
+    return entries

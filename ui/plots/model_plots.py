@@ -17,9 +17,10 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import Qt
 
-from geoquiz.agreement import wilson_interval
+from geoquiz.study.accuracy import wilson_interval
 from geoquiz.study.dashboard_data import Bar
-from ui.plots.dashboard_plots import _message, draw_bars, draw_confusion, draw_embedding_map, draw_roc_curves
+from ui.plots.common import legend_below, message, reset
+from ui.plots.dashboard_plots import draw_bars, draw_confusion, draw_embedding_map, draw_roc_curves
 
 TRAIN_COLOUR, VAL_COLOUR, BEST_COLOUR = "#1f77b4", "#ff7f0e", "#2ca02c"
 RIGHT_COLOUR, WRONG_COLOUR = "#2ca02c", "#d62728"
@@ -31,34 +32,17 @@ def best_entry(history: Sequence[dict]) -> dict | None:
     return best[-1] if best else None
 
 
-def plain_axes(plot: pg.PlotItem) -> None:
-    """Tick values as they are: pyqtgraph otherwise rescales an axis whose values stay below 1 (a
-    loss of 0.5 reads "500", with the "x0.001" hidden when auto SI prefixes are disabled)."""
-    for side in ("left", "bottom"):
-        axis = plot.getAxis(side)
-        axis.setSIPrefixEnableRanges(())
-        axis.enableAutoSIPrefix(False)
-
-
-def legend(plot: pg.PlotItem, offset: tuple[int, int]) -> pg.LegendItem:
-    """The plot's legend (created once) on a light box so it stays readable over the data."""
-    return plot.addLegend(
-        offset=offset, labelTextColor="#222", brush=pg.mkBrush(255, 255, 255, 210), pen=pg.mkPen("#cccccc")
-    )
-
-
 def _curves(plot: pg.PlotItem, history: Sequence[dict], key: str, y_label: str, empty: str) -> bool:
-    plot.clear()
+    reset(plot)
     if not history:
-        return _message(plot, empty)
-    # loss falls and accuracy rises as training goes: the legend goes in a corner that stays empty
-    legend(plot, (10, -10) if key == "loss" else (-10, -10))
+        return message(plot, empty)
+    entries = []
     epochs = np.array([h["epoch"] for h in history], dtype=float)
     values = []
     for split, colour in (("train", TRAIN_COLOUR), ("val", VAL_COLOUR)):
         y = np.array([h.get(f"{split}_{key}", np.nan) for h in history], dtype=float)
         values.append(y)
-        plot.plot(
+        item = plot.plot(
             epochs,
             y,
             pen=pg.mkPen(colour, width=2),
@@ -66,16 +50,16 @@ def _curves(plot: pg.PlotItem, history: Sequence[dict], key: str, y_label: str, 
             symbolSize=6,
             symbolBrush=colour,
             symbolPen=None,
-            name=f"{split} {key}",
         )
+        entries.append((item, f"{split} {'accuracy' if key == 'acc' else key}"))
     best = best_entry(history)
     if best is not None:
         pen = pg.mkPen(BEST_COLOUR, width=1.5, style=Qt.DashLine)
         plot.addItem(pg.InfiniteLine(pos=best["epoch"], angle=90, pen=pen))
-        plot.plot([], [], pen=pen, name=f"kept: epoch {best['epoch']}")  # the line's legend entry
+        entries.append((plot.plot([], [], pen=pen), f"kept: epoch {best['epoch']}"))  # the line's entry
+    legend_below(plot, entries, columns=3)
     plot.setLabel("bottom", "epoch")
     plot.setLabel("left", y_label)
-    plain_axes(plot)
     axis = plot.getAxis("bottom")
     last = float(epochs.max())
     axis.setTicks([[(e, str(e)) for e in range(1, int(last) + 1)]] if last <= 12 else None)  # whole epochs
@@ -102,17 +86,13 @@ def draw_accuracy_curves(plot: pg.PlotItem, history: Sequence[dict]) -> bool:
 
 def draw_eval_roc(plot: pg.PlotItem, metrics: dict | None) -> bool:
     """One-vs-rest ROC per class, AUC in the legend (classes without both outcomes are skipped)."""
-    plain_axes(plot)
     if not metrics:
-        plot.clear()
-        return _message(plot, "no evaluation selected")
-    legend(plot, (-10, -10))
+        return message(plot, "no evaluation selected")
     return draw_roc_curves(plot, metrics.get("roc") or {})
 
 
 def draw_eval_confusion(plot: pg.PlotItem, metrics: dict | None) -> bool:
     """Confusion matrix (rows = true class, columns = the model's top class) with counts."""
-    plain_axes(plot)
     if not metrics or not metrics.get("confusion"):
         return draw_confusion(plot, None, [], [], x_label="")
     classes = list(metrics.get("classes") or [])
@@ -123,48 +103,46 @@ def draw_eval_confusion(plot: pg.PlotItem, metrics: dict | None) -> bool:
 
 def draw_eval_confidence(plot: pg.PlotItem, metrics: dict | None) -> bool:
     """Histogram of the top-1 probability when the top-1 guess is right vs wrong, means as lines."""
-    plain_axes(plot)
-    plot.clear()
+    reset(plot)
     conf = (metrics or {}).get("confidence")
     if not conf or conf.get("n_right", 0) + conf.get("n_wrong", 0) == 0:
-        return _message(plot, "no evaluation selected")
+        return message(plot, "no evaluation selected")
     edges = np.asarray(conf["bin_edges"], dtype=float)
-    legend(plot, (10, 10))
+    entries = []
     for key, colour in (("right", RIGHT_COLOUR), ("wrong", WRONG_COLOUR)):
         counts = np.asarray(conf[f"hist_{key}"], dtype=float)
         mean = conf.get(f"mean_{key}")
         name = f"{key} (n={conf[f'n_{key}']}" + (f", mean {mean:.2f})" if mean is not None else ")")
         if counts.sum() == 0:  # keep the legend entry ("wrong (n=0)") without a flat line at 0
-            plot.plot([], [], pen=pg.mkPen(colour, width=2), name=name)
+            entries.append((plot.plot([], [], pen=pg.mkPen(colour, width=2)), name))
             continue
-        plot.plot(
+        item = plot.plot(
             edges,
             counts,
             stepMode="center",
             fillLevel=0,
             brush=pg.mkBrush(colour + "55"),
             pen=pg.mkPen(colour, width=2),
-            name=name,
         )
+        entries.append((item, name))
         if mean is not None:
             plot.addItem(
                 pg.InfiniteLine(pos=mean, angle=90, pen=pg.mkPen(colour, width=2, style=Qt.DashLine))
             )
+    legend_below(plot, entries)
     plot.setLabel("bottom", "confidence (top-1 probability)")
     plot.setLabel("left", "predictions")
     top = max(max(conf["hist_right"], default=0), max(conf["hist_wrong"], default=0), 1)
-    plot.setRange(xRange=(0, 1), yRange=(0, top * 1.25), padding=0.02)  # headroom for the legend
+    plot.setRange(xRange=(0, 1), yRange=(0, top * 1.05), padding=0.02)
     return True
 
 
 def draw_eval_embedding(plot: pg.PlotItem, metrics: dict | None) -> bool:
     """2-D PCA (or t-SNE) of penultimate features, one colour per true class."""
-    plain_axes(plot)
     emb = (metrics or {}).get("embedding")
     if not emb or not emb.get("coords"):
         return draw_embedding_map(plot, None)
     classes = list(metrics.get("classes") or [])
-    legend(plot, (-10, 10))
     labels = [classes[i] if isinstance(i, int) and 0 <= i < len(classes) else str(i) for i in emb["labels"]]
     return draw_embedding_map(
         plot,
@@ -177,11 +155,19 @@ def draw_eval_embedding(plot: pg.PlotItem, metrics: dict | None) -> bool:
     )
 
 
+def shown_topk(metrics: dict) -> list[tuple[str, str]]:
+    """``[(metrics key, label)]`` of the top-k accuracies worth showing: top-1 always, top-5 only when
+    the model has more than 5 classes (with 5 or fewer it is 100 % by construction)."""
+    n_classes = len(metrics.get("classes") or [])
+    return [("top1", "top-1")] + ([("top5", "top-5")] if n_classes > 5 else [])
+
+
 def accuracy_bars(metrics: dict) -> list[Bar]:
-    """Top-1 and top-5 accuracy, then top-1 accuracy per true class, with 95 % Wilson intervals."""
+    """Top-1 (and top-5 when it means something: :func:`shown_topk`) accuracy, then top-1 accuracy
+    per true class, with 95 % Wilson intervals."""
     n = int(metrics.get("n") or 0)
     bars = []
-    for key, group in (("top1", "top-1"), ("top5", "top-5")):
+    for key, group in shown_topk(metrics):
         value = metrics.get(key)
         if value is not None and n:
             low, high = wilson_interval(value * n, n)
@@ -196,16 +182,10 @@ def accuracy_bars(metrics: dict) -> list[Bar]:
 
 
 def draw_eval_accuracy(plot: pg.PlotItem, metrics: dict | None) -> bool:
-    """Top-1 / top-5 accuracy and per-class top-1 accuracy (95 % CI whiskers)."""
-    plain_axes(plot)
+    """Top-1 (top-5) accuracy and per-class top-1 accuracy (95 % CI whiskers)."""
     if not metrics:
-        plot.clear()
-        return _message(plot, "no evaluation selected")
-    legend(plot, (-10, 10))
-    drawn = draw_bars(plot, accuracy_bars(metrics), y_label="accuracy", empty="no samples")
-    if drawn:
-        plot.setYRange(-0.03, 1.55, padding=0)  # the boxed legend sits above the 100 % line
-    return drawn
+        return message(plot, "no evaluation selected")
+    return draw_bars(plot, accuracy_bars(metrics), y_label="accuracy", empty="no samples")
 
 
 #: Figures of one evaluation: (key, title, draw function taking the metrics dict).
@@ -225,9 +205,9 @@ TRAIN_FIGURES: list[tuple[str, str, Callable[[pg.PlotItem, Sequence[dict]], bool
 
 
 def metrics_summary(metrics: dict[str, Any]) -> str:
-    """One line: ``n``, top-1, top-5 and macro AUC of an evaluation."""
+    """One line: ``n``, top-1 (top-5 when the model has more than 5 classes) and macro AUC."""
     parts = [f"{metrics.get('dataset', '?')}/{metrics.get('split', '?')}", f"n = {metrics.get('n', 0)}"]
-    for key, name in (("top1", "top-1"), ("top5", "top-5")):
+    for key, name in shown_topk(metrics):
         if metrics.get(key) is not None:
             parts.append(f"{name} {metrics[key]:.1%}")
     if metrics.get("macro_auc") is not None:
@@ -243,4 +223,5 @@ __all__ = [
     "draw_accuracy_curves",
     "draw_loss_curves",
     "metrics_summary",
+    "shown_topk",
 ]

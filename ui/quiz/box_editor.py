@@ -1,159 +1,51 @@
-"""The participant's cue-box editor: draw, move, resize, retag and delete boxes, with undo/redo.
+"""The participant's cue-box editor: draw, move, resize, tag and delete boxes, with undo/redo.
 
 Built on :class:`ui.widgets.image_canvas.ImageCanvas` for the image, zoom and fit; scene coordinates
 are image pixels, so a box's rectangle *is* its :class:`geoquiz.boxes.Box` (XYXY, inclusive-exclusive,
-rounded outwards and clipped to the image).
+rounded outwards and clipped to the image). The picture is fitted but never upscaled
+(``set_fit_limit(1.0)``): a picture that fits is shown at its native size.
+
+Tagging works as in labelme / X-AnyLabeling. After a box is drawn it is *pending* (grey, labelled
+"?") and the :class:`~ui.quiz.kind_picker.KindPicker` opens beside it: a click or a key 1-9 gives
+it its kind and adds it (one undo step), Esc (or a click elsewhere on the picture) discards it.
+There is no default kind, and a new box is not left selected, so choosing a kind never re-tags a box
+the participant did not pick. To change the kind of an existing box, select it (click) and press
+1-9, double-click it (the picker opens), or call :meth:`BoxEditor.retag_selected`; with nothing
+selected nothing changes. Every box shows its kind as a label at its top-left corner, updated at once.
 
 Mouse: left-drag on the image draws a box (when drawing is enabled); left-drag inside a box moves it,
-on a corner handle resizes it; right- or middle-drag pans; the wheel zooms; double-click fits.
-Keys (editor focused): Delete/Backspace removes the selected box, arrows move it by 1 px (Shift: 10),
-Ctrl+arrows grow/shrink it, Escape deselects, +/-/0 zoom in/out/fit, Ctrl+Z / Ctrl+Y (or
-Ctrl+Shift+Z) undo and redo. Every change is a :class:`QUndoCommand` on the
-shared stack given to the constructor (one stack per trial, across the four views of a location).
+on a corner handle resizes it; right- or middle-drag pans; the wheel zooms around the cursor;
+double-click on the picture fits it, on a box opens the kind picker.
+Keys (editor focused): 1-9 choose the kind (new or selected box), Delete/Backspace removes the
+selected box, arrows move it by 1 px (Shift: 10), Alt+arrows grow/shrink it, Escape discards a
+pending box or deselects, +/-/0 zoom in/out/fit, Ctrl+Z / Ctrl+Y (or Ctrl+Shift+Z) undo and redo.
+(Ctrl+Up / Ctrl+Down belong to the trial: they reorder the guesses.) Every change is a
+:class:`QUndoCommand` on the shared stack given to the constructor (one stack per trial, across the
+four views of a location); undoing never selects a box.
 """
 
 from __future__ import annotations
 
-from PySide6.QtCore import QPointF, QRectF, Qt, Signal
-from PySide6.QtGui import QBrush, QColor, QKeyEvent, QKeySequence, QPen, QUndoCommand, QUndoStack
-from PySide6.QtWidgets import (
-    QGraphicsItem,
-    QGraphicsRectItem,
-    QGraphicsSimpleTextItem,
-    QGraphicsView,
-    QWidget,
-)
+from PySide6.QtCore import QPointF, QRect, QRectF, Qt, Signal
+from PySide6.QtGui import QColor, QKeyEvent, QKeySequence, QPen, QUndoStack
+from PySide6.QtWidgets import QGraphicsItem, QGraphicsRectItem, QGraphicsView, QWidget
 
 from geoquiz.boxes import Box
-from geoquiz.types import CUE_TAG_LABELS, CUE_TAGS, CueBox
+from geoquiz.types import CUE_TAGS, CueBox
+from ui.quiz.box_items import (
+    HANDLE_PX,
+    PENDING_COLOUR,
+    AddBox,
+    CueBoxItem,
+    DeleteBox,
+    SetRect,
+    SetTag,
+    box_corners,
+)
+from ui.quiz.kind_picker import KindPicker, kind_for_key
 from ui.widgets.image_canvas import ImageCanvas
-from ui.widgets.palette import tag_colour
 
-HANDLE_PX = 7.0  # corner handle size on screen
 MIN_SIZE = 2.0  # smallest box side in image pixels
-
-
-class CueBoxItem(QGraphicsRectItem):
-    """One box. Geometry lives in ``rect()`` (scene = image pixels; ``pos()`` stays at 0, 0)."""
-
-    def __init__(self, rect: QRectF, tag: str) -> None:
-        super().__init__(rect)
-        self.setFlag(QGraphicsItem.ItemIsSelectable, True)
-        self.setZValue(50)
-        self.label = QGraphicsSimpleTextItem("", self)
-        self.label.setFlag(QGraphicsItem.ItemIgnoresTransformations, True)
-        self.label_back = QGraphicsRectItem(self.label)
-        self.label_back.setFlag(QGraphicsItem.ItemStacksBehindParent, True)
-        self.label_back.setPen(QPen(Qt.NoPen))
-        self.tag = tag
-        self.set_tag(tag)
-
-    def set_tag(self, tag: str) -> None:
-        self.tag = tag
-        color = QColor(tag_colour(tag))
-        self.label.setText(CUE_TAG_LABELS.get(tag, tag))
-        self.label.setBrush(QBrush(QColor("black")))
-        self.label_back.setRect(self.label.boundingRect().adjusted(-2, -1, 2, 1))
-        self.label_back.setBrush(QBrush(color))
-        self._update_pen()
-        self._place_label()
-
-    def setRect(self, rect: QRectF) -> None:
-        super().setRect(rect)
-        self._place_label()
-
-    def _place_label(self) -> None:
-        self.label.setPos(self.rect().topLeft())
-
-    def _update_pen(self) -> None:
-        pen = QPen(QColor(tag_colour(self.tag)), 3 if self.isSelected() else 2)
-        pen.setCosmetic(True)
-        if self.isSelected():
-            pen.setStyle(Qt.DashLine)
-        self.setPen(pen)
-
-    def itemChange(self, change, value):
-        if change == QGraphicsItem.ItemSelectedHasChanged:
-            self._update_pen()
-        return super().itemChange(change, value)
-
-    def paint(self, painter, option, widget=None) -> None:
-        super().paint(painter, option, widget)
-        if self.isSelected():
-            scale = painter.worldTransform().m11() or 1.0
-            size = HANDLE_PX / scale
-            painter.setBrush(QBrush(QColor(tag_colour(self.tag))))
-            painter.setPen(QPen(QColor("black"), 0))
-            for corner in _corners(self.rect()):
-                painter.drawRect(QRectF(corner.x() - size / 2, corner.y() - size / 2, size, size))
-
-    def box(self) -> Box:
-        r = self.rect()
-        return Box.from_float(r.left(), r.top(), r.right(), r.bottom())
-
-
-def _corners(r: QRectF) -> list[QPointF]:
-    return [r.topLeft(), r.topRight(), r.bottomRight(), r.bottomLeft()]
-
-
-# -- undo commands --------------------------------------------------------------------------------
-
-
-class _AddBox(QUndoCommand):
-    def __init__(self, editor: BoxEditor, item: CueBoxItem) -> None:
-        super().__init__(f"add {CUE_TAG_LABELS.get(item.tag, item.tag)} box")
-        self.editor, self.item = editor, item
-
-    def redo(self) -> None:
-        self.editor._attach(self.item)
-        self.editor.select(self.item)
-
-    def undo(self) -> None:
-        self.editor._detach(self.item)
-
-
-class _DeleteBox(_AddBox):
-    def __init__(self, editor: BoxEditor, item: CueBoxItem) -> None:
-        super().__init__(editor, item)
-        self.setText(f"delete {CUE_TAG_LABELS.get(item.tag, item.tag)} box")
-
-    def redo(self) -> None:
-        self.editor._detach(self.item)
-
-    def undo(self) -> None:
-        self.editor._attach(self.item)
-        self.editor.select(self.item)
-
-
-class _SetRect(QUndoCommand):
-    def __init__(self, editor: BoxEditor, item: CueBoxItem, old: QRectF, new: QRectF, text: str) -> None:
-        super().__init__(text)
-        self.editor, self.item, self.old, self.new = editor, item, QRectF(old), QRectF(new)
-
-    def redo(self) -> None:
-        self.item.setRect(self.new)
-        self.editor.boxesChanged.emit()
-
-    def undo(self) -> None:
-        self.item.setRect(self.old)
-        self.editor.boxesChanged.emit()
-
-
-class _SetTag(QUndoCommand):
-    def __init__(self, editor: BoxEditor, item: CueBoxItem, old: str, new: str) -> None:
-        super().__init__(f"tag box as {CUE_TAG_LABELS.get(new, new)}")
-        self.editor, self.item, self.old, self.new = editor, item, old, new
-
-    def redo(self) -> None:
-        self.item.set_tag(self.new)
-        self.editor._tag_changed(self.item)
-
-    def undo(self) -> None:
-        self.item.set_tag(self.old)
-        self.editor._tag_changed(self.item)
-
-
-# -- the editor -----------------------------------------------------------------------------------
 
 
 class BoxEditor(ImageCanvas):
@@ -161,12 +53,14 @@ class BoxEditor(ImageCanvas):
     :class:`CueBox` returned by :meth:`cue_boxes`.
 
     Signals: ``boxesChanged()`` after any change; ``selectedTagChanged(str)`` when the selected box
-    (or its tag) changes (empty string when nothing is selected); ``activated()`` when the participant
-    starts working in this editor (used to route the tag palette in 4-view trials).
+    (or its tag) changes (empty string when nothing is selected); ``pendingChanged(bool)`` when a
+    drawn box starts or stops waiting for its kind; ``activated()`` when the participant starts
+    working in this editor (the trial uses it to keep one active editor among four views).
     """
 
     boxesChanged = Signal()
     selectedTagChanged = Signal(str)
+    pendingChanged = Signal(bool)
     activated = Signal()
 
     def __init__(
@@ -174,9 +68,9 @@ class BoxEditor(ImageCanvas):
     ) -> None:
         super().__init__(parent)
         self.setObjectName(f"boxEditor_{view or 'single'}")
+        self.set_fit_limit(1.0)  # never upscale a picture to fill the view
         self.undo_stack = undo_stack
         self.view_name = view
-        self.current_tag = CUE_TAGS[0]
         self._items: list[CueBoxItem] = []
         self._drawing_enabled = True
         self._mode: str | None = None  # draw | move | resize | pan
@@ -186,36 +80,94 @@ class BoxEditor(ImageCanvas):
         self._active: CueBoxItem | None = None
         self._anchor = QPointF()
         self._draw_item: QGraphicsRectItem | None = None
+        self._pending: CueBoxItem | None = None
+        self._picker_for: CueBoxItem | None = None  # the box the open picker is about
+        self.kind_picker = KindPicker(self)
+        self.kind_picker.chosen.connect(self._picker_chosen)
+        self.kind_picker.cancelled.connect(self._picker_cancelled)
         self.setDragMode(QGraphicsView.NoDrag)
         self.setFocusPolicy(Qt.StrongFocus)
         self.scene().selectionChanged.connect(self._selection_changed)
+        for signal in (
+            self.zoomChanged,
+            self.horizontalScrollBar().valueChanged,
+            self.verticalScrollBar().valueChanged,
+        ):
+            signal.connect(lambda _v: self._view_moved())
+        self.boxesChanged.connect(self._place_labels)
 
     # -- public API ------------------------------------------------------------------------------
     def set_drawing_enabled(self, enabled: bool) -> None:
         """Off: the image can still be zoomed and panned, but no boxes can be drawn or edited."""
         self._drawing_enabled = bool(enabled)
         self.setCursor(Qt.CrossCursor if enabled else Qt.ArrowCursor)
+        if not enabled:
+            self.cancel_pending()
 
-    def set_current_tag(self, tag: str) -> None:
-        """The tag of the next drawn box; also retags the selected box (undoable)."""
+    def add_cue_box(self, box: Box, tag: str) -> CueBoxItem:
+        """Add a box of kind ``tag`` (undoable). It is not selected."""
         if tag not in CUE_TAGS:
             raise ValueError(f"unknown cue tag {tag!r}")
-        self.current_tag = tag
-        item = self.selected_item()
-        if item is not None and item.tag != tag:
-            self.undo_stack.push(_SetTag(self, item, item.tag, tag))
-
-    def add_cue_box(self, box: Box, tag: str | None = None) -> CueBoxItem:
-        """Add a box (undoable) and select it."""
-        item = CueBoxItem(QRectF(box.x0, box.y0, box.width, box.height), tag or self.current_tag)
-        self.undo_stack.push(_AddBox(self, item))  # attaches and selects it
+        item = CueBoxItem(QRectF(box.x0, box.y0, box.width, box.height), tag)
+        self.undo_stack.push(AddBox(self, item))
         return item
+
+    def retag_selected(self, tag: str) -> bool:
+        """Give the selected box kind ``tag`` (undoable). False, and nothing changes, when no box is
+        selected."""
+        if tag not in CUE_TAGS:
+            raise ValueError(f"unknown cue tag {tag!r}")
+        item = self.selected_item()
+        if item is None:
+            return False
+        if item.tag != tag:
+            self.undo_stack.push(SetTag(self, item, item.tag, tag))
+        return True
+
+    def choose_kind(self, tag: str) -> bool:
+        """What a key 1-9 does: the kind of the pending box (which is then added), else of the
+        selected box; False when there is neither."""
+        if self._pending is not None:
+            self._finish_pending(tag)
+            return True
+        return self.retag_selected(tag)
+
+    def pending_item(self) -> CueBoxItem | None:
+        """The drawn box waiting for its kind, if any (not yet a cue box)."""
+        return self._pending
+
+    def has_pending(self) -> bool:
+        return self._pending is not None
+
+    def cancel_pending(self) -> None:
+        """Discard the box waiting for its kind (and close the picker)."""
+        self._close_picker()
+        item, self._pending = self._pending, None
+        if item is not None:
+            self.scene().removeItem(item)
+            self.pendingChanged.emit(False)
+
+    def open_kind_picker(self, item: CueBoxItem | None = None) -> bool:
+        """Open the picker beside ``item`` (default: the selected box) to change its kind."""
+        item = item or self.selected_item()
+        if item is None or not self._drawing_enabled:
+            return False
+        self.select(item)
+        self._picker_for = item
+        self._place_picker(show=True)
+        return True
+
+    def clear_boxes(self) -> None:
+        """Remove every box (not undoable: used when a new trial is loaded)."""
+        self.cancel_pending()
+        for item in list(self._items):
+            self._detach(item)
 
     def delete_selected(self) -> bool:
         item = self.selected_item()
         if item is None:
             return False
-        self.undo_stack.push(_DeleteBox(self, item))
+        self.undo_stack.push(DeleteBox(self, item))
         return True
 
     def selected_item(self) -> CueBoxItem | None:
@@ -230,7 +182,8 @@ class BoxEditor(ImageCanvas):
         return list(self._items)
 
     def cue_boxes(self) -> list[CueBox]:
-        """The boxes drawn, in image pixels, clipped to the image; empty boxes are left out."""
+        """The boxes with a kind, in image pixels, clipped to the image; empty boxes are left out.
+        A pending box (no kind chosen yet) is not a cue box."""
         w, h = self.image_size()
         out = []
         for item in self._items:
@@ -239,15 +192,77 @@ class BoxEditor(ImageCanvas):
                 out.append(CueBox(box, item.tag, view=self.view_name))
         return out
 
+    # -- the kind picker -------------------------------------------------------------------------
+    def _finish_pending(self, tag: str) -> None:
+        self._close_picker()
+        item, self._pending = self._pending, None
+        self.scene().removeItem(item)
+        item.setFlag(QGraphicsItem.ItemIsSelectable, True)
+        item.set_tag(tag)
+        self.undo_stack.push(AddBox(self, item))  # attaches it, not selected
+        self.pendingChanged.emit(False)
+
+    def _picker_chosen(self, tag: str) -> None:
+        target, self._picker_for = self._picker_for, None
+        if target is self._pending and target is not None:
+            self._finish_pending(tag)
+        elif target is not None and target in self._items:
+            self.select(target)
+            self.retag_selected(tag)
+        self.setFocus(Qt.OtherFocusReason)
+
+    def _picker_cancelled(self) -> None:
+        target, self._picker_for = self._picker_for, None
+        if target is not None and target is self._pending:
+            self.cancel_pending()
+        self.setFocus(Qt.OtherFocusReason)
+
+    def _close_picker(self) -> None:
+        self._picker_for = None
+        self.kind_picker.hide()
+
+    def _place_picker(self, show: bool = False) -> None:
+        """Put the picker beside its box (in the top-level window, so a small view never clips it)."""
+        item = self._picker_for
+        if item is None or (not show and not self.kind_picker.isVisible()):
+            return
+        window = self.window()
+        if self.kind_picker.parentWidget() is not window:
+            self.kind_picker.setParent(window)
+        r = self.mapFromScene(item.rect()).boundingRect()
+        top_left = self.viewport().mapTo(window, r.topLeft())
+        vp = QRect(self.viewport().mapTo(window, self.viewport().rect().topLeft()), self.viewport().size())
+        anchor = QRect(top_left, r.size()).intersected(vp)
+        self.kind_picker.open_at(vp if anchor.isEmpty() else anchor, item.tag)
+
+    def hideEvent(self, event) -> None:
+        """The trial left the screen: a box still waiting for its kind is dropped, the picker closes."""
+        self.cancel_pending()
+        super().hideEvent(event)
+
+    def _view_moved(self) -> None:
+        self._place_picker()
+        self._place_labels()
+
+    def _place_labels(self) -> None:
+        """Each label above its box when the box's top is far enough from the top of the view."""
+        items = self._items + ([self._pending] if self._pending is not None else [])
+        for item in items:
+            top = self.mapFromScene(item.rect().topLeft()).y()
+            item.set_label_above(top >= item.label_height() + 2)
+
     # -- attach/detach (called by undo commands only) -------------------------------------------
     def _attach(self, item: CueBoxItem) -> None:
         if item not in self._items:
+            item.set_label_font(self.font())
             self.scene().addItem(item)
             self._items.append(item)
         self.boxesChanged.emit()
 
     def _detach(self, item: CueBoxItem) -> None:
         if item in self._items:
+            if item is self._picker_for:
+                self._close_picker()
             item.setSelected(False)
             self.scene().removeItem(item)
             self._items.remove(item)
@@ -260,15 +275,19 @@ class BoxEditor(ImageCanvas):
 
     def _selection_changed(self) -> None:
         item = self.selected_item()
-        if item is not None:
-            self.current_tag = item.tag
+        if (
+            self._picker_for is not None
+            and self._picker_for is not self._pending
+            and item is not self._picker_for
+        ):
+            self._close_picker()
         self.selectedTagChanged.emit(item.tag if item is not None else "")
 
     # -- mouse -----------------------------------------------------------------------------------
     def _handle_at(self, item: CueBoxItem, pos: QPointF) -> QPointF | None:
         """The corner opposite the handle under ``pos`` (the resize anchor), or None."""
         tol = HANDLE_PX / max(self.zoom(), 1e-6)
-        corners = _corners(item.rect())
+        corners = box_corners(item.rect())
         for n, corner in enumerate(corners):
             if abs(corner.x() - pos.x()) <= tol and abs(corner.y() - pos.y()) <= tol:
                 return corners[(n + 2) % 4]
@@ -286,6 +305,12 @@ class BoxEditor(ImageCanvas):
         self.activated.emit()
         pos = self.mapToScene(event.position().toPoint())
         self._press_scene, self._press_view = pos, event.position()
+        if self._pending is not None and event.button() == Qt.LeftButton:
+            self.cancel_pending()  # a click beside the picker discards the box, like Esc
+            event.accept()
+            return
+        if self.kind_picker.isVisible():
+            self._close_picker()
         if event.button() in (Qt.RightButton, Qt.MiddleButton):
             self._mode = "pan"
             self.setCursor(Qt.ClosedHandCursor)
@@ -301,7 +326,7 @@ class BoxEditor(ImageCanvas):
                 self.select(None)
                 self._mode = "draw"
                 start = self._clamp(pos)
-                pen = QPen(QColor(tag_colour(self.current_tag)), 2, Qt.DashLine)
+                pen = QPen(QColor(PENDING_COLOUR), 2, Qt.DashLine)
                 pen.setCosmetic(True)
                 self._draw_item = self.scene().addRect(QRectF(start, start), pen)
                 self._draw_item.setZValue(60)
@@ -332,7 +357,7 @@ class BoxEditor(ImageCanvas):
             self.scene().removeItem(self._draw_item)
             self._draw_item = None
             if rect.width() >= MIN_SIZE and rect.height() >= MIN_SIZE:
-                self.add_cue_box(Box.from_float(rect.left(), rect.top(), rect.right(), rect.bottom()))
+                self._start_pending(Box.from_float(rect.left(), rect.top(), rect.right(), rect.bottom()))
         elif mode in ("move", "resize") and self._active is not None:
             item, old = self._active, self._press_rect
             new = QRectF(item.rect())
@@ -341,16 +366,33 @@ class BoxEditor(ImageCanvas):
             elif new != old:
                 item.setRect(old)  # the command applies the change, so undo/redo stay in step
                 self.undo_stack.push(
-                    _SetRect(self, item, old, new, "move box" if mode == "move" else "resize box")
+                    SetRect(self, item, old, new, "move box" if mode == "move" else "resize box")
                 )
         self._active = None
         event.accept()
 
+    def _start_pending(self, box: Box) -> None:
+        """A box was drawn: show it as pending and ask for its kind."""
+        w, h = self.image_size()
+        box = box.clip(w, h)
+        item = CueBoxItem(QRectF(box.x0, box.y0, box.width, box.height), None)
+        item.setFlag(QGraphicsItem.ItemIsSelectable, False)
+        item.set_label_font(self.font())
+        self.scene().addItem(item)
+        self._pending = item
+        self._place_labels()
+        self._picker_for = item
+        self.pendingChanged.emit(True)
+        self._place_picker(show=True)
+
     def mouseDoubleClickEvent(self, event) -> None:
-        if event.button() == Qt.LeftButton and self._item_at(self.mapToScene(event.position().toPoint())):
+        item = self._item_at(self.mapToScene(event.position().toPoint()))
+        if event.button() == Qt.LeftButton and item is not None:
+            self.open_kind_picker(item)
             event.accept()
             return
-        super().mouseDoubleClickEvent(event)
+        if self._pending is None:
+            super().mouseDoubleClickEvent(event)
 
     def _clamp(self, p: QPointF) -> QPointF:
         w, h = self.image_size()
@@ -366,7 +408,14 @@ class BoxEditor(ImageCanvas):
     def keyPressEvent(self, event: QKeyEvent) -> None:
         item = self.selected_item()
         key, mods = event.key(), event.modifiers()
-        if item is not None and self._drawing_enabled and key in (Qt.Key_Delete, Qt.Key_Backspace):
+        kind = kind_for_key(key) if not mods & (Qt.ControlModifier | Qt.AltModifier) else None
+        if kind is not None and self._drawing_enabled and (self._pending is not None or item is not None):
+            self.choose_kind(kind)
+        elif key == Qt.Key_Escape and self._pending is not None:
+            self.cancel_pending()
+        elif key == Qt.Key_Escape and self.kind_picker.isVisible():
+            self._close_picker()
+        elif item is not None and self._drawing_enabled and key in (Qt.Key_Delete, Qt.Key_Backspace):
             self.delete_selected()
         elif (
             item is not None
@@ -377,7 +426,7 @@ class BoxEditor(ImageCanvas):
             dx = {Qt.Key_Left: -step, Qt.Key_Right: step}.get(key, 0.0)
             dy = {Qt.Key_Up: -step, Qt.Key_Down: step}.get(key, 0.0)
             old = QRectF(item.rect())
-            if mods & Qt.ControlModifier:
+            if mods & Qt.AltModifier:
                 new = old.adjusted(0, 0, dx, dy)
                 w, h = self.image_size()
                 new.setRight(min(max(new.right(), new.left() + MIN_SIZE), w))
@@ -386,17 +435,20 @@ class BoxEditor(ImageCanvas):
             else:
                 new, text = self._moved(old, QPointF(dx, dy)), "move box"
             if new != old:
-                self.undo_stack.push(_SetRect(self, item, old, new, text))
+                self.undo_stack.push(SetRect(self, item, old, new, text))
+                self.ensureVisible(new, 8, 8)
         elif key == Qt.Key_Escape and item is not None:
             self.select(None)
         elif event.matches(QKeySequence.Undo):
             self.undo_stack.undo()
         elif event.matches(QKeySequence.Redo) or (key == Qt.Key_Z and mods & Qt.ControlModifier):
             self.undo_stack.redo()
-        elif key in (Qt.Key_Plus, Qt.Key_Equal):
-            self.zoom_by(1.25)
-        elif key == Qt.Key_Minus:
-            self.zoom_by(0.8)
+        elif key in (Qt.Key_Plus, Qt.Key_Equal, Qt.Key_Minus):
+            factor = 0.8 if key == Qt.Key_Minus else 1.25
+            if item is not None:  # zoom on the selected box: it comes to the centre of the view
+                self.zoom_at(factor, None, item.rect().center())
+            else:
+                self.zoom_by(factor)
         elif key == Qt.Key_0:
             self.fit_to_view()
         else:

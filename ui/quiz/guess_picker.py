@@ -4,6 +4,10 @@ Keys: type in the search box to filter the options (case-insensitive; names star
 come first); Down moves into the list; Enter adds the highlighted option (or the first match) to the
 guesses. In the guesses list: Ctrl+Up / Ctrl+Down (or Alt+Up / Alt+Down) move the selected guess,
 Delete or Backspace removes it. Double-clicking an option adds it; the buttons do the same.
+
+The guess just added is the selected one, so Ctrl+Up right after typing a guess moves it up.
+:meth:`GuessPicker.install_shortcuts` makes Ctrl+Up / Ctrl+Down work anywhere inside a larger
+widget (the quiz trial installs them on itself), not only in the guesses list.
 """
 
 from __future__ import annotations
@@ -11,7 +15,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from PySide6.QtCore import QEvent, QObject, Qt, Signal
-from PySide6.QtGui import QKeyEvent
+from PySide6.QtGui import QKeyEvent, QKeySequence, QShortcut
 from PySide6.QtWidgets import (
     QHBoxLayout,
     QLabel,
@@ -97,6 +101,18 @@ class GuessPicker(QWidget):
         self._refresh()
 
     # -- public API ------------------------------------------------------------------------------
+    def install_shortcuts(self, scope: QWidget) -> list[QShortcut]:
+        """Ctrl+Up / Ctrl+Down move the selected guess whenever the focus is anywhere inside ``scope``
+        (a window shortcut limited to ``scope`` and its children, so it also wins over the key
+        handling of whichever widget has the focus)."""
+        out = []
+        for keys, delta in (("Ctrl+Up", -1), ("Ctrl+Down", 1)):
+            shortcut = QShortcut(QKeySequence(keys), scope, context=Qt.WidgetWithChildrenShortcut)
+            shortcut.activated.connect(lambda d=delta: self.move_selected(d))
+            shortcut.setObjectName(f"guessShortcut{'Up' if delta < 0 else 'Down'}")
+            out.append(shortcut)
+        return out
+
     def guesses(self) -> tuple[str, ...]:
         return tuple(self._guesses)
 

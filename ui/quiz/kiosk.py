@@ -7,22 +7,33 @@ the researcher's passphrase is entered (the small "Researcher" button, Ctrl+Shif
 to close the window opens the prompt).
 
 Every answer is committed through :meth:`geoquiz.study.session.QuizSession.submit` (one
-transaction) before the next screen appears; if saving fails the answer stays on screen with the
-reason. The kiosk uses the session's database connection on the GUI thread: a submission is a few
-small inserts, and waiting for it is exactly what durability requires.
+transaction) before the next screen appears; if saving fails the answer stays on screen and the
+participant is asked to try again. The kiosk uses the session's database connection on the GUI
+thread: a submission is a few small inserts, and waiting for it is exactly what durability requires.
+
+What participants read never names a file, a dataset key, a label (outside feedback mode's "the
+answer was ...") or anything about the model: a picture that cannot be shown gives "This picture
+could not be shown, please tell the researcher", and the details (error, file) go to the session's
+events (``session_events``) and the ``geoquiz.quiz`` log for the researcher. Counts follow the
+session's numbering (:class:`geoquiz.study.session.TrialSpec`) on every page. While the
+researcher's passphrase prompt is open the trial clock and countdown stand still; the pause is
+recorded as a ``pause`` event.
 """
 
 from __future__ import annotations
 
 import html
+import logging
+import re
 import sqlite3
 
-from PySide6.QtCore import Qt, Signal
+from PySide6.QtCore import QElapsedTimer, Qt, Signal
 from PySide6.QtGui import QCloseEvent, QKeySequence, QShortcut
 from PySide6.QtWidgets import (
     QCheckBox,
     QDialog,
     QDialogButtonBox,
+    QFrame,
     QHBoxLayout,
     QLabel,
     QLineEdit,
@@ -33,79 +44,140 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from geoquiz.db import database_file, now
 from geoquiz.errors import GeoQuizError
-from geoquiz.study.passphrase import verify_passphrase
+from geoquiz.study.passphrase import Attempt, try_passphrase_in
 from geoquiz.study.session import QuizSession, SubmitResult, TrialResponse, TrialSpec
 from ui.quiz.guess_picker import ordinal
-from ui.quiz.trial_widget import TrialWidget
+from ui.quiz.trial_widget import TrialWidget, trial_title
+from ui.workers import start
+
+log = logging.getLogger("geoquiz.quiz")
+PICTURE_ERROR = "This picture could not be shown, please tell the researcher."
+SAVE_ERROR = "Your answer could not be saved. Please try again, or tell the researcher."
+
+
+_LIST_ITEM = re.compile(r"^\s*(\d+[.)]|[-*•])\s")
 
 
 def _paragraphs(text: str) -> str:
-    return "".join(
-        f"<p>{html.escape(p.strip())}</p>" for p in text.strip().split("\n\n") if p.strip()
-    ).replace("\n", "<br>")
+    """Plain study text -> HTML: blank lines separate paragraphs; within one, a line break is kept
+    only before a list item ("1. ...", "- ..."), so the text re-flows to the screen's width."""
+    out = []
+    for para in text.strip().split("\n\n"):
+        lines = [ln.strip() for ln in para.strip().splitlines() if ln.strip()]
+        if not lines:
+            continue
+        joined = html.escape(lines[0])
+        for ln in lines[1:]:
+            joined += ("<br>" if _LIST_ITEM.match(ln) else " ") + html.escape(ln)
+        out.append(f"<p>{joined}</p>")
+    return "".join(out)
 
 
 class PassphraseDialog(QDialog):
-    """Asks for the researcher passphrase; accepts only when it matches."""
+    """Asks for the researcher passphrase; accepts only when it matches. The check (a deliberately
+    slow key derivation) runs in a worker with a connection of its own to ``db_file``, so the window
+    never freezes; ``checked(bool)`` says how each try went."""
 
-    def __init__(self, check, parent: QWidget | None = None) -> None:
+    checked = Signal(bool)
+
+    def __init__(self, db_file: str, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setObjectName("passphraseDialog")
         self.setWindowTitle("Researcher")
         self.setModal(True)
-        self.check = check
+        self.db_file = db_file
+        self.checking = False
         self.input = QLineEdit(self)
         self.input.setObjectName("passphraseInput")
         self.input.setEchoMode(QLineEdit.Password)
         self.error = QLabel(self)
         self.error.setObjectName("passphraseError")
         self.error.setStyleSheet("color: #c62828;")
-        buttons = QDialogButtonBox(QDialogButtonBox.Ok | QDialogButtonBox.Cancel, self)
-        buttons.accepted.connect(self._try)
-        buttons.rejected.connect(self.reject)
+        self.buttons = QDialogButtonBox(QDialogButtonBox.Ok | QDialogButtonBox.Cancel, self)
+        self.buttons.accepted.connect(self._try)
+        self.buttons.rejected.connect(self.reject)
         layout = QVBoxLayout(self)
         layout.addWidget(QLabel("Researcher passphrase to leave the participant screen:", self))
         layout.addWidget(self.input)
         layout.addWidget(self.error)
-        layout.addWidget(buttons)
+        layout.addWidget(self.buttons)
 
     def _try(self) -> None:
-        if self.check(self.input.text()):
+        if self.checking:
+            return
+        self.checking = True
+        self.input.setEnabled(False)
+        self.buttons.button(QDialogButtonBox.Ok).setEnabled(False)
+        self.error.setStyleSheet("color: #555555;")
+        self.error.setText("Checking…")
+        start(
+            lambda text, reporter=None: try_passphrase_in(self.db_file, text),
+            self.input.text(),
+            on_result=self._result,
+            on_error=lambda message, _tb: self._result(Attempt(False, f"Cannot check it: {message}")),
+        )
+
+    def _result(self, attempt: Attempt) -> None:
+        self.checking = False
+        self.input.setEnabled(True)
+        self.buttons.button(QDialogButtonBox.Ok).setEnabled(True)
+        if attempt:
+            self.error.clear()
+            self.checked.emit(True)
             self.accept()
-        else:
-            self.error.setText("Wrong passphrase.")
-            self.input.selectAll()
-            self.input.setFocus()
+            return
+        self.error.setStyleSheet("color: #c62828;")
+        self.error.setText(attempt.message or "Wrong passphrase.")
+        self.input.selectAll()
+        self.input.setFocus()
+        self.checked.emit(False)
 
 
 class _Page(QWidget):
-    """A page with a title, a body and one main button (plus optional extras)."""
+    """A page with a title, a body and one main button (plus optional extras), in a column of
+    readable width centred on the screen."""
+
+    MAX_WIDTH = 1040  # pixels: lines of text stay readable on a wide screen
 
     def __init__(self, name: str, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setObjectName(name)
+        font = self.font()
+        font.setPointSizeF(max(font.pointSizeF(), 13.0))  # the tick box and buttons, as the text
+        self.setFont(font)
         self.title = QLabel(self)
         self.body = QTextBrowser(self)
         self.body.setObjectName(f"{name}Text")
         self.body.setOpenExternalLinks(False)
+        self.body.setFrameShape(QFrame.NoFrame)
+        self.body.setStyleSheet("QTextBrowser { background: transparent; }")
         self.button = QPushButton("Continue", self)
         self.button.setObjectName(f"{name}Continue")
         self.button.setDefault(True)
+        self.button.setMinimumSize(160, 44)
         self.row = QHBoxLayout()
         self.row.addStretch(1)
         self.row.addWidget(self.button)
-        layout = QVBoxLayout(self)
-        layout.setContentsMargins(80, 40, 80, 40)
+        column = QWidget(self)
+        column.setMaximumWidth(self.MAX_WIDTH)
+        layout = QVBoxLayout(column)
+        layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(self.title)
         layout.addWidget(self.body, 1)
         self.extra = QVBoxLayout()
         layout.addLayout(self.extra)
         layout.addLayout(self.row)
+        outer = QHBoxLayout(self)
+        outer.setContentsMargins(60, 30, 60, 40)
+        outer.addStretch(1)
+        outer.addWidget(column, 100)
+        outer.addStretch(1)
 
     def set_content(self, title: str, body_html: str, button: str | None = "Continue") -> None:
         self.title.setText(f"<h1>{html.escape(title)}</h1>")
-        self.body.setHtml(f"<div style='font-size:14pt'>{body_html}</div>")
+        self.body.setHtml(f"<div style='font-size:14pt; line-height:130%'>{body_html}</div>")
         self.button.setVisible(button is not None)
         if button:
             self.button.setText(button)
@@ -129,6 +201,7 @@ class KioskWindow(QWidget):
         self._unlocked = False
         self._after = None  # what the message page's button does next
         self.passphrase_dialog: PassphraseDialog | None = None
+        self._pause: tuple[int, str, QElapsedTimer] | None = None  # (position, started at, clock)
         self.last_result: SubmitResult | None = None
 
         self.stack = QStackedWidget(self)
@@ -138,6 +211,7 @@ class KioskWindow(QWidget):
         self.consent.extra.addWidget(self.consent_check)
         self.decline = QPushButton(self.study.consent_decline_label, self.consent)
         self.decline.setObjectName("consentDecline")
+        self.decline.setMinimumHeight(44)
         self.consent.row.insertWidget(0, self.decline)
         self.consent_check.toggled.connect(self.consent.button.setEnabled)
         self.consent.button.clicked.connect(self._accept_consent)
@@ -192,15 +266,24 @@ class KioskWindow(QWidget):
             self._show_thanks()
         elif self._resuming:
             self._resuming = False
-            done, total = self.session.progress()
-            self._show_message(
-                "Welcome back",
-                f"<p>Your earlier answers are saved ({done} of {total}). Continue where you left off.</p>",
-                "Continue",
-                self._next_trial,
-            )
+            self._show_message("Welcome back", self._resume_html(), "Continue", self._next_trial)
         else:
             self._next_trial()
+
+    def _resume_html(self) -> str:
+        nxt = self.session.next_trial()
+        if nxt is None:
+            return "<p>Your answers are saved.</p>"
+        four = bool(self.study.views)
+        noun = "places" if four else "pictures"
+        if nxt.is_practice:
+            done = f"{nxt.number - 1} of the {nxt.of} practice {noun}"
+        else:
+            done = f"{nxt.number - 1} of the {nxt.of} {noun}"
+        return (
+            f"<p>Your earlier answers are saved: you have answered {done}.</p>"
+            f"<p>Next: {html.escape(trial_title(nxt, four).lower())}.</p>"
+        )
 
     def _show_message(self, title: str, body: str, button: str | None, after=None) -> None:
         self.trial.stop()
@@ -218,7 +301,8 @@ class KioskWindow(QWidget):
         body = _paragraphs(self.study.thank_you)
         if self.study.feedback:
             points, n = self.session.total_score()
-            body += f"<p>Your score: <b>{points}</b> points over {n} pictures.</p>"
+            noun = "places" if self.study.views else "pictures"
+            body += f"<p>Your score: <b>{points}</b> points over {n} {noun}.</p>"
         body += f"<p>Your participant code is <b>{self.session.code}</b>.</p>"
         self.thanks.set_content("Thank you", body, None)
         self.stack.setCurrentWidget(self.thanks)
@@ -247,14 +331,15 @@ class KioskWindow(QWidget):
     def _show_trial(self, spec: TrialSpec) -> None:
         from geoquiz.data.imageio import read_image
 
+        images: list = []
+        paths: list[str] = []
         try:
-            images = [(view, read_image(path)) for view, path in self.session.item_paths(spec)]
-        except GeoQuizError as exc:
-            self._show_message(
-                "Please call the researcher",
-                f"<p>This picture could not be shown.</p><p><small>{html.escape(str(exc))}</small></p>",
-                None,
-            )
+            for view, path in self.session.item_paths(spec):
+                paths.append(path)
+                images.append((view, read_image(path)))
+        except (GeoQuizError, OSError, KeyError) as exc:
+            self._log_problem("image_error", spec, exc, paths=paths)
+            self._show_message("Please tell the researcher", f"<p>{html.escape(PICTURE_ERROR)}</p>", None)
             return
         self.trial.load(spec, images)
         self.stack.setCurrentWidget(self.trial)
@@ -265,9 +350,8 @@ class KioskWindow(QWidget):
         try:
             result = self.session.submit(spec.position, response)
         except (GeoQuizError, sqlite3.Error) as exc:
-            self.trial.set_error(
-                f"Your answer could not be saved: {exc}. Please try again or call the researcher."
-            )
+            self._log_problem("save_error", spec, exc)
+            self.trial.set_error(SAVE_ERROR)
             return
         self.last_result = result
         nxt = self.session.next_trial()
@@ -277,14 +361,29 @@ class KioskWindow(QWidget):
         if self.study.feedback:
             self._show_message("Result", self._feedback_html(spec, result, response), "Continue", then)
         elif response.timed_out:
-            self._show_message("Time is up", "<p>Your answer so far has been saved.</p>", "Continue", then)
+            noun = "place" if self.study.views else "picture"
+            go_on = "Press Continue to finish." if nxt is None else f"Press Continue for the next {noun}."
+            self._show_message(
+                "Time is up", f"<p>Your answer so far has been saved.</p><p>{go_on}</p>", "Continue", then
+            )
         else:
             then()
 
+    def _log_problem(self, kind: str, spec: TrialSpec, exc: BaseException, **detail) -> None:
+        """Keep the details of a problem for the researcher (never shown to the participant)."""
+        try:
+            self.session.record_problem(kind, spec.position, f"{type(exc).__name__}: {exc}", **detail)
+        except (GeoQuizError, sqlite3.Error):  # the database itself is failing: the log still has it
+            log.exception(
+                "session %s, trial %s: %s (could not be recorded)", self.session.id, spec.position, kind
+            )
+
     def _practice_over(self) -> None:
+        noun = "places" if self.study.views else "pictures"
+        n = next((t.of for t in self.session.order if not t.is_practice), self.study.n_pictures)
         self._show_message(
             "Practice finished",
-            "<p>That was the practice. The real pictures start now.</p>",
+            f"<p>That was the practice. Now come the {n} {noun} of the study.</p>",
             "Start",
             self._next_trial,
         )
@@ -297,20 +396,47 @@ class KioskWindow(QWidget):
             you = f"<p>It was your {ordinal(result.correct_rank)} guess: <b>{result.score}</b> points.</p>"
         late = "<p>The time ran out; your answer so far was scored.</p>" if response.timed_out else ""
         points, n = self.session.total_score()
-        total = "" if spec.is_practice else f"<p>Total so far: {points} points over {n} pictures.</p>"
+        noun = "places" if self.study.views else "pictures"
+        total = (
+            ""
+            if spec.is_practice
+            else f"<p>Total so far: {points} points over {n} of the {spec.of} {noun}.</p>"
+        )
         return answer + you + late + total
 
     # -- leaving ---------------------------------------------------------------------------------
     def request_exit(self) -> PassphraseDialog:
-        """Open the passphrase prompt; the kiosk closes when the right passphrase is entered."""
+        """Open the passphrase prompt; the kiosk closes when the right passphrase is entered. A trial
+        on screen is paused while the prompt is open (the pause is recorded when it closes)."""
         if self.passphrase_dialog is not None and self.passphrase_dialog.isVisible():
             return self.passphrase_dialog
-        dialog = PassphraseDialog(lambda text: verify_passphrase(self.session.db, text), self)
+        dialog = PassphraseDialog(database_file(self.session.db), self)
         dialog.accepted.connect(self._unlock)
+        dialog.finished.connect(self._prompt_closed)
         self.passphrase_dialog = dialog
+        self._pause = None
+        if self.stack.currentWidget() is self.trial and self.trial.pause():
+            timer = QElapsedTimer()
+            timer.start()
+            self._pause = (self.trial.spec.position, now(), timer)
         dialog.open()
         dialog.input.setFocus()
         return dialog
+
+    def _prompt_closed(self, _result: int) -> None:
+        pause, self._pause = self._pause, None
+        if pause is None:
+            return
+        position, started_at, timer = pause
+        outcome = "unlocked" if self._unlocked else "resumed"
+        if not self._unlocked:
+            self.trial.resume()
+        try:
+            self.session.record_pause(
+                position, started_at=started_at, duration_ms=timer.elapsed(), outcome=outcome
+            )
+        except (GeoQuizError, sqlite3.Error):
+            log.exception("session %s: could not record a pause", self.session.id)
 
     def _unlock(self) -> None:
         self._unlocked = True

@@ -2,12 +2,18 @@
 researcher passphrase, and starts a new session or resumes an interrupted one in the kiosk.
 
 The passphrase is required to start (so nobody locks a screen they cannot unlock) and to leave the
-kiosk. While the kiosk is up, the researcher's main window is hidden; it comes back when the kiosk is
-unlocked, and the views are told that sessions changed.
+kiosk. A new passphrase typed into the two "new passphrase" fields is saved when Start (or Resume)
+is pressed, as if "Set passphrase" had been pressed first. While the kiosk is up, the researcher's
+main window is hidden; it comes back when the kiosk is unlocked, and the views are told that
+sessions changed.
+
+The study shown first is the one asked for (``study_id``), else the one selected in the Studies tab
+of the window the launcher is opened from (its ``study_id()``), else the first by slug.
 """
 
 from __future__ import annotations
 
+import shiboken6
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (
     QApplication,
@@ -25,7 +31,8 @@ from PySide6.QtWidgets import (
 )
 
 from geoquiz.errors import GeoQuizError
-from geoquiz.study.passphrase import has_passphrase, set_passphrase, verify_passphrase
+from geoquiz.study.events import event_counts
+from geoquiz.study.passphrase import MIN_LENGTH, has_passphrase, set_passphrase, try_passphrase
 from geoquiz.study.session import QuizSession, list_sessions
 from ui.context import AppContext
 from ui.quiz.kiosk import KioskWindow
@@ -33,6 +40,15 @@ from ui.workers import show_error
 
 OPEN_STATES = ("created", "consented", "running")
 _kiosks: set[KioskWindow] = set()  # keep open kiosks alive
+
+
+def selected_study(parent: QWidget | None) -> int | None:
+    """The study selected in the Studies tab of ``parent``'s window (None when there is none)."""
+    if parent is None:
+        return None
+    view = parent.window().findChild(QWidget, "studiesView")
+    study_id = getattr(view, "study_id", None)
+    return study_id() if callable(study_id) else None
 
 
 def start_kiosk(
@@ -54,7 +70,8 @@ def start_kiosk(
     def back() -> None:
         _kiosks.discard(kiosk)
         for w in hidden:
-            w.show()
+            if shiboken6.isValid(w):  # a window closed and deleted meanwhile stays gone
+                w.show()
         ctx.data_changed.emit("sessions")
 
     kiosk.exited.connect(back)
@@ -81,6 +98,8 @@ class SessionLauncher(QDialog):
         self.kiosk: KioskWindow | None = None
         self.full_screen = True
 
+        if study_id is None:
+            study_id = selected_study(parent)
         self.study_combo = QComboBox(self)
         self.study_combo.setObjectName("launcherStudy")
         for sid, slug, title in self.db.execute(
@@ -91,9 +110,9 @@ class SessionLauncher(QDialog):
             self.study_combo.setCurrentIndex(self.study_combo.findData(study_id))
         self.study_combo.currentIndexChanged.connect(self.refresh_sessions)
 
-        self.sessions = QTableWidget(0, 4, self)
+        self.sessions = QTableWidget(0, 5, self)
         self.sessions.setObjectName("launcherSessions")
-        self.sessions.setHorizontalHeaderLabels(["Participant", "State", "Progress", "Started"])
+        self.sessions.setHorizontalHeaderLabels(["Participant", "State", "Progress", "Started", "Notes"])
         self.sessions.setSelectionBehavior(QTableWidget.SelectRows)
         self.sessions.setSelectionMode(QTableWidget.SingleSelection)
         self.sessions.setEditTriggers(QTableWidget.NoEditTriggers)
@@ -162,7 +181,7 @@ class SessionLauncher(QDialog):
             self.set_pass_button.setText("Change passphrase")
         else:
             self.pass_info.setText(
-                "No researcher passphrase yet. Choose one (at least 4 characters): it is needed to leave "
+                f"No researcher passphrase yet. Choose one (at least {MIN_LENGTH} characters): it is needed to leave "
                 "the participant screen. It is stored only as a salted hash."
             )
             self.set_pass_button.setText("Set passphrase")
@@ -170,8 +189,13 @@ class SessionLauncher(QDialog):
 
     def save_passphrase(self) -> bool:
         self.error.clear()
-        if has_passphrase(self.db) and not verify_passphrase(self.db, self.passphrase.text()):
-            self.error.setText("Enter the current passphrase first.")
+        attempt = try_passphrase(self.db, self.passphrase.text()) if has_passphrase(self.db) else True
+        if not attempt:
+            self.error.setText(f"Enter the current passphrase first. {attempt.message}")
+            return False
+        if self.new_pass.text() and not self.confirm_pass.text():
+            self.error.setText("Type the new passphrase a second time, in 'Repeat new passphrase'.")
+            self.confirm_pass.setFocus()
             return False
         if self.new_pass.text() != self.confirm_pass.text():
             self.error.setText("The two new passphrases differ.")
@@ -189,13 +213,17 @@ class SessionLauncher(QDialog):
         return True
 
     def _authorised(self) -> bool:
+        if self.new_pass.text() or self.confirm_pass.text():
+            if not self.save_passphrase():  # a new passphrase typed but not yet saved
+                return False
         if not has_passphrase(self.db):
             self.error.setText(
                 "Set a researcher passphrase first: it is needed to leave the participant screen."
             )
             return False
-        if not verify_passphrase(self.db, self.passphrase.text()):
-            self.error.setText("Wrong researcher passphrase.")
+        attempt = try_passphrase(self.db, self.passphrase.text())
+        if not attempt:
+            self.error.setText(attempt.message)
             return False
         return True
 
@@ -208,9 +236,16 @@ class SessionLauncher(QDialog):
         if self.study_id() is None:
             return
         rows = [s for s in list_sessions(self.db, int(self.study_id())) if s.state in OPEN_STATES]
+        events = event_counts(self.db, int(self.study_id()))
         self.sessions.setRowCount(len(rows))
         for r, s in enumerate(rows):
-            values = [s.code, s.state, f"{s.answered}/{s.total}", s.started_at[:19].replace("T", " ")]
+            values = [
+                s.code,
+                s.state,
+                f"{s.answered}/{s.total}",
+                s.started_at[:19].replace("T", " "),
+                _notes(events.get(s.id, {})),
+            ]
             for c, value in enumerate(values):
                 item = QTableWidgetItem(value)
                 item.setData(Qt.UserRole, s.id)
@@ -249,6 +284,20 @@ class SessionLauncher(QDialog):
         self.kiosk = start_kiosk(self.ctx, session, parent, full_screen=self.full_screen)
         self.ctx.data_changed.emit("sessions")
         return self.kiosk
+
+
+def _notes(counts: dict[str, int]) -> str:
+    """ "1 picture not shown, 2 pauses" from a session's event counts."""
+    parts = []
+    for kind, one, many in (
+        ("image_error", "picture not shown", "pictures not shown"),
+        ("save_error", "save failed", "saves failed"),
+        ("pause", "pause", "pauses"),
+    ):
+        n = counts.get(kind, 0)
+        if n:
+            parts.append(f"{n} {one if n == 1 else many}")
+    return ", ".join(parts)
 
 
 def open_session_launcher(

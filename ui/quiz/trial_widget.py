@@ -4,11 +4,20 @@ confidence scale, a countdown when there is a time limit, and the Submit button 
 The widget knows nothing about the database: :meth:`TrialWidget.load` gives it a
 :class:`geoquiz.study.session.TrialSpec` and the images; it emits ``submitted(TrialResponse)`` when
 the participant submits or the time runs out (then ``timed_out=True`` and the answer so far). The
-response time is measured with a monotonic clock from :meth:`load` to the submission, in ms.
-It never shows the true label or anything about the model.
+response time is the *active* time in ms, measured with a monotonic clock from :meth:`load` to the
+submission, less the time the clock was paused (:meth:`pause` / :meth:`resume`, e.g. while the
+researcher's prompt is open); the countdown stands still during a pause too.
+
+Keys anywhere in the trial: Ctrl+Up / Ctrl+Down move the selected guess (window shortcuts scoped to
+the trial, so they work whether the focus is in the search box, the picture or the rationale),
+Ctrl+Enter submits, Ctrl+Z / Ctrl+Y undo and redo box changes. A box drawn but not given a kind
+(:mod:`ui.quiz.box_editor`) blocks submitting until it gets one or is discarded; at a time-out it is
+dropped (it has no kind to record). The widget never shows the true label or anything about the model.
 """
 
 from __future__ import annotations
+
+import html
 
 import numpy as np
 from PySide6.QtCore import QElapsedTimer, QEvent, QObject, Qt, QTimer, Signal
@@ -33,6 +42,15 @@ from geoquiz.study.session import TrialResponse, TrialSpec
 from geoquiz.types import CUE_TAG_LABELS, CUE_TAGS
 from ui.quiz.box_editor import BoxEditor
 from ui.quiz.guess_picker import GuessPicker
+
+
+def trial_title(spec: TrialSpec, four_view: bool) -> str:
+    """The one wording of the numbering, ``spec.number`` of ``spec.of``: "Practice picture 1 of 2",
+    "Picture 3 of 13", or for 4-view studies "Place 3 of 6" (see
+    :class:`geoquiz.study.session.TrialSpec`)."""
+    noun = "place" if four_view else "picture"
+    what = f"Practice {noun}" if spec.is_practice else noun.capitalize()
+    return f"{what} {spec.number} of {spec.of}"
 
 
 class ConfidenceScale(QWidget):
@@ -82,11 +100,13 @@ class TrialWidget(QWidget):
         self.options = options
         self.spec: TrialSpec | None = None
         self.undo_stack = QUndoStack(self)
-        self.clock = QElapsedTimer()
+        self.clock = QElapsedTimer()  # runs while the trial is shown and not paused
+        self._active_ms = 0  # active time before the current run of the clock
+        self._paused = False
         self.shown_at = ""
         self.remaining_s = 0
         self.countdown = QTimer(self)
-        self.countdown.setInterval(1000)
+        self.countdown.setInterval(200)
         self.countdown.timeout.connect(self._tick)
         self._busy = False
 
@@ -108,6 +128,7 @@ class TrialWidget(QWidget):
             editor.set_drawing_enabled(self.responses.cue_boxes)
             editor.activated.connect(lambda e=editor: self._activate(e))
             editor.selectedTagChanged.connect(lambda tag, e=editor: self._selected_tag(e, tag))
+            editor.pendingChanged.connect(lambda _pending: self.message.clear())
             self.editors[view] = editor
             if view is None:
                 grid.addWidget(editor, 0, 0)
@@ -123,11 +144,14 @@ class TrialWidget(QWidget):
         lv = QVBoxLayout(left)
         lv.setContentsMargins(0, 0, 0, 0)
         lv.addWidget(images, 1)
-        self.tag_combo = QComboBox(self)
+        self.tag_combo = QComboBox(self)  # the kind of the selected box; nothing when none is
         self.tag_combo.setObjectName("cueTag")
-        for tag in CUE_TAGS:
-            self.tag_combo.addItem(CUE_TAG_LABELS[tag], tag)
-        self.tag_combo.currentIndexChanged.connect(self._tag_chosen)
+        for n, tag in enumerate(CUE_TAGS, 1):
+            self.tag_combo.addItem(f"{n}  {CUE_TAG_LABELS[tag]}", tag)
+        self.tag_combo.setPlaceholderText("click a box to select it")
+        self.tag_combo.setCurrentIndex(-1)
+        self.tag_combo.setEnabled(False)
+        self.tag_combo.activated.connect(self._tag_chosen)
         self.delete_box = QPushButton("Delete box", self)
         self.delete_box.setObjectName("deleteBox")
         self.delete_box.clicked.connect(lambda: self.active_editor.delete_selected())
@@ -142,14 +166,15 @@ class TrialWidget(QWidget):
         self.undo_stack.canUndoChanged.connect(self.undo_button.setEnabled)
         self.undo_stack.canRedoChanged.connect(self.redo_button.setEnabled)
         box_row = QHBoxLayout()
-        box_row.addWidget(QLabel("Clue kind:", self))
+        box_row.addWidget(QLabel("Selected box:", self))
         box_row.addWidget(self.tag_combo, 1)
         for b in (self.delete_box, self.undo_button, self.redo_button):
             b.setAutoDefault(False)
             box_row.addWidget(b)
         self.box_help = QLabel(
-            "Drag on the picture to box a clue you used; drag a box to move it, its corners to resize it. "
-            "Scroll to zoom, right-drag to pan.",
+            "Drag on the picture to box a clue you used, then choose its kind (click, or keys 1-9; "
+            "Esc removes the box). Click a box to select it: drag it to move, drag a corner to resize, "
+            "1-9 to change its kind. Scroll to zoom, right-drag to pan.",
             self,
         )
         self.box_help.setWordWrap(True)
@@ -212,6 +237,7 @@ class TrialWidget(QWidget):
         # window is not "active", e.g. on offscreen test platforms where shortcuts never fire).
         for child in self.findChildren(QWidget):
             child.installEventFilter(self)
+        self.picker.install_shortcuts(self)
         QShortcut(
             QKeySequence.Undo, self, activated=self.undo_stack.undo, context=Qt.WidgetWithChildrenShortcut
         )
@@ -239,12 +265,10 @@ class TrialWidget(QWidget):
     def load(self, spec: TrialSpec, images: list[tuple[str | None, np.ndarray]]) -> None:
         """Show a trial: ``images`` is ``[(view, RGB uint8 HWC)]`` (view None for single images)."""
         self.spec = spec
-        what = "Practice picture" if spec.is_practice else ("Place" if self.study.views else "Picture")
-        self.header.setText(f"<h2>{what} {spec.number} of {spec.of}</h2>")
+        self.header.setText(f"<h2>{html.escape(trial_title(spec, bool(self.study.views)))}</h2>")
         self.undo_stack.clear()
         for view, editor in self.editors.items():
-            for item in editor.box_items():
-                editor._detach(item)
+            editor.clear_boxes()
             editor.set_image(dict(images).get(view))
         self.undo_stack.clear()
         self.picker.set_guesses(())
@@ -252,10 +276,11 @@ class TrialWidget(QWidget):
         self.rationale.clear()
         self.confidence.set_value(None)
         self.message.clear()
-        self.tag_combo.setCurrentIndex(0)
+        self._selected_tag(self.active_editor, "")
         self._busy = False
         self.submit_button.setEnabled(True)
         self.shown_at = now()
+        self._active_ms, self._paused = 0, False
         self.clock.start()
         if self.study.time_limit_s > 0:
             self.remaining_s = self.study.time_limit_s
@@ -266,24 +291,56 @@ class TrialWidget(QWidget):
     def stop(self) -> None:
         """Stop the countdown (the kiosk calls this when it leaves the trial)."""
         self.countdown.stop()
+        for editor in self.editors.values():
+            editor.cancel_pending()
+
+    # -- the clock -------------------------------------------------------------------------------
+    def active_ms(self) -> int:
+        """Milliseconds the trial has been shown, pauses excluded."""
+        running = self.clock.elapsed() if self.clock.isValid() and not self._paused else 0
+        return self._active_ms + int(running)
+
+    def is_paused(self) -> bool:
+        return self._paused
+
+    def pause(self) -> bool:
+        """Stop the clock and the countdown (True when a running trial was paused)."""
+        if self.spec is None or self._busy or self._paused or not self.clock.isValid():
+            return False
+        self._active_ms += int(self.clock.elapsed())
+        self._paused = True
+        self.countdown.stop()
+        return True
+
+    def resume(self) -> None:
+        """Restart the clock (and the countdown) after :meth:`pause`."""
+        if not self._paused:
+            return
+        self._paused = False
+        self.clock.start()
+        if self.study.time_limit_s > 0 and not self._busy:
+            self.countdown.start()
 
     # -- boxes -----------------------------------------------------------------------------------
     def _activate(self, editor: BoxEditor) -> None:
+        """One editor at a time has a selection or a box waiting for its kind."""
         if editor is not self.active_editor:
+            self.active_editor.cancel_pending()
             self.active_editor.select(None)
             self.active_editor = editor
-        editor.current_tag = self.tag_combo.currentData()
 
     def _selected_tag(self, editor: BoxEditor, tag: str) -> None:
-        if tag and editor is self.active_editor:
-            self.tag_combo.blockSignals(True)
-            self.tag_combo.setCurrentIndex(CUE_TAGS.index(tag))
-            self.tag_combo.blockSignals(False)
+        """Show the kind of the selected box (nothing, and disabled, when no box is selected)."""
+        if editor is not self.active_editor and not tag:
+            return
+        self.tag_combo.setCurrentIndex(CUE_TAGS.index(tag) if tag else -1)
+        self.tag_combo.setEnabled(bool(tag))
 
     def _tag_chosen(self, index: int) -> None:
-        self.active_editor.set_current_tag(self.tag_combo.itemData(index))
-        for editor in self.editors.values():
-            editor.current_tag = self.tag_combo.itemData(index)
+        """The participant chose a kind in the list: it applies to the selected box only."""
+        tag = self.tag_combo.itemData(index)
+        if tag is None or not self.active_editor.retag_selected(tag):
+            self._selected_tag(self.active_editor, "")
 
     def cue_boxes(self) -> list:
         return [cb for editor in self.editors.values() for cb in editor.cue_boxes()]
@@ -296,7 +353,7 @@ class TrialWidget(QWidget):
             rationale=self.rationale.toPlainText().strip() if self.responses.rationale else "",
             confidence=self.confidence.value() if self.responses.confidence else None,
             boxes=tuple(self.cue_boxes()) if self.responses.cue_boxes else (),
-            response_time_ms=int(self.clock.elapsed()) if self.clock.isValid() else 0,
+            response_time_ms=self.active_ms(),
             shown_at=self.shown_at or None,
             timed_out=timed_out,
         )
@@ -304,6 +361,8 @@ class TrialWidget(QWidget):
     def missing(self) -> str:
         """What still has to be answered ("" when the answer can be submitted)."""
         rs = self.responses
+        if any(editor.has_pending() for editor in self.editors.values()):
+            return "Choose the kind of the box you drew (keys 1-9), or press Esc to remove it."
         if len(self.picker.guesses()) < rs.min_guesses:
             return f"Add at least {rs.min_guesses} guess{'es' if rs.min_guesses > 1 else ''}."
         if rs.rationale and rs.rationale_required and not self.rationale.toPlainText().strip():
@@ -323,11 +382,14 @@ class TrialWidget(QWidget):
         return True
 
     def expire(self) -> None:
-        """The time is up: submit the answer so far, flagged ``timed_out``."""
+        """The time is up: submit the answer so far, flagged ``timed_out`` (a box still waiting for
+        its kind is dropped)."""
         if self.spec is not None and not self._busy:
             self._emit(timed_out=True)
 
     def _emit(self, *, timed_out: bool) -> None:
+        for editor in self.editors.values():
+            editor.cancel_pending()  # also closes a kind picker left open on a selected box
         self._busy = True
         self.countdown.stop()
         self.submit_button.setEnabled(False)
@@ -340,9 +402,12 @@ class TrialWidget(QWidget):
         self.submit_button.setEnabled(True)
 
     def _tick(self) -> None:
-        self.remaining_s -= 1
-        self._show_remaining()
-        if self.remaining_s <= 0:
+        left_ms = self.study.time_limit_s * 1000 - self.active_ms()
+        remaining = max(0, -(-left_ms // 1000))  # whole seconds, rounded up
+        if remaining != self.remaining_s:
+            self.remaining_s = remaining
+            self._show_remaining()
+        if left_ms <= 0:
             self.expire()
 
     def _show_remaining(self) -> None:

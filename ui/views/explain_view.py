@@ -38,7 +38,9 @@ from PySide6.QtWidgets import (
 from geoquiz.progress import step
 from geoquiz.types import VIEWS, Element
 from ui.widgets.image_canvas import BoxOverlay, ImageCanvas
+from ui.widgets.review_canvas import element_label, element_name
 from ui.widgets.training_banner import TrainingBanner
+from ui.workers import Latest
 
 METHOD_LABELS = {
     "gradcam": "Grad-CAM",
@@ -86,6 +88,7 @@ def compute_explanation(
         )
         step(reporter, 0, 4, "loading the model")
         ex = Explainer(project, model)
+        ex.check_segmenters([segmenter])  # a bad SAM checkpoint fails here, before the maps
         prediction = ex.predict(sample)
         step(reporter, 1, 4, f"attribution ({METHOD_LABELS.get(method, method)})")
         maps = ex.heatmaps(sample, method, target, reporter=reporter)
@@ -114,9 +117,8 @@ class ExplainView(QWidget):
         super().__init__(parent)
         self.ctx = ctx
         self.setObjectName("explainView")
-        self.worker = None
+        self.job = Latest()  # a new request replaces the running one
         self.result: ExplanationResult | None = None
-        self._job = 0
         self._models: dict[str, tuple[str, tuple[str, ...]]] = {}  # name -> (integration, classes)
         self._build()
         ctx.project_changed.connect(self.refresh)
@@ -127,6 +129,9 @@ class ExplainView(QWidget):
     def _combo(self, name: str) -> QComboBox:
         c = QComboBox(self)
         c.setObjectName(name)
+        # long entries (segmenter names with their status) are elided, not widening the side panel
+        c.setSizeAdjustPolicy(QComboBox.AdjustToMinimumContentsLengthWithIcon)
+        c.setMinimumContentsLength(12)
         return c
 
     def _build(self) -> None:
@@ -176,9 +181,10 @@ class ExplainView(QWidget):
         buttons = QHBoxLayout()
         buttons.addWidget(self.explain_button)
         buttons.addWidget(self.cancel_button)
-        toggles = QHBoxLayout()
-        for w in (self.show_heat, self.show_segments, self.show_elements):
-            toggles.addWidget(w)
+        toggles = QGridLayout()
+        toggles.addWidget(self.show_heat, 0, 0)
+        toggles.addWidget(self.show_elements, 0, 1)
+        toggles.addWidget(self.show_segments, 1, 0, 1, 2)
         lay = QVBoxLayout(side)
         lay.addLayout(form)
         lay.addWidget(self.sample_list, 1)
@@ -201,10 +207,10 @@ class ExplainView(QWidget):
             r, c = divmod(i, 2)
             grid.addWidget(caption, 2 * r, c)
             grid.addWidget(canvas, 2 * r + 1, c)
-        self.table = QTableWidget(0, 7, self)
+        self.table = QTableWidget(0, 8, self)
         self.table.setObjectName("elementTable")
         self.table.setHorizontalHeaderLabels(
-            ["Rank", "View", "Score", "Overlap", "Mean", "Centre", "Box (x0, y0, x1, y1)"]
+            ["Rank", "View", "Score", "Overlap", "Mean", "Centre", "Concept (tag)", "Box (x0, y0, x1, y1)"]
         )
         self.table.setEditTriggers(QAbstractItemView.NoEditTriggers)
         self.table.horizontalHeader().setStretchLastSection(True)
@@ -270,7 +276,7 @@ class ExplainView(QWidget):
         status = segmenter_status(settings)
         model = self.segmenter_combo.model()
         for name, info in SEGMENTERS.items():
-            specs = [name] if info.family == "default" else [name, f"{name}:guided"]
+            specs = [name] if info.family == "default" or info.concepts else [name, f"{name}:guided"]
             for spec in specs:
                 ready = status[name] == "ready"
                 label = spec if ready else f"{spec} (not ready)"
@@ -323,23 +329,18 @@ class ExplainView(QWidget):
     # --- jobs -------------------------------------------------------------------------------
     def explain(self) -> None:
         """Start computing the current selection (cancels a running job)."""
-        from ui.workers import start
-
         model, item = self.model_combo.currentData(), self.sample_list.currentItem()
         segmenter = self.segmenter_combo.currentData()
         if model is None or item is None or segmenter is None or self.ctx.project is None:
             self.status.setText("Choose a model, an image and a segmenter first.")
             return
-        self.cancel()
-        self._job += 1
-        job = self._job
         kind, sample_id = item.data(Qt.UserRole)
         method = self.method_combo.currentData()
         self.status.setText(f"Explaining {item.text()} …")
         self.progress.setRange(0, 0)
         self.progress.show()
         self.cancel_button.setEnabled(True)
-        self.worker = start(
+        self.job.start(
             compute_explanation,
             self.ctx.root,
             model,
@@ -348,42 +349,42 @@ class ExplainView(QWidget):
             method,
             segmenter,
             self.target_combo.currentData(),
-            on_result=lambda r: self._finished(job, r),
-            on_error=lambda m, tb: self._failed(job, m),
-            on_progress=lambda d, t, m: self._progress(job, d, t, m),
-            on_cancelled=lambda: self._cancelled(job),
+            on_result=self._finished,
+            on_error=self._failed,
+            on_progress=self._progress,
+            on_cancelled=self._cancelled,
         )
 
-    def cancel(self) -> None:
-        if self.worker is not None and not self.worker.is_done:
-            self.worker.cancel()
+    @property
+    def worker(self):
+        return self.job.worker
 
-    def _progress(self, job: int, done: int, total: int, message: str) -> None:
-        if job == self._job:
-            self.progress.setRange(0, max(total, 0))
-            self.progress.setValue(min(done, total))
-            self.progress.setFormat(message or "%p%")
+    def cancel(self) -> None:
+        if self.job.running:
+            self.job.cancel()
+            self._cancelled()
+
+    def _progress(self, done: int, total: int, message: str) -> None:
+        self.progress.setRange(0, max(total, 0))
+        self.progress.setValue(min(done, total))
+        self.progress.setFormat(message or "%p%")
 
     def _end(self) -> None:
         self.progress.hide()
         self.cancel_button.setEnabled(False)
 
-    def _failed(self, job: int, message: str) -> None:
-        if job == self._job:
-            from ui.workers import show_error
+    def _failed(self, message: str, _tb: str = "") -> None:
+        from ui.workers import show_error
 
-            self._end()
-            self.status.setText(f"Failed: {message}")
-            show_error(self, "Explanation failed", message)
+        self._end()
+        self.status.setText(f"Failed: {message}")
+        show_error(self, "Explanation failed", message)
 
-    def _cancelled(self, job: int) -> None:
-        if job == self._job:
-            self._end()
-            self.status.setText("Cancelled.")
+    def _cancelled(self) -> None:
+        self._end()
+        self.status.setText("Cancelled.")
 
-    def _finished(self, job: int, result: ExplanationResult) -> None:
-        if job != self._job:
-            return  # a newer request replaced this one
+    def _finished(self, result: ExplanationResult) -> None:
         self._end()
         self.show_result(result)
 
@@ -407,6 +408,7 @@ class ExplainView(QWidget):
                 f"{e.overlap:.2f}",
                 f"{e.mean_attr:.2f}",
                 f"{e.centre_attr:.2f}",
+                element_name(e),
                 str(e.box.as_tuple()),
             ]
             for col, text in enumerate(values):
@@ -443,7 +445,7 @@ class ExplainView(QWidget):
                     overlays.append(
                         BoxOverlay(
                             e.box,
-                            f"{e.rank}  {e.score:.2f}",
+                            element_label(e),
                             colour,
                             width,
                             dashed=selected not in (None, e.rank),

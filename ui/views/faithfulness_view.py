@@ -3,31 +3,28 @@
 Left: the run's settings (model, dataset, split, methods, segmenters, fill, repeats, seed, limit,
 top-p or a sweep on the val split), Run / Cancel with a progress bar, and the list of past runs
 with CSV and figure export. Right: the paper's Figure 2 (methods, one segmenter) and Figure 3
-(segmenters, one method) grouped bars with 95% CIs, the progressive curves, and the paired
-comparison table. Every computation runs in a worker (:mod:`ui.workers`) that opens its own project
+(segmenters, one method) grouped bars with 95% CIs, the progressive curves, the paired
+comparison table, and the segments and coverage of each segmenter. Every computation runs in a worker (:mod:`ui.workers`) that opens its own project
 connection; the view only lists rows and draws what comes back.
 """
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (
     QAbstractItemView,
-    QCheckBox,
     QComboBox,
-    QDoubleSpinBox,
     QFileDialog,
-    QFormLayout,
     QGroupBox,
     QHBoxLayout,
     QLabel,
     QListWidget,
     QListWidgetItem,
-    QProgressBar,
     QPushButton,
-    QSpinBox,
+    QScrollArea,
     QSplitter,
     QTableWidget,
     QTableWidgetItem,
@@ -36,16 +33,14 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from geoquiz.types import SPLITS
+from geoquiz.faithfulness.request import GridRequest
 from ui.context import AppContext
 from ui.plots.faithfulness_plots import ChartPanel
-from ui.workers import show_error, start
+from ui.views.faithfulness_form import FaithfulnessForm, display_name, fill_combo
+from ui.widgets.job_controls import JobControls
+from ui.widgets.method_params import MethodParamsEditor
+from ui.workers import Latest, project_job, show_error, start
 
-#: Contract names (geoquiz.attribution.METHODS / geoquiz.segmentation.SEGMENTERS), listed without
-#: importing those packages (they pull in torch, which the window must not load at startup).
-METHODS = ("gradcam", "gradcampp", "scorecam", "smoothgrad", "ig")
-SEGMENTERS = ("default", "mobilesam_vit_t", "sam_vit_b", "sam_vit_l", "sam_vit_h", "sam2_hiera_t")
-FILLS = ("blur", "mean", "black", "road")
 COMPARISON_COLUMNS = (
     ("method", "Method"),
     ("segmenter", "Segmenter"),
@@ -67,89 +62,45 @@ COMPARISON_COLUMNS = (
 # ------------------------------------------------------------------ jobs (run in worker threads)
 
 
-def grid_job(root: Path, options: dict, reporter=None) -> int:
-    """Optionally sweep top-p on val, then run the grid. Returns the run id."""
-    import dataclasses
+@project_job
+def grid_job(project, request: GridRequest, reporter=None) -> int:
+    """Run a request (top-p sweep first when asked, then the grid: the library's policy). The run id."""
+    from geoquiz.faithfulness.request import run_request
 
-    from geoquiz.faithfulness.grid import run_grid
-    from geoquiz.project import Project
-
-    options = dict(options)
-    with Project.open(root) as project:
-        params = dataclasses.replace(project.settings.elements, top_p=options.pop("top_p"))
-        source = {"kind": "option"}
-        if options.pop("choose_p"):
-            from geoquiz.faithfulness.sweep import sweep_top_p
-
-            res = sweep_top_p(
-                project,
-                options["model_name"],
-                options["dataset"],
-                split="val",
-                method="gradcampp" if "gradcampp" in options["methods"] else options["methods"][0],
-                segmenter=options["segmenters"][0],
-                fill=options["fill"],
-                seed=options["seed"],
-                params=params,
-                limit=options["limit"],
-                reporter=reporter,
-            )
-            params = dataclasses.replace(params, top_p=res.chosen_top_p)
-            source = {"kind": "sweep", "run_id": res.run_id, "split": "val"}
-        return run_grid(project, **options, params=params, top_p_source=source, reporter=reporter)
+    return run_request(project, request, reporter=reporter).run_id
 
 
-def results_job(root: Path, run_id: int, reporter=None) -> dict:
+@project_job
+def results_job(project, run_id: int, reporter=None) -> dict:
     """Load a run and compute its statistics (bootstrap CIs, Wilcoxon, curve AUCs)."""
     from geoquiz.faithfulness import stats, store
     from geoquiz.progress import step
-    from geoquiz.project import Project
 
-    with Project.open(root) as project:
-        run = store.get_run(project.db, run_id)
-        step(reporter, 0, 3, "loading results")
-        df = store.load_run(project.db, run_id)
-        curves = store.load_curves(project.db, run_id)
-        step(reporter, 1, 3, "statistics")
-        out = {"run": run, "summary": None, "comparison": None, "curves": None}
-        if len(df):
-            out["summary"] = stats.summarise(df)
-            out["comparison"] = stats.compare(df)
-        if len(curves):
-            step(reporter, 2, 3, "curves")
-            out["curves"] = stats.curve_summary(curves)
-        step(reporter, 3, 3, "done")
-        return out
+    run = store.get_run(project.db, run_id)
+    step(reporter, 0, 3, "loading results")
+    df = store.load_run(project.db, run_id)
+    curves = store.load_curves(project.db, run_id)
+    step(reporter, 1, 3, "statistics")
+    out = {"run": run, "summary": None, "comparison": None, "curves": None, "segmenters": None}
+    if len(df):
+        out["summary"] = stats.summarise(df)
+        out["comparison"] = stats.compare(df)
+        out["segmenters"] = stats.segmenter_summary(df)
+    if len(curves):
+        step(reporter, 2, 3, "curves")
+        out["curves"] = stats.curve_summary(curves)
+    step(reporter, 3, 3, "done")
+    return out
 
 
-def export_csv_job(root: Path, run_id: int, out_dir: Path, reporter=None) -> list[Path]:
+@project_job
+def export_csv_job(project, run_id: int, out_dir: Path, reporter=None) -> list[Path]:
     from geoquiz.faithfulness.export import export_run
-    from geoquiz.project import Project
 
-    with Project.open(root) as project:
-        return export_run(project.db, run_id, out_dir, formats=["csv"], reporter=reporter)
+    return export_run(project.db, run_id, out_dir, formats=["csv"], reporter=reporter)
 
 
 # ------------------------------------------------------------------ the view
-
-
-def _check_list(names: tuple[str, ...], checked: tuple[str, ...], parent: QWidget, name: str) -> QListWidget:
-    widget = QListWidget(parent)
-    widget.setObjectName(name)
-    for n in names:
-        item = QListWidgetItem(n, widget)
-        item.setFlags(item.flags() | Qt.ItemIsUserCheckable)
-        item.setCheckState(Qt.Checked if n in checked else Qt.Unchecked)
-    widget.setMaximumHeight(22 * len(names) + 6)
-    return widget
-
-
-def _checked(widget: QListWidget) -> list[str]:
-    return [
-        widget.item(i).text()
-        for i in range(widget.count())
-        if widget.item(i).checkState() == Qt.Checked and widget.item(i).flags() & Qt.ItemIsEnabled
-    ]
 
 
 class FaithfulnessView(QWidget):
@@ -159,78 +110,26 @@ class FaithfulnessView(QWidget):
         super().__init__(parent)
         self.setObjectName("faithfulnessView")
         self.ctx = ctx
-        self.worker = None
-        self.results_worker = None
+        self.results_job = Latest()
         self.results: dict | None = None
         self.current_run: int | None = None
 
-        # --- settings
-        self.model_box = QComboBox(self)
-        self.model_box.setObjectName("modelSelector")
-        self.dataset_box = QComboBox(self)
-        self.dataset_box.setObjectName("datasetSelector")
-        self.split_box = QComboBox(self)
-        self.split_box.setObjectName("splitSelector")
-        self.split_box.addItems(list(SPLITS))
-        self.split_box.setCurrentText("test")
-        self.methods_list = _check_list(METHODS, ("gradcampp",), self, "methodsList")
-        self.segmenters_list = _check_list(SEGMENTERS, ("default",), self, "segmentersList")
-        self.fill_box = QComboBox(self)
-        self.fill_box.setObjectName("fillSelector")
-        self.fill_box.addItems(list(FILLS))
-        self.repeats_spin = QSpinBox(self)
-        self.repeats_spin.setObjectName("repeatsSpin")
-        self.repeats_spin.setRange(0, 100)
-        self.repeats_spin.setValue(10)
-        self.seed_spin = QSpinBox(self)
-        self.seed_spin.setObjectName("seedSpin")
-        self.seed_spin.setRange(0, 2**31 - 1)
-        self.limit_spin = QSpinBox(self)
-        self.limit_spin.setObjectName("limitSpin")
-        self.limit_spin.setRange(0, 1_000_000)
-        self.limit_spin.setSpecialValueText("all")
-        self.top_p_spin = QDoubleSpinBox(self)
-        self.top_p_spin.setObjectName("topPSpin")
-        self.top_p_spin.setRange(0.5, 100.0)
-        self.top_p_spin.setSuffix(" %")
-        self.choose_p_check = QCheckBox("choose p on the val split first", self)
-        self.choose_p_check.setObjectName("chooseP")
-        self.curves_check = QCheckBox("progressive curves", self)
-        self.curves_check.setObjectName("curvesCheck")
-        self.curves_check.setChecked(True)
-
-        form = QFormLayout()
-        form.addRow("Model", self.model_box)
-        form.addRow("Dataset", self.dataset_box)
-        form.addRow("Split", self.split_box)
-        form.addRow("Methods", self.methods_list)
-        form.addRow("Segmenters", self.segmenters_list)
-        form.addRow("Fill", self.fill_box)
-        form.addRow("Random repeats", self.repeats_spin)
-        form.addRow("Seed", self.seed_spin)
-        form.addRow("Max images", self.limit_spin)
-        form.addRow("Top-p", self.top_p_spin)
-        form.addRow("", self.choose_p_check)
-        form.addRow("", self.curves_check)
-        settings = QGroupBox("New run", self)
-        settings.setLayout(form)
-
-        self.run_button = QPushButton("Run", self)
-        self.run_button.setObjectName("runButton")
-        self.run_button.clicked.connect(self.start_run)
-        self.cancel_button = QPushButton("Cancel", self)
-        self.cancel_button.setObjectName("cancelButton")
-        self.cancel_button.setEnabled(False)
-        self.cancel_button.clicked.connect(self.cancel_run)
-        self.progress = QProgressBar(self)
-        self.progress.setObjectName("runProgress")
-        self.progress.setValue(0)
-        self.status_label = QLabel("", self)
-        self.status_label.setObjectName("statusLabel")
-        self.status_label.setWordWrap(True)
-        buttons = QHBoxLayout()
-        buttons.addWidget(self.run_button)
-        buttons.addWidget(self.cancel_button)
+        # --- a new run
+        self.form = FaithfulnessForm(self)
+        self.model_box = self.form.model_box
+        self.controls = JobControls("Run", self, error_title="Evaluation failed")
+        self.controls.run_button.clicked.connect(self.start_run)
+        self.controls.finished.connect(self._run_finished)
+        self.controls.failed.connect(lambda *_: self._run_ended("The evaluation failed."))
+        self.controls.cancelled.connect(
+            lambda: self._run_ended(
+                "Cancelled; the images evaluated so far are kept and the run can be resumed."
+            )
+        )
+        self.status_label = self.controls.status
+        # Score-CAM channels, SmoothGrad samples ...: a button beside Run opening a small dialog
+        self.method_params = MethodParamsEditor(self.form)
+        self.form.layout().addRow("Parameters", self.method_params)
 
         # --- past runs
         self.runs_list = QListWidget(self)
@@ -251,13 +150,17 @@ class FaithfulnessView(QWidget):
         runs_layout.addWidget(self.runs_list)
         runs_layout.addLayout(export_row)
 
-        left = QWidget(self)
-        left_layout = QVBoxLayout(left)
-        left_layout.addWidget(settings)
-        left_layout.addLayout(buttons)
-        left_layout.addWidget(self.progress)
-        left_layout.addWidget(self.status_label)
+        left_inner = QWidget(self)
+        left_layout = QVBoxLayout(left_inner)
+        left_layout.setContentsMargins(0, 0, 0, 0)
+        left_layout.addWidget(self.form)
+        left_layout.addWidget(self.controls)
         left_layout.addWidget(runs_box, 1)
+        left = QScrollArea(self)
+        left.setWidgetResizable(True)
+        left.setHorizontalScrollBarPolicy(Qt.ScrollBarAlwaysOff)
+        left.setWidget(left_inner)
+        left.setMinimumWidth(280)
 
         # --- results
         self.fig2_segmenter = QComboBox(self)
@@ -286,6 +189,8 @@ class FaithfulnessView(QWidget):
         self.fig3.setObjectName("figure3")
         self.curves = ChartPanel(self, "No curves in this run")
         self.curves.setObjectName("curvesPanel")
+        self.segments_panel = ChartPanel(self, "Run the grid or pick a past run")
+        self.segments_panel.setObjectName("segmentsPanel")
         self.table = QTableWidget(self)
         self.table.setObjectName("comparisonTable")
         self.table.setEditTriggers(QAbstractItemView.NoEditTriggers)
@@ -297,14 +202,16 @@ class FaithfulnessView(QWidget):
         self.tabs.setObjectName("resultTabs")
         self.tabs.addTab(
             self._page(self.fig2, ("Segmenter", self.fig2_segmenter), ("Metric", self.metric_box)),
-            "By method (Fig. 2)",
+            "Methods (Fig. 2)",
         )
-        self.tabs.addTab(self._page(self.fig3, ("Method", self.fig3_method)), "By segmenter (Fig. 3)")
+        self.tabs.addTab(self._page(self.fig3, ("Method", self.fig3_method)), "Segmenters (Fig. 3)")
         self.tabs.addTab(
             self._page(self.curves, ("Method", self.curve_method), ("Segmenter", self.curve_segmenter)),
             "Curves",
         )
         self.tabs.addTab(self.table, "Guided vs random")
+        # segment counts and coverage per segmenter (Fig. 3's method): paper 000 ties SAM3's results to them
+        self.tabs.addTab(self.segments_panel, "Segments && coverage")
         right = QWidget(self)
         right_layout = QVBoxLayout(right)
         right_layout.addWidget(self.summary_label)
@@ -314,6 +221,7 @@ class FaithfulnessView(QWidget):
         splitter.addWidget(left)
         splitter.addWidget(right)
         splitter.setStretchFactor(1, 1)
+        splitter.setChildrenCollapsible(False)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(4, 4, 4, 4)
         layout.addWidget(splitter)
@@ -321,6 +229,10 @@ class FaithfulnessView(QWidget):
         ctx.project_changed.connect(self.refresh)
         ctx.data_changed.connect(self._data_changed)
         self.refresh()
+
+    @property
+    def worker(self):
+        return self.controls.worker
 
     def _page(self, panel: ChartPanel, *controls: tuple[str, QWidget]) -> QWidget:
         page = QWidget(self)
@@ -336,28 +248,18 @@ class FaithfulnessView(QWidget):
 
     # ------------------------------------------------------------- listing
     def _data_changed(self, kind: str) -> None:
-        if kind in ("models", "datasets", "evaluations"):
+        if kind in ("models", "datasets", "evaluations", "settings"):
             self.refresh()
 
     def refresh(self) -> None:
         """Reload models, datasets and past runs from the project (cheap SQL on the GUI connection)."""
         project = self.ctx.project
-        enabled = project is not None
-        self.run_button.setEnabled(enabled and self.worker is None)
+        self.controls.set_runnable(project is not None)
         if project is None:
             return
-        from geoquiz.data.dataset import list_datasets
         from geoquiz.faithfulness.store import list_runs
 
-        try:
-            from geoquiz.models.store import list_models
-
-            models = list_models(project.db)
-        except ImportError:  # the models package is not installed in this build
-            models = []
-        self._fill_combo(self.model_box, [m.name for m in models])
-        self._fill_combo(self.dataset_box, [d.name for d in list_datasets(project.db)])
-        self.top_p_spin.setValue(project.settings.elements.top_p)
+        self.form.refresh(project)
         selected = self.current_run
         self.runs_list.blockSignals(True)
         self.runs_list.clear()
@@ -378,14 +280,8 @@ class FaithfulnessView(QWidget):
         self._update_export_buttons()
 
     @staticmethod
-    def _fill_combo(box: QComboBox, names: list[str]) -> None:
-        current = box.currentText()
-        box.blockSignals(True)
-        box.clear()
-        box.addItems(names)
-        if current in names:
-            box.setCurrentText(current)
-        box.blockSignals(False)
+    def _fill_combo(box: QComboBox, names: list[str], labels: dict[str, str] | None = None) -> None:
+        fill_combo(box, [(n, (labels or {}).get(n, n)) for n in names])
 
     def _update_export_buttons(self) -> None:
         item = self.runs_list.currentItem()
@@ -394,84 +290,31 @@ class FaithfulnessView(QWidget):
         self.export_fig_button.setEnabled(is_grid and self.results is not None)
 
     # ------------------------------------------------------------- running
-    def run_options(self) -> dict:
-        """The grid's keyword arguments from the controls (raises ValueError for missing choices)."""
-        methods, segmenters = _checked(self.methods_list), _checked(self.segmenters_list)
-        if not self.model_box.currentText():
-            raise ValueError("The project has no model yet: train or register one first.")
-        if not self.dataset_box.currentText():
-            raise ValueError("The project has no dataset yet: import one first.")
-        if not methods or not segmenters:
-            raise ValueError("Tick at least one attribution method and one segmenter.")
-        return {
-            "model_name": self.model_box.currentText(),
-            "dataset": self.dataset_box.currentText(),
-            "split": self.split_box.currentText(),
-            "methods": methods,
-            "segmenters": segmenters,
-            "fill": self.fill_box.currentText(),
-            "repeats": self.repeats_spin.value(),
-            "seed": self.seed_spin.value(),
-            "limit": self.limit_spin.value() or None,
-            "curves": self.curves_check.isChecked(),
-            "top_p": self.top_p_spin.value(),
-            "choose_p": self.choose_p_check.isChecked(),
-        }
+    def run_options(self) -> GridRequest:
+        """The request from the form and the method parameters (ValueError for missing choices)."""
+        return dataclasses.replace(self.form.request(), method_params=self.method_params.values())
 
     def start_run(self) -> None:
-        if self.ctx.project is None or self.worker is not None:
+        if self.ctx.project is None or self.controls.busy:
             return
         try:
-            options = self.run_options()
+            request = self.run_options()
         except ValueError as exc:
             show_error(self, "Cannot start the evaluation", str(exc))
             return
-        self.run_button.setEnabled(False)
-        self.cancel_button.setEnabled(True)
-        self.progress.setRange(0, 0)
-        self.status_label.setText("Starting…")
-        self.worker = start(
-            grid_job,
-            self.ctx.root,
-            options,
-            on_result=self._run_finished,
-            on_error=self._run_failed,
-            on_progress=self._progress,
-            on_cancelled=self._run_cancelled,
-        )
+        self.controls.start(grid_job, self.ctx.root, request)
 
     def cancel_run(self) -> None:
-        if self.worker is not None:
-            self.worker.cancel()
-            self.status_label.setText("Cancelling…")
+        self.controls.cancel()
 
-    def _progress(self, done: int, total: int, message: str) -> None:
-        self.progress.setRange(0, max(total, 0))
-        self.progress.setValue(min(done, total) if total > 0 else 0)
-        self.status_label.setText(f"{done}/{total} {message}")
-
-    def _job_over(self, text: str) -> None:
-        self.worker = None
-        self.run_button.setEnabled(self.ctx.project is not None)
-        self.cancel_button.setEnabled(False)
-        self.progress.setRange(0, 1)
+    def _run_ended(self, text: str) -> None:
         self.status_label.setText(text)
+        self.ctx.data_changed.emit("evaluations")
 
     def _run_finished(self, run_id: int) -> None:
-        self._job_over(f"Run #{run_id} finished.")
         self.current_run = run_id
-        self.ctx.data_changed.emit("evaluations")
-        self.refresh()
+        self._run_ended(f"Run #{run_id} finished.")
         self.load_run(run_id)
-
-    def _run_failed(self, message: str, _traceback: str) -> None:
-        self._job_over("The evaluation failed.")
-        self.ctx.data_changed.emit("evaluations")
-        show_error(self, "Evaluation failed", message)
-
-    def _run_cancelled(self) -> None:
-        self._job_over("Cancelled; the images evaluated so far are kept and the run can be resumed.")
-        self.ctx.data_changed.emit("evaluations")
 
     # ------------------------------------------------------------- results
     def _run_selected(self, item: QListWidgetItem | None, _previous=None) -> None:
@@ -490,7 +333,7 @@ class FaithfulnessView(QWidget):
             return
         self.current_run = run_id
         self.summary_label.setText(f"Loading run #{run_id}…")
-        self.results_worker = start(
+        self.results_job.start(
             results_job,
             self.ctx.root,
             run_id,
@@ -521,6 +364,7 @@ class FaithfulnessView(QWidget):
             f"Run #{run.id}: {run.model} on {run.dataset}/{run.split}, fill {run.config.get('fill')}, "
             f"{run.config.get('repeats')} random repeats, top-p {run.config['params']['top_p']:g}% "
             f"({(s.get('top_p_source') or {}).get('kind', 'settings')}), {run.n_units} images, status {run.status}"
+            + (f"; {run.method_params_text()}" if run.method_params_text() else "")
         )
         summary = results["summary"]
         for box, column in (
@@ -530,39 +374,45 @@ class FaithfulnessView(QWidget):
             (self.curve_segmenter, "segmenter"),
         ):
             names = list(dict.fromkeys(summary[column])) if summary is not None else []
-            self._fill_combo(box, names)
+            self._fill_combo(box, names, {n: display_name(column, n) for n in names})
         if summary is not None and "gradcampp" in list(summary["method"]):
             self.fig3_method.blockSignals(True)
-            self.fig3_method.setCurrentText("gradcampp")
+            self.fig3_method.setCurrentIndex(self.fig3_method.findData("gradcampp"))
             self.fig3_method.blockSignals(False)
         self._fill_table(results["comparison"])
         self._redraw()
         self._update_export_buttons()
 
     def _redraw(self) -> None:
-        from geoquiz.faithfulness.figures import comparison_charts, curve_charts
+        from geoquiz.faithfulness.figures import comparison_charts, curve_charts, segmenter_charts
 
         if not self.results or self.results["summary"] is None:
-            for panel in (self.fig2, self.fig3, self.curves):
+            for panel in (self.fig2, self.fig3, self.curves, self.segments_panel):
                 panel.set_charts([])
             return
         summary, metric = self.results["summary"], self.metric_box.currentData()
         self.fig2.set_charts(
             comparison_charts(
-                summary, group_by="method", fixed=self.fig2_segmenter.currentText() or None, metric=metric
+                summary, group_by="method", fixed=self.fig2_segmenter.currentData() or None, metric=metric
             )
         )
         self.fig3.set_charts(
             comparison_charts(
-                summary, group_by="segmenter", fixed=self.fig3_method.currentText() or None, metric=metric
+                summary, group_by="segmenter", fixed=self.fig3_method.currentData() or None, metric=metric
             )
+        )
+        segmenters = self.results.get("segmenters")
+        self.segments_panel.set_charts(
+            segmenter_charts(segmenters, method=self.fig3_method.currentData() or None)
+            if segmenters is not None
+            else []
         )
         curves = self.results["curves"]
         self.curves.set_charts(
             curve_charts(
                 curves,
-                method=self.curve_method.currentText() or None,
-                segmenter=self.curve_segmenter.currentText() or None,
+                method=self.curve_method.currentData() or None,
+                segmenter=self.curve_segmenter.currentData() or None,
             )
             if curves is not None
             else []
@@ -625,7 +475,13 @@ class FaithfulnessView(QWidget):
             return []
         written = []
         try:
-            for name, panel in (("figure2", self.fig2), ("figure3", self.fig3), ("curve_plot", self.curves)):
+            panels = (
+                ("figure2", self.fig2),
+                ("figure3", self.fig3),
+                ("curve_plot", self.curves),
+                ("segmenters", self.segments_panel),
+            )
+            for name, panel in panels:
                 if not panel.charts:
                     continue
                 for fmt in formats:

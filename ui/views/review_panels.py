@@ -1,4 +1,4 @@
-"""Side panels of the Review tab: the model's top-5 against the participants' guesses (bar chart),
+"""Side panels of the Review tab: the model's top classes against the participants' guesses (bar chart),
 the participants' answers and rationales, and the item's stored agreement numbers."""
 
 from __future__ import annotations
@@ -6,14 +6,15 @@ from __future__ import annotations
 import html
 from collections.abc import Sequence
 
-import pyqtgraph as pg
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QHeaderView, QTableWidget, QTableWidgetItem, QTextBrowser, QWidget
 
 from geoquiz import agreement as ag
+from geoquiz.agreement.labels import COUNT_METRICS, REFERENCE_LABELS, metric_label
 from geoquiz.study.dashboard_data import Bar
 from geoquiz.study.review_data import HumanAnswer
-from geoquiz.types import Prediction
+from geoquiz.types import CUE_TAG_LABELS, Prediction
+from ui.plots.common import ChartWidget
 from ui.plots.dashboard_plots import draw_bars
 
 
@@ -34,11 +35,11 @@ def guess_bars(prediction: Prediction | None, answers: Sequence[HumanAnswer], k:
     return bars
 
 
-class GuessChart(pg.PlotWidget):
+class GuessChart(ChartWidget):
     """Model probability vs share of participants' first guesses, per class."""
 
     def __init__(self, parent: QWidget | None = None) -> None:
-        super().__init__(parent, background="w")
+        super().__init__(parent)
         self.setObjectName("guessChart")
         self.setMinimumHeight(200)
         self.bars: list[Bar] = []
@@ -46,8 +47,11 @@ class GuessChart(pg.PlotWidget):
     def show_guesses(self, prediction: Prediction | None, answers: Sequence[HumanAnswer], truth: str) -> None:
         self.bars = guess_bars(prediction, answers)
         plot = self.getPlotItem()
-        plot.setTitle(f"true class: {truth}", size="9pt")
-        draw_bars(plot, self.bars, y_label="probability / share", empty="no model and no answers")
+        labels = {"model": "model's probability", "people": "people's first guess"}
+        if draw_bars(
+            plot, self.bars, y_label="probability / share", empty="no model and no answers", labels=labels
+        ):
+            plot.setTitle(f"true class: {truth}", size="9pt")
 
 
 class RationaleList(QTextBrowser):
@@ -81,8 +85,10 @@ class RationaleList(QTextBrowser):
         self.setHtml("".join(parts))
 
 
-def _fmt(value: float | None) -> str:
-    return "" if value is None else f"{value:.3f}"
+def _fmt(value: float | None, whole: bool = False) -> str:
+    if value is None:
+        return ""
+    return f"{value:.0f}" if whole else f"{value:.3f}"
 
 
 class AgreementTable(QTableWidget):
@@ -100,32 +106,33 @@ class AgreementTable(QTableWidget):
         self.horizontalHeader().setStretchLastSection(True)
 
     def show_rows(self, rows: Sequence[dict]) -> None:
+        """Rows of the ``agreement`` table: measures by their display names (the id in the tooltip),
+        counts as whole numbers."""
         order = {"": 0, "human": 1, "planted": 2}
         rows = sorted(rows, key=lambda r: (order.get(r["reference"], 3), r["metric"] == "tag_overlap"))
         self.setRowCount(len(rows))
         for i, r in enumerate(rows):
+            whole = r["metric"] in COUNT_METRICS
             ci = f"{_fmt(r['ci_low'])} – {_fmt(r['ci_high'])}" if r["ci_low"] is not None else ""
             cells = (
-                r["metric"],
-                r["reference"],
-                r["tag"],
-                _fmt(r["value"]),
+                metric_label(r["metric"]),
+                REFERENCE_LABELS.get(r["reference"], r["reference"]),
+                CUE_TAG_LABELS.get(r["tag"], r["tag"]),
+                _fmt(r["value"], whole),
                 ci,
-                "" if r["n"] is None else str(r["n"]),
+                "" if r["n"] is None else str(int(r["n"])),
             )
             for j, text in enumerate(cells):
                 item = QTableWidgetItem(text)
                 if j >= 3:
                     item.setTextAlignment(Qt.AlignRight | Qt.AlignVCenter)
                 self.setItem(i, j, item)
+            self.item(i, 0).setData(Qt.UserRole, (r["metric"], r["reference"], r["tag"]))
+            self.item(i, 0).setToolTip(r["metric"])
 
     def value(self, metric: str, reference: str = "", tag: str = "") -> str | None:
-        """The shown value text of one measure (None when absent)."""
+        """The shown value text of one measure, by its ids (None when absent)."""
         for i in range(self.rowCount()):
-            if (self.item(i, 0).text(), self.item(i, 1).text(), self.item(i, 2).text()) == (
-                metric,
-                reference,
-                tag,
-            ):
+            if self.item(i, 0).data(Qt.UserRole) == (metric, reference, tag or ""):
                 return self.item(i, 3).text()
         return None

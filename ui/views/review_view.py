@@ -6,10 +6,13 @@ GeoScenes. Side panels: the model's top-5 probabilities against the share of par
 guesses, the participants' answers and rationales, and the item's stored agreement numbers (with a
 button that computes them for the chosen model, method, segmenter and study).
 
-Nothing heavy runs on the GUI thread: the item (images, answers, stored prediction and agreement)
-loads in one worker, the explanation (maps and elements via geoquiz.explain, torch) in a second one;
-results for an item that is no longer selected are dropped. Participants never see this tab: the
-kiosk (ui.quiz) is a separate full-screen window.
+Nothing heavy runs on the GUI thread: the item list (one grouped query,
+:func:`geoquiz.study.review_data.reviewable_items`) loads in a worker, the selected item (images,
+its answers, stored prediction and agreement rows: indexed look-ups of that item only) in another,
+the explanation (maps and elements via geoquiz.explain, torch) in a third; results for a list or an
+item that is no longer wanted are dropped. The list and item workers read through a snapshot
+connection (:func:`geoquiz.study.snapshot.read_snapshot`), which opens in a millisecond. Participants
+never see this tab: the kiosk (ui.quiz) is a separate full-screen window.
 """
 
 from __future__ import annotations
@@ -39,9 +42,9 @@ from geoquiz import agreement as ag
 from geoquiz.study.review_data import (
     HumanAnswer,
     ItemRef,
+    ItemSummary,
     list_model_names,
     list_study_slugs,
-    reviewable_items,
 )
 from geoquiz.types import VIEWS, CueBox, Element, Prediction
 from ui.context import AppContext
@@ -68,12 +71,14 @@ except ImportError:  # pragma: no cover
 
 ALL_STUDIES = "All studies"
 NO_MODEL = "(no model)"
+#: The overlay layers: (key, label, shown when the tab opens). The default view compares the two
+#: sides: the model's heatmap and top elements against the participants' boxes.
 OVERLAYS = (
-    ("heatmap", "Heatmap"),
-    ("elements", "Model elements"),
-    ("human", "Participants' boxes"),
-    ("density", "Box density"),
-    ("planted", "Planted cues"),
+    ("heatmap", "Heatmap", True),
+    ("elements", "Model elements", True),
+    ("human", "Participants' boxes", True),
+    ("density", "Box density", False),
+    ("planted", "Planted cues", False),
 )
 
 
@@ -87,6 +92,7 @@ class ViewData:
     human: list[CueBox] = field(default_factory=list)
     heat: np.ndarray | None = None
     elements: list[Element] = field(default_factory=list)
+    density: np.ndarray | None = None  # share of participants whose boxes cover each pixel (H, W)
 
 
 @dataclass
@@ -102,8 +108,17 @@ class ItemBundle:
     model_fits: bool
 
 
+def items_job(db_path: str, study: str | None, *, reporter=None) -> list[ItemSummary]:
+    """Worker job: the answered items of ``study`` (or of every study) for the list."""
+    from geoquiz.study.review_data import reviewable_items
+    from geoquiz.study.snapshot import read_snapshot
+
+    with read_snapshot(db_path, what="list the answered items") as conn:
+        return reviewable_items(conn, study=study)
+
+
 def load_item_job(
-    root: str,
+    db_path: str,
     ref: ItemRef,
     model: str | None,
     study: str | None,
@@ -112,41 +127,45 @@ def load_item_job(
     *,
     reporter=None,
 ) -> ItemBundle:
-    """Worker job: the item's images, answers, stored prediction and stored agreement rows."""
+    """Worker job: the item's images, answers, stored prediction and stored agreement rows (this
+    item's rows only, found through indexes)."""
     from geoquiz.data.imageio import read_image
-    from geoquiz.project import Project
-    from geoquiz.study.agreement_runs import latest_run, load_agreement
-    from geoquiz.study.review_data import load_answers, load_item, load_predictions, model_row
+    from geoquiz.study import review_data as rd
+    from geoquiz.study.snapshot import read_snapshot
     from geoquiz.types import ImageItem
 
-    with Project.open(root) as project:
-        db = project.db
-        item = load_item(db, ref)
-        images = [item] if isinstance(item, ImageItem) else [item.views[v] for v in VIEWS if v in item.views]
-        answers = load_answers(db, ref, study=study).get(ref, [])
-        views = []
-        for i, image in enumerate(images):
-            name = None if isinstance(item, ImageItem) else image.view
-            human = [c for a in answers for c in a.cues if name is None or c.view == name]
-            views.append(ViewData(name, read_image(image.path), list(image.cues), human))
-            if reporter is not None:
-                reporter.step(i + 1, len(images), f"loaded {image.key}")
+    with read_snapshot(db_path, what="load the item") as db:
+        item = rd.load_item(db, ref)
+        answers = rd.load_answers(db, ref, study=study).get(ref, [])
         prediction, rows, run_id, fits = None, [], None, False
         if model is not None:
-            fits = (model_row(db, model)["integration"] == "single") == (ref.kind == "image")
-            prediction = load_predictions(db, model).get(ref)
-            run_id = latest_run(db, model, method=method, segmenter=segmenter, study=study)
+            fits = (rd.model_row(db, model)["integration"] == "single") == (ref.kind == "image")
+            prediction = rd.load_prediction(db, model, ref)
+            run_id = rd.latest_agreement_run(db, model, method=method, segmenter=segmenter, study=study)
             if run_id is None:
-                run_id = latest_run(db, model, study=study)
-            rows = load_agreement(db, run_id, ref=ref) if run_id is not None else []
-        return ItemBundle(ref, item.key, item.label, views, answers, prediction, rows, run_id, fits)
+                run_id = rd.latest_agreement_run(db, model, study=study)
+            rows = rd.item_agreement(db, run_id, ref) if run_id is not None else []
+    images = [item] if isinstance(item, ImageItem) else [item.views[v] for v in VIEWS if v in item.views]
+    views = []
+    for i, image in enumerate(images):
+        name = None if isinstance(item, ImageItem) else image.view
+        human = [c for a in answers for c in a.cues if name is None or c.view == name]
+        pixels = read_image(image.path)
+        density = None
+        if human:  # computed here, off the GUI thread
+            sets = [[c.box for c in a.cues if name is None or c.view == name] for a in answers]
+            density = ag.participant_density(sets, *pixels.shape[:2])
+        views.append(ViewData(name, pixels, list(image.cues), human, density=density))
+        if reporter is not None:
+            reporter.step(i + 1, len(images), f"loaded {image.key}")
+    return ItemBundle(ref, item.key, item.label, views, answers, prediction, rows, run_id, fits)
 
 
 def explain_job(root: str, model: str, ref: ItemRef, method: str, segmenter: str, *, reporter=None) -> dict:
     """Worker job: attribution maps and elements of the item (via geoquiz.explain, cached), in the
     images' pixel frames, plus the model's prediction."""
+    from geoquiz.agreement import ExplainerEvidence, build_views
     from geoquiz.project import Project
-    from geoquiz.study.agreement_runs import ExplainerEvidence, build_views
     from geoquiz.study.review_data import load_item
 
     with Project.open(root) as project:
@@ -167,8 +186,8 @@ def explain_job(root: str, model: str, ref: ItemRef, method: str, segmenter: str
 def compute_job(
     root: str, model: str, method: str, segmenter: str, study: str | None, *, reporter=None
 ) -> int:
+    from geoquiz.agreement import compute_agreement
     from geoquiz.project import Project
-    from geoquiz.study.agreement_runs import compute_agreement
 
     with Project.open(root) as project:
         return compute_agreement(
@@ -184,7 +203,8 @@ class ReviewView(QWidget):
         self.setObjectName("reviewView")
         self.ctx = ctx
         self.bundle: ItemBundle | None = None
-        self.item_worker = self.explain_worker = None
+        self.list_worker = self.item_worker = self.explain_worker = None
+        self._listing = 0
         self.explain_error: str | None = None
         self._request = 0
 
@@ -221,26 +241,33 @@ class ReviewView(QWidget):
         top.addStretch(1)
 
         self.toggles: dict[str, QCheckBox] = {}
-        toggles = QHBoxLayout()
-        for key, text in OVERLAYS:
+        toggles = QGridLayout()  # two rows, so the canvas column stays narrow on a laptop screen
+        toggles.setContentsMargins(0, 0, 0, 0)
+        for i, (key, text, shown) in enumerate(OVERLAYS):
             box = QCheckBox(text, self)
             box.setObjectName(f"show_{key}")
-            box.setChecked(True)
+            box.setChecked(shown)
             box.toggled.connect(lambda _=False: self.apply_overlays())
-            toggles.addWidget(box)
+            toggles.addWidget(box, i // 3, i % 3)
             self.toggles[key] = box
         self.opacity = QSlider(Qt.Horizontal, self)
         self.opacity.setObjectName("heatOpacity")
         self.opacity.setRange(0, 100)
         self.opacity.setValue(45)
-        self.opacity.setMaximumWidth(120)
+        self.opacity.setMinimumWidth(80)
+        self.opacity.setMaximumWidth(140)
         self.opacity.valueChanged.connect(lambda v: [c.set_heatmap_opacity(v / 100) for c in self.canvases])
-        toggles.addWidget(QLabel("heat opacity", self))
-        toggles.addWidget(self.opacity)
-        toggles.addStretch(1)
+        opacity = QHBoxLayout()
+        opacity.addWidget(QLabel("Heat opacity", self))
+        opacity.addWidget(self.opacity)
+        toggles.addLayout(opacity, 1, 2)
+        toggles.setColumnStretch(3, 1)
 
         self.items = QListWidget(self)
         self.items.setObjectName("reviewItems")
+        # one line per entry: Qt lays thousands of them out without measuring each
+        self.items.setUniformItemSizes(True)
+        self.items.setMinimumWidth(150)
         self.items.currentItemChanged.connect(lambda *_: self.load_current())
         self.canvases = [ReviewCanvas(self) for _ in VIEWS]
         self.captions = [QLabel(self) for _ in VIEWS]
@@ -280,6 +307,8 @@ class ReviewView(QWidget):
         right = QSplitter(Qt.Vertical, self)
         right.addWidget(self.chart)
         right.addWidget(side)
+        right.setMinimumWidth(300)
+        right.setChildrenCollapsible(False)
         splitter = QSplitter(Qt.Horizontal, self)
         splitter.addWidget(self.items)
         splitter.addWidget(centre)
@@ -287,6 +316,7 @@ class ReviewView(QWidget):
         splitter.setStretchFactor(1, 3)
         splitter.setStretchFactor(2, 2)
         splitter.setSizes([180, 640, 360])
+        splitter.setChildrenCollapsible(False)
         layout = QVBoxLayout(self)
         layout.addLayout(top)
         layout.addWidget(splitter, 1)
@@ -327,14 +357,30 @@ class ReviewView(QWidget):
         }
 
     def refresh_items(self) -> None:
+        """Reload the item list in a worker; the current item stays selected if it is still there."""
         if self.ctx.project is None:
+            return
+        self._listing += 1
+        listing = self._listing
+        self.status.setText("Loading the answered items…")
+        self.list_worker = start(
+            items_job,
+            str(self.ctx.project.db_path),
+            self.choice()["study"],
+            on_result=lambda items, n=listing: self.show_items(items, n),
+            on_error=lambda m, tb: self.status.setText(f"Could not list the items: {m}"),
+        )
+
+    def show_items(self, items: list[ItemSummary], listing: int | None = None) -> None:
+        if listing is not None and listing != self._listing:
             return
         current = self.current_ref()
         self.items.blockSignals(True)
         self.items.clear()
-        for s in reviewable_items(self.ctx.project.db, study=self.choice()["study"]):
+        for s in items:
             kind = "location" if s.ref.kind == "location" else "image"
-            entry = QListWidgetItem(f"{s.key} — {s.label}\n{s.dataset}, {kind}, {s.n_trials} answer(s)")
+            entry = QListWidgetItem(f"{s.key} — {s.label} ({s.n_trials})")
+            entry.setToolTip(f"{s.key}: {s.dataset}, {kind}, true class {s.label}, {s.n_trials} answer(s)")
             entry.setData(Qt.UserRole, s.ref)
             self.items.addItem(entry)
             if s.ref == current:
@@ -361,7 +407,7 @@ class ReviewView(QWidget):
         self.status.setText(f"Loading {ref.kind} {ref.id}…")
         self.item_worker = start(
             load_item_job,
-            str(self.ctx.root),
+            str(self.ctx.project.db_path),
             ref,
             c["model"],
             c["study"],
@@ -383,9 +429,7 @@ class ReviewView(QWidget):
             caption.setVisible(not single)
             canvas.set_image(view.image)
             canvas.set_heatmap(None)
-            h, w = view.image.shape[:2]
-            sets = [[c.box for c in a.cues if single or c.view == view.name] for a in bundle.answers]
-            canvas.set_density(ag.participant_density(sets, h, w) if view.human else None)
+            canvas.set_density(view.density)
         self.apply_overlays()
         self.chart.show_guesses(bundle.prediction, bundle.answers, bundle.label)
         self.rationales.show_answers(bundle.answers, bundle.label)

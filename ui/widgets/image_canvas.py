@@ -14,8 +14,10 @@ Typical use::
     canvas.set_boxes([BoxOverlay(Box(10, 10, 60, 40), "1  0.82")])
     canvas.set_draw_mode(True); canvas.boxDrawn.connect(on_box)    # rubber-band drawing (quiz)
 
-Mouse: wheel zooms around the cursor, left-drag pans (or draws a box in draw mode), double-click
-fits the image to the view. Signals: ``boxDrawn(Box)``, ``boxClicked(key)`` (the
+Mouse: wheel zooms around the cursor (the image point under it stays put, to within a pixel),
+left-drag pans (or draws a box in draw mode), double-click fits the image to the view.
+:meth:`ImageCanvas.set_fit_limit` caps the fitted zoom (the quiz uses 1.0: a picture that fits is
+shown at its native size, never upscaled). Signals: ``boxDrawn(Box)``, ``boxClicked(key)`` (the
 :attr:`BoxOverlay.key` of the clicked box), ``zoomChanged(float)``.
 """
 
@@ -138,8 +140,8 @@ class ImageCanvas(QGraphicsView):
         self._scene = QGraphicsScene(self)
         self.setScene(self._scene)
         self.setRenderHint(QPainter.SmoothPixmapTransform, True)
-        self.setTransformationAnchor(QGraphicsView.AnchorUnderMouse)
-        self.setResizeAnchor(QGraphicsView.AnchorViewCenter)
+        self.setTransformationAnchor(QGraphicsView.NoAnchor)  # zoom_at anchors exactly
+        self.setResizeAnchor(QGraphicsView.NoAnchor)
         self.setDragMode(QGraphicsView.ScrollHandDrag)
         self.setBackgroundBrush(QBrush(QColor("#202020")))
         self.setMinimumSize(120, 120)
@@ -156,6 +158,7 @@ class ImageCanvas(QGraphicsView):
         self._opacity = 0.5
         self._box_items: list[_BoxItem] = []
         self._fit = True
+        self._fit_limit: float | None = None
         self._draw_mode = False
         self._draw_color = "#00ff66"
         self._draw_start: QPointF | None = None
@@ -273,37 +276,86 @@ class ImageCanvas(QGraphicsView):
         """Screen pixels per image pixel."""
         return float(self.transform().m11())
 
+    def set_fit_limit(self, max_scale: float | None) -> None:
+        """The largest zoom :meth:`fit_to_view` may use (None: fill the view, the default). ``1.0``
+        shows an image that fits at its native size (1 image pixel = 1 screen pixel) instead of
+        upscaling it; larger images are still shrunk to show them whole."""
+        self._fit_limit = None if max_scale is None else float(max_scale)
+        if self._fit:
+            self.fit_to_view()
+
+    def fit_limit(self) -> float | None:
+        return self._fit_limit
+
     def fit_to_view(self) -> None:
-        """Show the whole image (and keep fitting it when the widget is resized)."""
+        """Show the whole image, centred (and keep fitting it when the widget is resized)."""
         self._fit = True
         rect = self._scene.sceneRect()
+        self.setSceneRect(rect)
         if rect.width() > 0 and rect.height() > 0:
             self.fitInView(rect, Qt.KeepAspectRatio)
+            if self._fit_limit is not None and self.zoom() > self._fit_limit:
+                self.setTransform(QTransform.fromScale(self._fit_limit, self._fit_limit))
+            self.centerOn(rect.center())
             self.zoomChanged.emit(self.zoom())
 
     def set_zoom(self, scale: float) -> None:
-        self._fit = False
-        scale = float(min(max(scale, 0.02), 64.0))
-        self.resetTransform()
-        self.scale(scale, scale)
-        self.zoomChanged.emit(self.zoom())
+        """Zoom to ``scale`` screen pixels per image pixel, keeping the centre of the view in place."""
+        self.zoom_at(scale / max(self.zoom(), 1e-9))
 
     def zoom_by(self, factor: float) -> None:
-        self.set_zoom(self.zoom() * factor)
+        self.zoom_at(factor)
+
+    def zoom_at(self, factor: float, pos: QPointF | None = None, scene_point: QPointF | None = None) -> None:
+        """Multiply the zoom by ``factor`` (clamped to 0.02..64) keeping the image point under the
+        viewport position ``pos`` (default: the viewport centre) where it is, to within a pixel.
+        ``scene_point`` (image pixels), when given, is the point to bring to ``pos`` instead."""
+        vp = self.viewport().rect()
+        pos = QPointF(vp.center()) if pos is None else QPointF(pos)
+        anchor = self._view_to_scene(pos) if scene_point is None else QPointF(scene_point)
+        new = float(min(max(self.zoom() * factor, 0.02), 64.0))
+        self._fit = False
+        self.setTransform(QTransform.fromScale(new, new))
+        self._pan_margins()
+        self._bring(anchor, pos)
+        self.zoomChanged.emit(self.zoom())
+
+    def _view_to_scene(self, pos: QPointF) -> QPointF:
+        """Viewport position (float) -> scene point, exactly (``mapToScene`` rounds to whole pixels)."""
+        return self.viewportTransform().inverted()[0].map(QPointF(pos))
+
+    def _bring(self, scene_point: QPointF, pos: QPointF) -> None:
+        """Scroll so that ``scene_point`` lands at viewport position ``pos`` (scroll bars are whole
+        pixels, so to within one pixel)."""
+        for _ in range(2):  # a second pass absorbs a scroll bar clamping on the first
+            at = self.viewportTransform().map(scene_point)
+            dx, dy = round(at.x() - pos.x()), round(at.y() - pos.y())
+            if not dx and not dy:
+                return
+            self.horizontalScrollBar().setValue(self.horizontalScrollBar().value() + dx)
+            self.verticalScrollBar().setValue(self.verticalScrollBar().value() + dy)
+
+    def _pan_margins(self) -> None:
+        """While zoomed by hand, let the image move a whole viewport past each edge, so any image
+        point can sit under the cursor (the view never re-centres a small image under it)."""
+        w, h = self.image_size()
+        s = max(self.zoom(), 1e-9)
+        mx, my = self.viewport().width() / s, self.viewport().height() / s
+        self.setSceneRect(QRectF(-mx, -my, w + 2 * mx, h + 2 * my))
 
     def resizeEvent(self, event) -> None:
+        centre = self._view_to_scene(QPointF(self.viewport().rect().center()))
         super().resizeEvent(event)
         if self._fit:
             self.fit_to_view()
+        elif self._image is not None:
+            self._pan_margins()
+            self._bring(centre, QPointF(self.viewport().rect().center()))
 
     def wheelEvent(self, event) -> None:
         steps = event.angleDelta().y() / 120.0
         if steps:
-            self._fit = False
-            factor = 1.15**steps
-            new = min(max(self.zoom() * factor, 0.02), 64.0)
-            self.scale(new / self.zoom(), new / self.zoom())
-            self.zoomChanged.emit(self.zoom())
+            self.zoom_at(1.15**steps, event.position())
         event.accept()
 
     def mouseDoubleClickEvent(self, event) -> None:

@@ -51,12 +51,24 @@ def planted_overlays(cues: Sequence[CueBox]) -> list[BoxOverlay]:
     return [BoxOverlay(c.box, "", tag_colour(c.tag), 1.5, True, ("planted", i)) for i, c in enumerate(cues)]
 
 
+def element_name(e: Element) -> str:
+    """``concept (Tag label)`` of an element named by a concept segmenter (SAM3); '' otherwise."""
+    if not e.concept:
+        return ""
+    return f"{e.concept} ({CUE_TAG_LABELS.get(e.tag, e.tag)})" if e.tag else e.concept
+
+
+def element_label(e: Element) -> str:
+    """A box label: ``rank  score``, then the concept of a named element."""
+    base = f"{e.rank}  {e.score:.2f}"
+    return f"{base}  {e.concept}" if e.concept else base
+
+
 def element_overlays(elements: Sequence[Element]) -> list[BoxOverlay]:
-    """The model's elements, labelled ``rank  score``, best first."""
+    """The model's elements, labelled ``rank  score`` (and their concept when named), best first."""
     ordered = sorted(elements, key=lambda e: e.rank)
     return [
-        BoxOverlay(e.box, f"{e.rank}  {e.score:.2f}", ELEMENT_COLOUR, 3.0, False, ("element", e.rank))
-        for e in ordered
+        BoxOverlay(e.box, element_label(e), ELEMENT_COLOUR, 3.0, False, ("element", e.rank)) for e in ordered
     ]
 
 

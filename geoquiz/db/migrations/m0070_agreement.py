@@ -8,7 +8,7 @@ every study). ``agreement``: tidy long table, one row per (scope, item, referenc
   ``planted`` (GeoScenes' planted cues) or ``''`` for answer measures (accuracy, kappa);
 * ``value`` with its sample size ``n`` and, where defined, a 95 % interval ``ci_low``..``ci_high``.
 
-The metric names are documented in docs/codebook.md and geoquiz.study.agreement_runs.
+The metric names are documented in docs/codebook.md and geoquiz.agreement.
 """
 
 NAME = "0070_agreement"

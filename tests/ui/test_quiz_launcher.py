@@ -1,0 +1,91 @@
+"""The session launcher: a passphrase typed into the "new passphrase" fields counts when Start is
+pressed, and Study -> Start a participant session opens on the study selected in the Studies tab."""
+
+from __future__ import annotations
+
+from fixtures.quiz_ui import PASS, track
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QApplication, QWidget
+
+from geoquiz.paths import studies_dir
+from geoquiz.study.passphrase import has_passphrase, set_passphrase, verify_passphrase
+from geoquiz.study.store import install_study
+from ui.context import AppContext
+from ui.main_window import MainWindow
+from ui.quiz.launcher import SessionLauncher, open_session_launcher
+
+
+def _install_both(project) -> None:
+    for name in ("geoscenes_4view.toml", "geoscenes_countries.toml"):
+        install_study(project, studies_dir() / name)
+
+
+def _researcher_window(qtbot) -> QWidget:
+    w = QWidget()
+    qtbot.addWidget(w)
+    w.show()
+    return w
+
+
+def test_a_new_passphrase_typed_before_start_is_saved_and_used(qtbot, quiz_project):
+    _install_both(quiz_project)
+    main = _researcher_window(qtbot)
+    dlg = open_session_launcher(AppContext(quiz_project), main)
+    dlg.full_screen = False
+    assert not has_passphrase(quiz_project.db) and not dlg.passphrase.isEnabled()
+    qtbot.keyClicks(dlg.new_pass, PASS)
+    qtbot.mouseClick(dlg.start_button, Qt.LeftButton)  # not repeated yet: asked for, nothing saved
+    assert dlg.kiosk is None and "a second time" in dlg.error.text() and dlg.focusWidget() is dlg.confirm_pass
+    assert not has_passphrase(quiz_project.db)
+    qtbot.keyClicks(dlg.confirm_pass, PASS)
+    qtbot.mouseClick(dlg.start_button, Qt.LeftButton)
+    kiosk = dlg.kiosk
+    assert kiosk is not None and verify_passphrase(quiz_project.db, PASS)
+    track(qtbot, kiosk)
+    assert kiosk.page() == "consent"
+
+
+def test_a_changed_passphrase_typed_before_start_needs_the_current_one(qtbot, quiz_project):
+    _install_both(quiz_project)
+    set_passphrase(quiz_project.db, PASS)
+    main = _researcher_window(qtbot)
+    dlg = open_session_launcher(AppContext(quiz_project), main)
+    dlg.full_screen = False
+    qtbot.keyClicks(dlg.new_pass, "new-key-77")
+    qtbot.keyClicks(dlg.confirm_pass, "new-key-77")
+    qtbot.mouseClick(dlg.start_button, Qt.LeftButton)
+    assert dlg.kiosk is None and "current passphrase" in dlg.error.text()
+    assert verify_passphrase(quiz_project.db, PASS)  # unchanged
+    qtbot.keyClicks(dlg.passphrase, PASS)
+    qtbot.mouseClick(dlg.start_button, Qt.LeftButton)
+    assert dlg.kiosk is not None and verify_passphrase(quiz_project.db, "new-key-77")
+    track(qtbot, dlg.kiosk)
+
+
+def test_the_study_menu_opens_on_the_study_selected_in_the_studies_tab(qtbot, quiz_project):
+    _install_both(quiz_project)
+    ctx = AppContext()
+    window = MainWindow(ctx)
+    qtbot.addWidget(window)
+    window.show()
+    ctx.set_project(quiz_project)
+    view = window.views["Studies"]
+    slugs = [view.studies.item(r, 0).text() for r in range(view.studies.rowCount())]
+    assert slugs == ["geoscenes-4view", "geoscenes-countries"]  # the first is selected by default
+    row = slugs.index("geoscenes-countries")
+    qtbot.mouseClick(
+        view.studies.viewport(),
+        Qt.LeftButton,
+        pos=view.studies.visualItemRect(view.studies.item(row, 1)).center(),
+    )
+    assert view.study_id() is not None
+    window.findChild(object, "action_open_session_launcher").trigger()  # Study -> Start a participant session
+    (dlg,) = [
+        w
+        for w in QApplication.topLevelWidgets()
+        if isinstance(w, SessionLauncher) and w.parentWidget() is window
+    ]
+    assert dlg.study_id() == view.study_id()
+    assert "(geoscenes-countries)" in dlg.study_combo.currentText()
+    dlg.reject()
+    ctx.project = None  # the fixture closes the project
