@@ -33,9 +33,14 @@ from geoquiz.boxes import Box
 from geoquiz.types import Element, Heatmap, Segment
 
 
-def box_to_image(box: Box, size: int, width: int, height: int) -> Box:
-    """``box`` (XYXY at ``size x size``) in a ``width x height`` image: scaled, rounded outwards, clipped."""
-    return box.scale(width / size, height / size).clip(width, height)
+def box_to_image(box: Box, size: int | tuple[int, int], width: int, height: int) -> Box:
+    """``box`` (XYXY at ``size x size``, or in a ``(w, h)`` frame) in a ``width x height`` image:
+    scaled, rounded outwards, clipped. The one box mapping of GeoQuiz (the Explain and Review views,
+    the agreement measures, the pointing game, the ``elements`` export)."""
+    sw, sh = (size, size) if isinstance(size, int) else (int(size[0]), int(size[1]))
+    if (sw, sh) == (width, height):
+        return box.clip(width, height)
+    return box.scale(width / sw, height / sh).clip(width, height)
 
 
 def heatmap_to_image(values: np.ndarray, width: int, height: int) -> np.ndarray:
@@ -97,9 +102,13 @@ class ImageFrame:
             segment_area=int(round(element.segment_area * sx * sy)),
         )
 
+    def mask(self, mask: np.ndarray) -> np.ndarray:
+        """A bool ``S x S`` mask at ``height x width`` (nearest, pixel centres aligned)."""
+        return mask_to_image(mask, self.width, self.height)
+
     def segment(self, segment: Segment) -> Segment:
         """The same segment with its mask at ``height x width`` (box and area recomputed)."""
-        mask = mask_to_image(segment.mask, self.width, self.height)
+        mask = self.mask(segment.mask)
         if not mask.any():  # a sliver thinner than one image pixel: keep it visible
             return dataclasses.replace(segment, mask=mask, box=self.box(segment.box), area=0)
         return Segment(mask=mask, box=Box.from_mask(mask), area=int(mask.sum()), quality=segment.quality)

@@ -54,7 +54,10 @@ RANK_COLOURS = ("#ffd400", "#ff8c00", "#ff4fa0", "#b07cff", "#4fc3ff", "#7dff7a"
 
 @dataclass
 class ExplanationResult:
-    """What the worker hands back: per view the model-frame image, heatmap and segment masks."""
+    """What the worker hands back, per view at the ORIGINAL image's resolution (``H x W``, not the
+    model's ``S x S`` input): the image (RGB uint8 ``H x W x 3``), the heatmap upsampled to it
+    (float32 ``H x W``), the segment masks (bool ``H x W``) and the ranked elements with their boxes
+    in image pixels (mapped by :class:`geoquiz.explain.frames.ImageFrame`). ``model_size``: ``S``."""
 
     views: list[str | None]
     images: list[np.ndarray]
@@ -64,6 +67,7 @@ class ExplanationResult:
     prediction: list[tuple[str, float]]
     target: str
     stats: dict = field(default_factory=dict)
+    model_size: int = 0
 
 
 def compute_explanation(
@@ -77,9 +81,13 @@ def compute_explanation(
     *,
     reporter=None,
 ) -> ExplanationResult:
-    """Worker job (no Qt): explain one image (``kind='item'``) or location (``kind='location'``)."""
+    """Worker job (no Qt): explain one image (``kind='item'``) or location (``kind='location'``).
+
+    Computed at the model's input size, then mapped to each view's original image (here, off the
+    GUI thread): maps, segment masks and element boxes, see :class:`ExplanationResult`."""
     from geoquiz.data.dataset import get_item, get_location
-    from geoquiz.explain import Explainer
+    from geoquiz.data.imageio import read_image
+    from geoquiz.explain import Explainer, ImageFrame
     from geoquiz.project import Project
 
     with Project.open(root) as project:
@@ -96,17 +104,21 @@ def compute_explanation(
         segs = ex.segments(sample, segmenter, method=method, target=target, reporter=reporter)
         step(reporter, 3, 4, "elements")
         records = ex.element_records(sample, method, segmenter, target=target, reporter=reporter)
-        images = ex.model_views(sample)
+        size = ex.loaded_model.spec.input_size
+        images = [read_image(it.path) for it in ex.sample_items(sample)]
+        frames = [ImageFrame.of(size, image) for image in images]
+        by_view = {h.view: frame for h, frame in zip(maps, frames)}
         step(reporter, 4, 4, "done")
         return ExplanationResult(
             views=[h.view for h in maps],
             images=images,
-            heatmaps=[h.values for h in maps],
-            segments=[[s.mask for s in view] for view in segs],
-            elements=records,
+            heatmaps=[frame.heatmap(h).values for h, frame in zip(maps, frames)],
+            segments=[[frame.mask(s.mask) for s in view] for view, frame in zip(segs, frames)],
+            elements=[(by_view[e.view].element(e), seg) for e, seg in records],
             prediction=prediction.topk(3),
             target=maps[0].target,
             stats=dict(ex.stats),
+            model_size=size,
         )
 
 
@@ -212,6 +224,7 @@ class ExplainView(QWidget):
         self.table.setHorizontalHeaderLabels(
             ["Rank", "View", "Score", "Overlap", "Mean", "Centre", "Concept (tag)", "Box (x0, y0, x1, y1)"]
         )
+        self.table.horizontalHeaderItem(7).setToolTip("In the original image's pixels")
         self.table.setEditTriggers(QAbstractItemView.NoEditTriggers)
         self.table.horizontalHeader().setStretchLastSection(True)
         self.table.setSelectionBehavior(QAbstractItemView.SelectRows)
@@ -416,11 +429,17 @@ class ExplainView(QWidget):
         self.table.resizeColumnsToContents()
         self._draw_boxes()
         top = ", ".join(f"{label} {p:.0%}" for label, p in result.prediction)
+        h, w = result.images[0].shape[:2]
         stats = result.stats
         cached = stats.get("maps_cached", 0) + stats.get("segmentations_cached", 0)
         self.status.setText(
             f"Prediction: {top}. Explained class: {result.target}. {len(result.elements)} element(s)"
             + (" (from the cache)." if cached and not stats.get("maps_computed") else ".")
+            + (
+                f" Shown at the image's {w} x {h} px; the model reads {result.model_size} px."
+                if result.model_size
+                else ""
+            )
         )
 
     def _selected_rank(self) -> int | None:
