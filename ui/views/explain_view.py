@@ -1,5 +1,7 @@
 """The Explain tab: pick a model, an image (or 4-view location), a method and a segmenter; see the
-attribution heatmap, the segment outlines and the ranked element boxes with their scores.
+attribution heatmap, the segment outlines and the ranked element boxes with their scores, all over
+the ORIGINAL image at its own resolution (computed at the model's input size, then mapped by
+:class:`geoquiz.explain.frames.ImageFrame`).
 
 Everything is computed by :func:`compute_explanation` in a worker (ui.workers): it opens its own
 project connection and calls :class:`geoquiz.explain.Explainer`, so results are cached and the
