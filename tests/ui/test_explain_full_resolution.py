@@ -66,7 +66,11 @@ def test_explain_shows_the_original_image_with_mapped_maps_and_boxes(qtbot, wide
         heat = canvas._heat_item.pixmap()
         assert canvas.heatmap().shape == (H, W) and (heat.width(), heat.height()) == (W, H)
         assert canvas._heat_item.transform().isIdentity()
-        assert all(m.shape == (H, W) for m in result.segments[0])
+        # segment outlines drawn 1:1 at the image's resolution (masks mapped, then outlined)
+        assert result.segments[0] and all(m.shape == (64, 64) for m in result.segments[0])
+        outline = canvas._outline_item.pixmap()
+        assert result.outlines[0].shape == (H, W) and (outline.width(), outline.height()) == (W, H)
+        assert canvas._outline_item.transform().isIdentity() and result.outlines[0].any()
         assert f"{W} x {H} px" in view.status.text() and "64 px" in view.status.text()
 
         # each element box sits where ImageFrame maps the model-frame box (computed independently)

@@ -39,7 +39,7 @@ from PySide6.QtWidgets import (
 
 from geoquiz.progress import step
 from geoquiz.types import VIEWS, Element
-from ui.widgets.image_canvas import BoxOverlay, ImageCanvas
+from ui.widgets.image_canvas import BoxOverlay, ImageCanvas, mask_outline
 from ui.widgets.review_canvas import element_label, element_name
 from ui.widgets.training_banner import TrainingBanner
 from ui.workers import Latest
@@ -58,13 +58,16 @@ RANK_COLOURS = ("#ffd400", "#ff8c00", "#ff4fa0", "#b07cff", "#4fc3ff", "#7dff7a"
 class ExplanationResult:
     """What the worker hands back, per view at the ORIGINAL image's resolution (``H x W``, not the
     model's ``S x S`` input): the image (RGB uint8 ``H x W x 3``), the heatmap upsampled to it
-    (float32 ``H x W``), the segment masks (bool ``H x W``) and the ranked elements with their boxes
-    in image pixels (mapped by :class:`geoquiz.explain.frames.ImageFrame`). ``model_size``: ``S``."""
+    (float32 ``H x W``), the segments' outlines (bool ``H x W``: the union of each mask's outline,
+    masks mapped first) and the ranked elements with their boxes in image pixels (all mapped by
+    :class:`geoquiz.explain.frames.ImageFrame`). ``segments``: the masks as computed, bool
+    ``S x S`` (small; hundreds per view with SAM). ``model_size``: ``S``."""
 
     views: list[str | None]
     images: list[np.ndarray]
     heatmaps: list[np.ndarray]
     segments: list[list[np.ndarray]]
+    outlines: list[np.ndarray | None]
     elements: list[tuple[Element, int]]
     prediction: list[tuple[str, float]]
     target: str
@@ -115,13 +118,25 @@ def compute_explanation(
             views=[h.view for h in maps],
             images=images,
             heatmaps=[frame.heatmap(h).values for h, frame in zip(maps, frames)],
-            segments=[[frame.mask(s.mask) for s in view] for view, frame in zip(segs, frames)],
+            segments=[[s.mask for s in view] for view in segs],
+            outlines=[segment_outlines([s.mask for s in view], frame) for view, frame in zip(segs, frames)],
             elements=[(by_view[e.view].element(e), seg) for e, seg in records],
             prediction=prediction.topk(3),
             target=maps[0].target,
             stats=dict(ex.stats),
             model_size=size,
         )
+
+
+def segment_outlines(masks: list[np.ndarray], frame: Any) -> np.ndarray | None:
+    """Bool ``H x W``: the outlines of ``masks`` (bool ``S x S``) mapped to the image by ``frame``
+    (an :class:`~geoquiz.explain.frames.ImageFrame`); None without masks."""
+    if not masks:
+        return None
+    edge = np.zeros((frame.height, frame.width), dtype=bool)
+    for m in masks:
+        edge |= mask_outline(frame.mask(m))
+    return edge
 
 
 class ExplainView(QWidget):
@@ -412,7 +427,7 @@ class ExplainView(QWidget):
             canvas.set_image(result.images[i])
             canvas.set_heatmap(result.heatmaps[i], opacity=self.opacity.value() / 100)
             canvas.set_heatmap_visible(self.show_heat.isChecked())
-            canvas.set_outlines(result.segments[i] or None)
+            canvas.set_outline_edges(result.outlines[i])
             canvas.set_outlines_visible(self.show_segments.isChecked())
         self.table.setRowCount(len(result.elements))
         for row, (e, _seg) in enumerate(result.elements):
