@@ -519,7 +519,7 @@ def resume_run(
         fill=c["fill"],
         repeats=c["repeats"],
         seed=c["seed"],
-        params=ElementSettings(**c["params"]),
+        params=ElementSettings.from_dict(c["params"]),
         reporter=reporter,
         fill_params={k: v for k, v in c.get("fill_params", {}).items()},
         curves=c["curves"],
