@@ -42,6 +42,7 @@ def test_explain_single_image_in_a_worker(qtbot, ctx):
     _select(view.segmenter_combo, "default")
     sam = view.segmenter_combo.findData("sam_vit_b")
     assert not view.segmenter_combo.model().item(sam).isEnabled()  # no checkpoint: not selectable
+    assert view.segmenter_combo.itemText(sam) == "SAM ViT-B (not ready)"  # by name
     qtbot.mouseClick(view.explain_button, Qt.LeftButton)
     qtbot.waitUntil(lambda: view.result is not None, timeout=60000)
     result = view.result

@@ -301,7 +301,7 @@ class ExplainView(QWidget):
         self._model_changed()
 
     def _fill_segmenters(self, settings) -> None:
-        from geoquiz.segmentation import SEGMENTERS, segmenter_status
+        from geoquiz.segmentation import SEGMENTERS, segmenter_label, segmenter_status
 
         status = segmenter_status(settings)
         model = self.segmenter_combo.model()
@@ -309,7 +309,7 @@ class ExplainView(QWidget):
             specs = [name] if info.family == "default" or info.concepts else [name, f"{name}:guided"]
             for spec in specs:
                 ready = status[name] == "ready"
-                label = spec if ready else f"{spec} (not ready)"
+                label = segmenter_label(spec) if ready else f"{segmenter_label(spec)} (not ready)"
                 self.segmenter_combo.addItem(label, spec)
                 item = model.item(self.segmenter_combo.count() - 1)
                 item.setEnabled(ready)
