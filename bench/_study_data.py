@@ -10,8 +10,8 @@
   dataset ``big4`` with model ``m4`` (predictions by location, one as a ``{class: prob}`` object,
   one without a true label; elements per view on a 32 px grid), images with unknown size, a study
   ``big4`` with practice and attention trials, timed-out trials without guesses, rationales and notes
-  a spreadsheet would run as formulas, UTF-8 with quotes, commas and newlines, planted cues, a
-  faithfulness run, an agreement run and a stored model evaluation.
+  a spreadsheet would run as formulas, UTF-8 with quotes, commas and newlines, planted cues, session
+  events (a pause, a picture not shown), a faithfulness run, an agreement run and a stored model evaluation.
 
 Image paths point nowhere (``/none/...``): nothing reads pixels. Run as ``python -m bench._study_data
 DIR [--participants N ...]`` to build a project on its own.
@@ -307,6 +307,12 @@ def _extras(db) -> None:
             extra.update(timed_out=int(not guesses), response_time_ms=1500 * pos + p)
             _trial(db, ses, pos, "main", truth, guesses, boxes, **extra)
         _trial(db, ses, 5, "attention", "France", ["France", "Japan"], image_id=images[0], confidence=2)
+        if p == 2:  # session events: a pause of the trial clock and a picture that could not be shown
+            event = {"session_id": ses, "position": 1, "kind": "pause", "started_at": T, "ended_at": T}
+            _insert(db, "session_events", {**event, "duration_ms": 4250, "detail_json": "{}"})
+            detail = json.dumps({"path": "/none/loc2_east.png", "error": "=cannot identify image file"})
+            event = {"session_id": ses, "position": 3, "kind": "image_error", "started_at": T}
+            _insert(db, "session_events", {**event, "detail_json": detail})
     _faithfulness(db, m, ds, images[:3], locations[0])
     _agreement(db, m, st, images[:2], locations[:2])
     metrics = {

@@ -99,6 +99,13 @@ class ElementSettings:
     (0 = plain containment rule). ``padding``: box padding as a fraction of the box's larger side,
     at least ``min_padding_px`` pixels. ``max_elements``: cap on the number kept (0 = no cap).
     ``min_segment_area``: segments smaller than this many pixels are ignored (speckle).
+
+    Distinct boxes (GeoQuiz's addition, applied after the containment de-duplication):
+    ``box_rule`` is ``plain`` (the paper's rule only: padded boxes may pile up on one spot),
+    ``merge`` (default: an element whose padded box overlaps a better-ranked one strongly is merged
+    into it when it is no larger, else dropped) or ``drop`` (it is dropped). Two padded boxes overlap
+    strongly when their IoU is above ``box_iou`` or the smaller lies inside the larger by more than
+    ``box_containment`` (intersection over the smaller box's area). See :mod:`geoquiz.elements`, step 5.
     """
 
     top_p: float = 20.0
@@ -109,6 +116,33 @@ class ElementSettings:
     min_padding_px: int = 2
     max_elements: int = 10
     min_segment_area: int = 16
+    box_rule: str = "merge"
+    box_iou: float = 0.3
+    box_containment: float = 0.6
+
+    def __post_init__(self) -> None:
+        if self.box_rule not in BOX_RULES:
+            raise ConfigError(
+                f"elements.box_rule must be one of {', '.join(BOX_RULES)}, got {self.box_rule!r}"
+            )
+        for name in ("box_iou", "box_containment"):
+            if not 0.0 <= getattr(self, name) <= 1.0:
+                raise ConfigError(f"elements.{name} must be in [0, 1], got {getattr(self, name)!r}")
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> ElementSettings:
+        """Settings stored with an element set or a faithfulness run (``dataclasses.asdict``).
+
+        Records written before ``box_rule`` existed were made with the paper's rule, so a missing
+        ``box_rule`` reads as ``plain`` (not as today's default)."""
+        known = {f.name for f in dataclasses.fields(cls)}
+        values = {k: v for k, v in data.items() if k in known}
+        values.setdefault("box_rule", "plain")
+        return cls(**values)
+
+
+#: Values of :attr:`ElementSettings.box_rule` (see geoquiz.elements).
+BOX_RULES: tuple[str, ...] = ("plain", "merge", "drop")
 
 
 #: Default pixel-count limit for images: Pillow's ``Image.MAX_IMAGE_PIXELS`` default (about 89.5 Mpx).

@@ -1,17 +1,29 @@
 """The demo project: GeoScenes datasets, the example studies and the demo model, built once.
 
-:func:`ensure_demo_project` builds (or finishes building) the project in stages, each idempotent:
+:func:`ensure_demo_project` builds (or finishes building) the project in stages, each idempotent,
+ordered so that the project is *browsable* within seconds and the rest follows in the background:
 
-1. datasets ``geoscenes`` (single view, :data:`N_PER_CLASS` images per country, splits 70/15/15)
-   and ``geoscenes-4view`` (:data:`N_LOCATIONS` locations per country), each generated and stored
-   atomically; a stage already done with the same recipe is kept;
-2. the example studies ``studies/*.toml`` (via :func:`geoquiz.study.store.install_study`);
-3. the demo model (via :func:`geoquiz.models.demo.ensure_demo_model`), when that module exists.
+1. ``preview``: the first :data:`FIRST_BATCH` images per country of ``geoscenes`` (with their final
+   splits), stored as an incomplete dataset (:func:`geoquiz.data.geoscenes.dataset.import_geoscenes`
+   with ``first=``). ``ensure_demo_project(until="browsable")`` stops here: the app opens the
+   project on it (about 2-3 s of rendering on 2 cores) and builds the rest in a worker;
+2. ``datasets``: the rest of ``geoscenes`` (:data:`N_PER_CLASS` per country, splits 70/15/15),
+   appended in resumable chunks by :data:`RENDER_WORKERS` processes;
+3. ``studies``: the example studies ``studies/*.toml`` whose datasets exist by now;
+4. ``model``: the demo model (:func:`geoquiz.models.demo.ensure_demo_model`, resumable per epoch);
+5. ``geoscenes-4view`` (:data:`N_LOCATIONS` locations per country), in chunks too, then the studies
+   again (those needing the 4-view dataset).
+
+Images are rendered at :data:`IMAGE_SIZE` px (legible sign text for people; the renderer draws
+every size from the scene's geometry, text and line widths included); models read them resized to
+their own input size. A dataset with another recipe (size, count, seed) is rebuilt.
 
 A marker file (:data:`MARKER`) is written last, atomically; :func:`demo_is_ready` only reads it, so
 it is instant and never imports torch. An interrupted or cancelled build leaves no marker, and the
-next call resumes from the first unfinished stage. Progress of all stages goes to one reporter
-(0..:data:`PROGRESS_TOTAL`), and cancelling it stops the build at the next step.
+next call resumes from the first unfinished stage (within a stage: the first missing chunk or
+epoch). Progress of all stages goes to one reporter (0..:data:`PROGRESS_TOTAL`); each message starts
+with its stage's label (:data:`STAGE_LABELS`), and cancelling the reporter stops the build at the
+next step.
 """
 
 from __future__ import annotations
@@ -29,7 +41,7 @@ from geoquiz.paths import demo_project_dir, studies_dir
 from geoquiz.progress import Reporter, step
 
 #: Bump when the recipe changes: older demo projects are then completed/rebuilt on next launch.
-DEMO_VERSION = 1
+DEMO_VERSION = 2
 MARKER = ".demo-ready.json"
 SEED = 0
 #: Images per country in ``geoscenes``: enough for a small ResNet to pass 90 % held-out top-1.
@@ -40,7 +52,47 @@ DATASETS: tuple[tuple[str, bool, int], ...] = (
     ("geoscenes", False, N_PER_CLASS),
     ("geoscenes-4view", True, N_LOCATIONS),
 )
+#: Side of the rendered images in pixels (people read signs at this size; models resize).
+IMAGE_SIZE = 448
+#: Images (4-view: locations) per country rendered before the project opens.
+FIRST_BATCH = 6
+#: Units rendered and stored per transaction while completing a dataset.
+CHUNK = 60
+#: Processes rendering the bulk of the images.
+RENDER_WORKERS = max(1, min(2, os.cpu_count() or 1))
 PROGRESS_TOTAL = 1000
+#: stage -> the label its progress messages start with
+STAGE_LABELS: dict[str, str] = {
+    "preview": "First GeoScenes images",
+    "datasets": "GeoScenes images",
+    "studies": "Example studies",
+    "model": "Demo model",
+    "4view": "GeoScenes 4-view locations",
+}
+#: stage -> (start, span) on the 0..PROGRESS_TOTAL scale, roughly proportional to its time
+STAGE_SPANS: dict[str, tuple[float, float]] = {
+    "preview": (0.0, 10.0),
+    "datasets": (10.0, 330.0),
+    "studies": (340.0, 10.0),
+    "model": (350.0, 430.0),
+    "4view": (780.0, 200.0),
+    "studies-again": (980.0, 20.0),
+}
+_SPANS_NO_MODEL: dict[str, tuple[float, float]] = {
+    "preview": (0.0, 10.0),
+    "datasets": (10.0, 570.0),
+    "studies": (580.0, 10.0),
+    "4view": (590.0, 390.0),
+    "studies-again": (980.0, 20.0),
+}
+
+
+def stage_of(message: str) -> str | None:
+    """The stage (a key of :data:`STAGE_LABELS`) a progress message of the build belongs to."""
+    for key, label in STAGE_LABELS.items():
+        if message.startswith(label):
+            return key
+    return None
 
 
 def _has_module(name: str) -> bool:
@@ -121,8 +173,18 @@ def _build_lock(root: Path) -> Iterator[None]:
         fh.close()
 
 
-def _dataset_done(project: Any, name: str, four_view: bool, n: int) -> bool:
-    """Is dataset ``name`` stored with this recipe and are all its files there?"""
+def _recipe(n: int, four_view: bool) -> dict:
+    return {
+        "generator": "geoscenes",
+        "n_per_class": n,
+        "seed": SEED,
+        "four_view": four_view,
+        "size": IMAGE_SIZE,
+    }
+
+
+def _dataset_state(project: Any, name: str, four_view: bool, n: int) -> str:
+    """``missing`` (absent, another recipe, or files gone), ``partial`` (started, not complete) or ``done``."""
     from geoquiz.data.dataset import get_dataset, load_items
     from geoquiz.data.geoscenes import COUNTRIES
     from geoquiz.errors import GeoQuizError
@@ -130,24 +192,91 @@ def _dataset_done(project: Any, name: str, four_view: bool, n: int) -> bool:
     try:
         info = get_dataset(project.db, name)
     except GeoQuizError:
-        return False
+        return "missing"
     params = info.params or {}
-    recipe = {"generator": "geoscenes", "n_per_class": n, "seed": SEED, "four_view": four_view}
-    if any(params.get(k) != v for k, v in recipe.items()) or tuple(info.classes) != tuple(COUNTRIES):
+    if any(params.get(k) != v for k, v in _recipe(n, four_view).items()) or tuple(info.classes) != tuple(
+        COUNTRIES
+    ):
+        return "missing"
+    if not all(os.path.exists(it.path) for it in load_items(project.db, name)):
+        return "missing"
+    return "partial" if params.get("complete") is False else "done"
+
+
+def _build_dataset(project: Any, name: str, four_view: bool, n: int, stage: _Stage, first_only: bool) -> None:
+    """Start (first batch) and/or complete one GeoScenes dataset of the recipe."""
+    from geoquiz.data.geoscenes.dataset import extend_geoscenes, import_geoscenes
+
+    state = _dataset_state(project, name, four_view, n)
+    if state == "missing" and _has_trials(project, name):
+        # an older recipe's dataset that quiz sessions used: it stays (replacing it would orphan them)
+        stage.step(1, 1, "kept: quiz sessions use it")
+        return
+    if state == "missing":
+        import_geoscenes(
+            project,
+            name,
+            n_per_class=n,
+            four_view=four_view,
+            seed=SEED,
+            size=IMAGE_SIZE,
+            replace=True,
+            first=min(FIRST_BATCH, n) if first_only else 1,
+            reporter=stage.sub(),
+        )
+    if not first_only:
+        extend_geoscenes(project, name, chunk=CHUNK, workers=RENDER_WORKERS, reporter=stage.sub())
+    stage.step(1, 1, "done")
+
+
+def _has_trials(project: Any, name: str) -> bool:
+    """Does any recorded quiz trial show an image (or location) of dataset ``name``?"""
+    db = project.db
+    row = db.execute("SELECT id FROM datasets WHERE name = ?", [name]).fetchone()
+    if row is None:
         return False
-    return all(os.path.exists(it.path) for it in load_items(project.db, name))
+    n = db.execute(
+        "SELECT (SELECT COUNT(*) FROM trials t JOIN images i ON t.image_id = i.id WHERE i.dataset_id = ?)"
+        " + (SELECT COUNT(*) FROM trials t JOIN locations l ON t.location_id = l.id WHERE l.dataset_id = ?)",
+        [row[0], row[0]],
+    ).fetchone()[0]
+    return bool(n)
 
 
-def ensure_demo_project(root: str | Path | None = None, *, reporter: Reporter | None = None) -> Path:
-    """Build the demo project at ``root`` (default: the demo folder) unless it is ready; return its path.
-
-    Idempotent and resumable (see the module docstring). Raises :class:`geoquiz.progress.Cancelled`
-    when cancelled through ``reporter`` and :class:`geoquiz.errors.GeoQuizError` subclasses on
-    errors; either way no marker is written and finished stages are kept.
-    """
-    from geoquiz.data.geoscenes import COUNTRIES, import_geoscenes
+def demo_is_browsable(root: str | Path | None = None) -> bool:
+    """True when the demo project's ``geoscenes`` dataset has at least its first batch (reads the
+    database; no torch)."""
+    root = Path(root or demo_project_dir()).expanduser()
+    if demo_is_ready(root):
+        return True
+    if not (root / "geoquiz.sqlite").exists():
+        return False
     from geoquiz.project import Project
 
+    name, four_view, n = DATASETS[0]
+    try:
+        with Project.open(root) as project:
+            return _dataset_state(project, name, four_view, n) != "missing"
+    except Exception:
+        return False
+
+
+def ensure_demo_project(
+    root: str | Path | None = None, *, reporter: Reporter | None = None, until: str = "ready"
+) -> Path:
+    """Build the demo project at ``root`` (default: the demo folder) unless it is ready; return its path.
+
+    ``until="browsable"`` stops after the first batch of images (stage ``preview``): what the app
+    needs to open the project. Idempotent and resumable (see the module docstring). Raises
+    :class:`geoquiz.progress.Cancelled` when cancelled through ``reporter`` and
+    :class:`geoquiz.errors.GeoQuizError` subclasses on errors; either way no marker is written and
+    finished stages (and chunks, and epochs) are kept.
+    """
+    from geoquiz.data.geoscenes import COUNTRIES
+    from geoquiz.project import Project
+
+    if until not in ("browsable", "ready"):
+        raise ValueError(f"until must be 'browsable' or 'ready', got {until!r}")
     root = Path(root or demo_project_dir()).expanduser().resolve()
     if demo_is_ready(root):
         step(reporter, PROGRESS_TOTAL, PROGRESS_TOTAL, "the demo project is ready")
@@ -156,38 +285,37 @@ def ensure_demo_project(root: str | Path | None = None, *, reporter: Reporter | 
         if demo_is_ready(root):  # another process finished it while we waited
             return root
         has_model = _model_available()
-        data_span = 450.0 if has_model else 950.0
-        n_images = sum(n * (4 if fv else 1) for _, fv, n in DATASETS)
-        done_images, summary = 0, {}
+        spans = STAGE_SPANS if has_model else _SPANS_NO_MODEL
+        if until == "browsable":  # the first batch is all there is to do: it gets the whole scale
+            spans = {"preview": (0.0, float(PROGRESS_TOTAL))}
+
+        def stage(key: str, label: str) -> _Stage:
+            return _Stage(reporter, *spans[key], label)
+
+        (name, four_view, n), (name4, four_view4, n4) = DATASETS
+        summary = {
+            nm: {"n_per_class": k, "four_view": fv, "classes": list(COUNTRIES), "size": IMAGE_SIZE}
+            for nm, fv, k in DATASETS
+        }
         with Project.open(root, create=True) as project:
-            for name, four_view, n in DATASETS:
-                span = data_span * n * (4 if four_view else 1) / n_images
-                stage = _Stage(reporter, data_span * done_images / n_images, span, f"GeoScenes {name}")
-                if not _dataset_done(project, name, four_view, n):
-                    import_geoscenes(
-                        project,
-                        name,
-                        n_per_class=n,
-                        four_view=four_view,
-                        seed=SEED,
-                        replace=True,
-                        reporter=stage.sub(),
-                    )
-                stage.step(1, 1, "done")
-                done_images += n * (4 if four_view else 1)
-                summary[name] = {"n_per_class": n, "four_view": four_view, "classes": list(COUNTRIES)}
+            _build_dataset(project, name, four_view, n, stage("preview", STAGE_LABELS["preview"]), True)
+            if until == "browsable":
+                return root
+            _build_dataset(project, name, four_view, n, stage("datasets", STAGE_LABELS["datasets"]), False)
             stages = ["datasets"]
             studies: dict[str, str] = {}
             if _studies_available():
-                studies = _install_studies(project, _Stage(reporter, data_span, 30.0, "example studies"))
-                stages.append("studies")
+                studies = _install_studies(project, stage("studies", STAGE_LABELS["studies"]))
             model_name = None
             if has_model:
                 from geoquiz.models.demo import ensure_demo_model
 
-                stage = _Stage(reporter, data_span + 30.0, PROGRESS_TOTAL - data_span - 30.0, "demo model")
-                model_name = ensure_demo_model(project, reporter=stage.sub())
+                model_name = ensure_demo_model(project, reporter=stage("model", STAGE_LABELS["model"]).sub())
                 stages.append("model")
+            _build_dataset(project, name4, four_view4, n4, stage("4view", STAGE_LABELS["4view"]), False)
+            if _studies_available():
+                studies = _install_studies(project, stage("studies-again", STAGE_LABELS["studies"]))
+                stages.append("studies")
         marker = {
             "version": DEMO_VERSION,
             "stages": stages,

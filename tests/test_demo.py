@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from geoquiz import demo
-from geoquiz.data.dataset import get_dataset, list_datasets
+from geoquiz.data.dataset import get_dataset, list_datasets, load_items
 from geoquiz.progress import Cancelled, CancelToken, Reporter
 from geoquiz.project import Project
 
@@ -21,6 +21,10 @@ def small_demo(monkeypatch):
     own tests, and training inside this file would dominate the suite's runtime.
     """
     monkeypatch.setattr(demo, "DATASETS", (("geoscenes", False, 4), ("geoscenes-4view", True, 1)))
+    monkeypatch.setattr(demo, "IMAGE_SIZE", 64)
+    monkeypatch.setattr(demo, "FIRST_BATCH", 2)
+    monkeypatch.setattr(demo, "CHUNK", 3)
+    monkeypatch.setattr(demo, "RENDER_WORKERS", 1)
     monkeypatch.setattr(demo, "_model_available", lambda: False)
 
 
@@ -36,7 +40,7 @@ def test_build_is_staged_idempotent_and_reports_progress(tmp_path, small_demo):
     assert all(t == demo.PROGRESS_TOTAL for _, t, _ in seen) and seen[-1][0] == demo.PROGRESS_TOTAL
     dones = [d for d, _, _ in seen]
     assert dones == sorted(dones), "overall progress must never go backwards"
-    assert any("geoscenes-4view" in m for _, _, m in seen)
+    assert any(m.startswith(demo.STAGE_LABELS["4view"]) for _, _, m in seen)
     marker = json.loads((root / demo.MARKER).read_text())
     assert marker["version"] == demo.DEMO_VERSION and "datasets" in marker["stages"]
     with Project.open(root) as project:
@@ -55,12 +59,34 @@ def test_build_is_staged_idempotent_and_reports_progress(tmp_path, small_demo):
         assert {d.name: d.id for d in list_datasets(project.db)} == ids
 
 
+def test_browsable_first_then_the_rest(tmp_path, small_demo):
+    """The app's first launch: a first batch of images opens the project, the rest follows."""
+    root = tmp_path / "demo"
+    assert not demo.demo_is_browsable(root)
+    messages = []
+    demo.ensure_demo_project(root, until="browsable", reporter=Reporter(lambda d, t, m: messages.append(m)))
+    assert demo.demo_is_browsable(root) and not demo.demo_is_ready(root)
+    assert all(m.startswith(demo.STAGE_LABELS["preview"]) for m in messages)
+    with Project.open(root) as project:
+        info = get_dataset(project.db, "geoscenes")
+        assert info.n_images == 6 and info.params["complete"] is False and info.params["size"] == 64
+        assert [d.name for d in list_datasets(project.db)] == ["geoscenes"]
+    demo.ensure_demo_project(root, until="browsable")  # idempotent
+    demo.ensure_demo_project(root)
+    assert demo.demo_is_ready(root)
+    with Project.open(root) as project:
+        info = get_dataset(project.db, "geoscenes")
+        assert info.n_images == 12 and "complete" not in info.params
+        assert get_dataset(project.db, "geoscenes-4view").n_locations == 3
+        assert {it.width for it in load_items(project.db, "geoscenes")} == {64}
+
+
 def test_interrupted_build_resumes_and_keeps_finished_stages(tmp_path, small_demo):
     root = tmp_path / "demo"
     token = CancelToken()
 
     def cancel_in_second_dataset(done: int, total: int, message: str) -> None:
-        if "geoscenes-4view" in message:
+        if message.startswith(demo.STAGE_LABELS["4view"]):
             token.cancel()
 
     with pytest.raises(Cancelled):
@@ -129,23 +155,56 @@ def test_cli_geoscenes_writes_a_folder(tmp_path, capsys):
     assert "unknown GeoScenes countries ['Mordor']" in capsys.readouterr().err
 
 
-def test_app_first_launch_builds_then_opens_the_demo(qtbot, small_demo):
+def test_app_first_launch_opens_on_a_first_batch_and_builds_the_rest_in_the_background(qtbot, small_demo):
+    from PySide6.QtCore import Qt
+
     from ui import workers
     from ui.app import create_window
 
     window = create_window(None)
     qtbot.addWidget(window)
     qtbot.waitUntil(lambda: window.ctx.project is not None, timeout=60000)
-    assert demo.demo_is_ready(demo.demo_project_dir())
+    launcher = window.demo_launcher
     assert window.ctx.project.root == demo.demo_project_dir().resolve()
-    assert {d.name for d in list_datasets(window.ctx.project.db)} >= {"geoscenes", "geoscenes-4view"}
+    # the window opened on the first batch; the welcome panel names the four workflows
+    assert launcher.times["browsable"] > 0
+    welcome = launcher.welcome
+    assert welcome is not None and welcome.isVisible()
+    assert [b.text().replace("&&", "&") for b in welcome.buttons.values()] == [
+        "Browse & predict",
+        "Explain",
+        "Run a quiz",
+        "Review & export",
+    ]
+    qtbot.mouseClick(welcome.buttons["welcomeExplain"], Qt.LeftButton)
+    assert window.tabs.currentWidget() is window.views["Explain"] and not welcome.isVisible()
+    qtbot.waitUntil(lambda: "ready" in launcher.times, timeout=120000)
+    assert demo.demo_is_ready(demo.demo_project_dir())
+    assert window.ctx.training is None and not window.busy.isVisible()
+    infos = {d.name: d for d in list_datasets(window.ctx.project.db)}
+    assert infos["geoscenes"].n_images == 12 and infos["geoscenes-4view"].n_locations == 3
     window.close()
     workers.wait_all()
-    # second launch: ready at once, no build job
+    # second launch: ready at once, no build job, no welcome panel
     second = create_window(None)
     qtbot.addWidget(second)
-    assert second.ctx.project is not None
+    assert second.ctx.project is not None and second.demo_launcher.welcome is None
     second.close()
+
+
+def test_an_interrupted_first_launch_reopens_what_is_there_and_continues(qtbot, small_demo):
+    from ui import workers
+    from ui.app import create_window
+
+    demo.ensure_demo_project(demo.demo_project_dir(), until="browsable")  # a launch closed early
+    window = create_window(None)
+    qtbot.addWidget(window)
+    qtbot.waitUntil(lambda: window.ctx.project is not None, timeout=60000)
+    assert window.ctx.training is not None or "ready" in window.demo_launcher.times
+    qtbot.waitUntil(lambda: "ready" in window.demo_launcher.times, timeout=120000)
+    assert demo.demo_is_ready(demo.demo_project_dir())
+    window.close()
+    workers.wait_all()
 
 
 def test_window_lists_the_demo_images_fast_without_importing_torch(geoscenes_project_root, tmp_path):
@@ -180,3 +239,36 @@ def test_window_lists_the_demo_images_fast_without_importing_torch(geoscenes_pro
     assert torch_loaded == "False"
     assert int(rows) == 24  # 8 GeoScenes images per country
     assert "24 of 24 images" in " ".join(rest)
+
+
+def test_an_older_dataset_that_quiz_sessions_used_is_kept(tmp_path, small_demo, monkeypatch):
+    """A recipe change rebuilds a demo dataset, unless recorded trials show its images."""
+    from geoquiz.db import transaction
+
+    root = tmp_path / "demo"
+    demo.ensure_demo_project(root)
+    with Project.open(root) as project:
+        image_id = project.db.execute("SELECT id FROM images LIMIT 1").fetchone()[0]
+        old_id = get_dataset(project.db, "geoscenes").id
+        with transaction(project.db):
+            db = project.db
+            db.execute(
+                "INSERT INTO studies (slug, title, definition_toml, created_at) VALUES ('s', 's', '', 'now')"
+            )
+            db.execute("INSERT INTO participants (study_id, code, created_at) VALUES (1, 'P1', 'now')")
+            db.execute(
+                "INSERT INTO sessions (study_id, participant_id, seed, order_json, started_at) "
+                "VALUES (1, 1, 0, '[]', 'now')"
+            )
+            db.execute(
+                "INSERT INTO trials (session_id, position, kind, image_id, true_label, shown_at, submitted_at, "
+                "response_time_ms) VALUES (1, 0, 'main', ?, 'France', 'now', 'now', 1000)",
+                [image_id],
+            )
+    monkeypatch.setattr(demo, "IMAGE_SIZE", 72)  # a new recipe
+    monkeypatch.setattr(demo, "DEMO_VERSION", demo.DEMO_VERSION + 1)
+    demo.ensure_demo_project(root)
+    assert demo.demo_is_ready(root)
+    with Project.open(root) as project:
+        assert get_dataset(project.db, "geoscenes").id == old_id  # kept: a trial refers to it
+        assert get_dataset(project.db, "geoscenes-4view").params["size"] == 72  # rebuilt

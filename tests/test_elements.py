@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 
@@ -40,6 +42,7 @@ P = ElementSettings(
     min_padding_px=2,
     max_elements=10,
     min_segment_area=1,
+    box_rule="plain",  # these tests check the paper's rule; the box rule: test_elements_distinct.py
 )
 
 
@@ -161,10 +164,15 @@ def test_dedup_keeps_the_better_ranked_and_small_details():
     wall = rect(20, 20, 0, 10, 0, 10)
     wall_again = rect(20, 20, 0, 10, 0, 11)  # the wall plus a zero column: same object, lower score
     sign = rect(20, 20, 2, 4, 2, 4)  # a small detail inside the wall
-    params = ElementSettings(top_p=25.0, s_min=0.1, min_segment_area=1)
+    params = ElementSettings(top_p=25.0, s_min=0.1, min_segment_area=1, box_rule="plain")
     picked = select_elements(values, [seg(wall_again), seg(sign), seg(wall)], params)
     assert [i for i, _ in picked] == [2, 1]  # the wall, then the sign; wall_again is the wall's duplicate
     assert [e.rank for _, e in picked] == [1, 2]
+    # the distinct-box rule: the sign's padded box lies inside the wall's, so it is not a place of its own
+    merged = select_elements(
+        values, [seg(wall_again), seg(sign), seg(wall)], replace(params, box_rule="merge")
+    )
+    assert [i for i, _ in merged] == [2] and merged[0][1].box == picked[0][1].box
 
 
 def test_dedup_compares_with_kept_segments_only():
@@ -180,7 +188,7 @@ def test_dedup_compares_with_kept_segments_only():
 def test_max_elements_and_min_area():
     values = np.ones((10, 10), dtype=np.float32)
     masks = [rect(10, 10, y, y + 1, 0, 10) for y in range(10)]  # ten disjoint 10-px rows
-    params = ElementSettings(top_p=100.0, s_min=0.0, max_elements=3, min_segment_area=1)
+    params = ElementSettings(top_p=100.0, s_min=0.0, max_elements=3, min_segment_area=1, box_rule="plain")
     assert len(extract_elements(values, [seg(m) for m in masks], params)) == 3
     assert (
         extract_elements(

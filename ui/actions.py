@@ -10,4 +10,5 @@ ACTIONS: list[tuple[str, str, str, str]] = [
     ("&File", "&Settings…", "ui.dialogs.settings_dialog", "open_settings_dialog"),
     ("&Model", "&Train a model…", "ui.dialogs.train_dialog", "open_train_dialog"),
     ("&Study", "&Start a participant session…", "ui.quiz.launcher", "open_session_launcher"),
+    ("&Help", "&Welcome — where to start…", "ui.dialogs.welcome", "open_welcome"),
 ]

@@ -1,8 +1,9 @@
 """Application entry point: builds the QApplication and opens the main window.
 
 With no argument it opens the demo project (``~/.geoquiz/demo``, or ``$GEOQUIZ_HOME/demo``); the
-first launch builds it (GeoScenes images, the example studies, the demo model) in a worker with a
-progress dialog, later launches reuse it. torch is never imported before the window is shown.
+first launch opens it on a first batch of GeoScenes images within seconds and builds the rest (the
+other images, the example studies, the demo model) in the background (:mod:`ui.first_launch`);
+later launches reuse it. torch is never imported before the window is shown.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from geoquiz.paths import demo_project_dir
 from geoquiz.project import Project
 from ui.context import AppContext
 from ui.main_window import MainWindow
-from ui.workers import run_with_progress, show_error
+from ui.workers import show_error
 
 
 def parse_args(argv: list[str]) -> argparse.Namespace:
@@ -27,19 +28,14 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
-def build_demo_if_needed(window: MainWindow, root: Path) -> None:
-    """Open the demo project, building it in the background on first launch."""
-    from geoquiz import demo
+def build_demo_if_needed(window: MainWindow, root: Path):
+    """Open the demo project; on first launch the window shows its first images within seconds and
+    the rest (images, studies, the demo model) is built in the background (ui.first_launch)."""
+    from ui.first_launch import DemoLauncher
 
-    def opened(_result: object = None) -> None:
-        window.open_project(root)
-
-    if demo.demo_is_ready(root):
-        opened()
-        return
-    run_with_progress(
-        window, "Building the GeoScenes demo project", demo.ensure_demo_project, root, on_result=opened
-    )
+    window.demo_launcher = DemoLauncher(window, root)
+    window.demo_launcher.start()
+    return window.demo_launcher
 
 
 def create_window(project: Path | None) -> MainWindow:

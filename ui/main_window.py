@@ -78,7 +78,7 @@ class MainWindow(QMainWindow):
         quit_action.setShortcut(QKeySequence.Quit)
         quit_action.triggered.connect(self.close)
         file_menu.addAction(quit_action)
-        help_menu = bar.addMenu("&Help")
+        help_menu = menus.get("&Help") or bar.addMenu("&Help")
         about = QAction("&About GeoQuiz", self)
         about.triggered.connect(self.about)
         help_menu.addAction(about)

@@ -1,5 +1,6 @@
 """An item's attribution maps and elements in the pixel frame of the images shown to participants
-(:func:`build_views`: maps resized bilinearly, boxes rescaled outwards)."""
+(:func:`build_views`, through :class:`geoquiz.explain.frames.ImageFrame`: maps resized bilinearly
+with pixel centres aligned, boxes rescaled outwards and clipped)."""
 
 from __future__ import annotations
 
@@ -9,7 +10,6 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from geoquiz.agreement import measures as ag
 from geoquiz.types import VIEWS, CueBox, Element, Heatmap, ImageItem, Location
 
 
@@ -33,21 +33,15 @@ def _image_size(item: ImageItem) -> tuple[int, int]:
     return image_size(item.path)
 
 
-def _resize_map(values: np.ndarray, width: int, height: int) -> np.ndarray:
-    if values.shape == (height, width):
-        return values.astype(np.float32, copy=False)
-    from PIL import Image
-
-    img = Image.fromarray(np.asarray(values, dtype=np.float32), mode="F").resize(
-        (width, height), Image.BILINEAR
-    )
-    return np.clip(np.asarray(img, dtype=np.float32), 0.0, 1.0)
-
-
 def build_views(
     item: ImageItem | Location, heatmaps: Sequence[Heatmap], elements: Sequence[Element]
 ) -> list[View]:
-    """Put an item's maps and elements in its images' pixel frames (one entry per view)."""
+    """Put an item's maps and elements in its images' pixel frames (one entry per view).
+
+    The model frame is the map's ``S x S`` (the elements' frame too); a view without a map keeps its
+    elements as they are (already in the image frame)."""
+    from geoquiz.explain.frames import ImageFrame, box_to_image, heatmap_to_image
+
     images = [item] if isinstance(item, ImageItem) else [item.views[v] for v in VIEWS if v in item.views]
     maps = {h.view: h for h in heatmaps}
     out = []
@@ -55,11 +49,16 @@ def build_views(
         name = None if isinstance(item, ImageItem) else image.view
         width, height = _image_size(image)
         heat = maps.get(name) or (maps.get(None) if len(images) == 1 else None)
-        frame = (width, height)
-        if heat is not None:
-            frame = (heat.values.shape[1], heat.values.shape[0])
         els = [e for e in elements if (e.view == name or len(images) == 1)]
-        els = [dataclasses.replace(e, box=ag.rescale_box(e.box, frame, (width, height))) for e in els]
-        values = None if heat is None else _resize_map(heat.values, width, height)
+        values = None
+        if heat is not None:
+            h, w = heat.values.shape
+            if w == h:  # the model-input frame S x S
+                frame = ImageFrame(w, width, height)
+                els = [frame.element(e) for e in els]
+                values = frame.heatmap(heat).values
+            else:  # a non-square map: the same rules per axis
+                els = [dataclasses.replace(e, box=box_to_image(e.box, (w, h), width, height)) for e in els]
+                values = heatmap_to_image(heat.values, width, height)
         out.append(View(name, width, height, values, els, list(image.cues)))
     return out

@@ -243,7 +243,8 @@ def participant_density(
 
 def rescale_box(box: Box, from_size: tuple[int, int], to_size: tuple[int, int]) -> Box:
     """Map a box from a (width, height) grid to another (rounding outwards, clipped)."""
-    (fw, fh), (tw, th) = from_size, to_size
-    if (fw, fh) == (tw, th):
+    from geoquiz.explain.frames import box_to_image
+
+    if tuple(from_size) == tuple(to_size):
         return box
-    return box.scale(tw / fw, th / fh).clip(tw, th)
+    return box_to_image(box, from_size, *to_size)

@@ -10,6 +10,13 @@ Examples::
     geoquiz evaluate --resume 3            # continue an interrupted run (with its recorded parameters)
     geoquiz evaluate ... --methods scorecam --method-param scorecam.channels=512
     geoquiz evaluate ... --engine ray --concurrency 8 --engine-batch-size 2   # on Ray Data workers
+    geoquiz evaluate ... --selections model,human --study geoscenes-countries  # people's cue boxes too
+
+``--selections model,human --study SLUG`` tests, beside the model's elements, the cue boxes the
+study's participants drew (per trial, as the union per item, and per cue tag; ``--human-scopes``)
+against random boxes of matched count, sizes and coverage, on the items that have such boxes; the
+export then adds ``_sources`` (model vs people vs random, CSV and figure) and the per item /
+participant / tag tables. ``--selections human`` tests people's boxes alone (no explanation).
 
 With ``--engine ray`` (pip install "geoquiz[ray]") each image's explanation and tests run on a Ray
 worker that reads the image from its path; this process stores each image's rows (and the
@@ -43,7 +50,9 @@ def register(sub) -> None:
     add_project_arg(p)
     p.add_argument("--model", help="registered model name (default: the only model, or the demo model)")
     p.add_argument("--dataset", help="dataset name (default: the model's training dataset)")
-    p.add_argument("--split", default="test", help="split to evaluate (default: test)")
+    p.add_argument(
+        "--split", default="test", help="split to evaluate: train, val, test or all (default: test)"
+    )
     p.add_argument("--methods", type=_csv, default=["gradcampp"], help="comma-separated (default: gradcampp)")
     p.add_argument("--segmenters", type=_csv, default=["default"], help="comma-separated (default: default)")
     p.add_argument(
@@ -76,6 +85,20 @@ def register(sub) -> None:
         metavar="METHOD.NAME=VALUE",
         help="an attribution method's parameter, e.g. scorecam.channels=256, smoothgrad.n_samples=50, "
         "ig.n_steps=64 (repeatable; recorded with the run; docs/limits.md lists them)",
+    )
+    p.add_argument(
+        "--selections",
+        type=_csv,
+        default=["model"],
+        help="whose boxes to test: model (the elements), human (participants' cue boxes; needs --study) "
+        "or model,human (default: model)",
+    )
+    p.add_argument("--study", default=None, help="study (slug) whose participants' cue boxes to test")
+    p.add_argument(
+        "--human-scopes",
+        type=_csv,
+        default=["trial", "item", "tag"],
+        help="people's boxes per trial, as the union per item, per cue tag (default: trial,item,tag)",
     )
     add_engine_arguments(p, batch_flag="--engine-batch-size")
     p.set_defaults(func=run)
@@ -145,7 +168,10 @@ def _print_results(db, run_id: int) -> None:
             f"{r.method:<11}{r.segmenter:<12}{r.test:<10}{r.guided_accuracy:>11.3f}{r.random_accuracy:>11.3f}"
             f"{ci:>24}{r.p_accuracy:>9.3g}"
         )
+    _print_people(df)
     seg = segmenter_summary(df, n_boot=500)
+    if not len(seg):
+        return
     print(
         f"\n{'method':<11}{'segmenter':<16}{'segments/image':>15}{'seg. coverage':>14}{'elements/image':>15}{'el. coverage':>13}"
     )
@@ -153,6 +179,27 @@ def _print_results(db, run_id: int) -> None:
         print(
             f"{r.method:<11}{r.segmenter:<16}{r.segments:>15.1f}{r.segment_coverage:>14.3f}"
             f"{r.elements:>15.1f}{r.element_coverage:>13.3f}"
+        )
+
+
+def _print_people(df) -> None:
+    """Model elements vs people's boxes vs random at equal coverage, when the run has people's boxes."""
+    from geoquiz.faithfulness.human_stats import sources
+
+    if not (df["selection_source"] == "human").any():
+        return
+    table = sources(df, n_boot=500)
+    if not len(table):
+        return
+    print(
+        f"\nmodel vs people vs random, on the {int(table['n'].max())} items with both (true-class probability)"
+    )
+    print(f"{'boxes':<22}{'test':<10}{'coverage':>9}{'boxes':>8}{'random':>8}{'diff [95% CI]':>24}{'p':>9}")
+    for r in table.itertuples():
+        ci = f"{r.diff_true_prob:+.3f} [{r.diff_true_prob_lo:+.3f},{r.diff_true_prob_hi:+.3f}]"
+        print(
+            f"{r.name:<22}{r.test:<10}{r.guided_coverage:>9.3f}{r.guided_true_prob:>8.3f}{r.random_true_prob:>8.3f}"
+            f"{ci:>24}{r.p_true_prob:>9.3g}"
         )
 
 
@@ -245,6 +292,9 @@ def _run_grid(project, args: argparse.Namespace, engine) -> int:
         resume=not args.new,
         device=args.device,
         method_params=args.method_params or {},
+        selections=tuple(args.selections),
+        study=args.study,
+        human_scopes=tuple(args.human_scopes),
     )
 
     def show_sweep(res) -> None:

@@ -187,24 +187,105 @@ def store_dataset(
             insert_many(db, "images", [_image_row(dataset_id, it, location_ids) for it in items])
             step(reporter, total // 2, total, "writing to the database")
             ids = dict(db.execute("SELECT key, id FROM images WHERE dataset_id = ?", [dataset_id]).fetchall())
-            cue_rows = [
-                {
-                    "image_id": ids[it.key],
-                    "tag": c.tag,
-                    "detail": c.detail,
-                    "x0": c.box.x0,
-                    "y0": c.box.y0,
-                    "x1": c.box.x1,
-                    "y1": c.box.y1,
-                }
-                for it in items
-                for c in it.cues
-            ]
-            insert_many(db, "planted_cues", cue_rows)
+            insert_many(db, "planted_cues", _cue_rows(items, ids))
     except sqlite3.IntegrityError as exc:
         raise DatasetImportError(f"cannot store dataset {name!r}: the database refused it ({exc})") from exc
     step(reporter, total, total, f"stored {total} images")
     return int(dataset_id)
+
+
+def append_items(
+    project_or_db: Any,
+    name: str,
+    items: list[ImageItem],
+    *,
+    params: dict | None = None,
+    reporter: Reporter | None = None,
+) -> int:
+    """Add ``items`` (new images, or new 4-view locations with their four views) to the existing
+    dataset ``name`` in one transaction; returns how many images were added.
+
+    The same checks as :func:`store_dataset`, plus: every label must be one of the dataset's classes
+    and no key (or location key) may already be in it. ``params``, when given, replaces the dataset's
+    recorded parameters in the same transaction (a staged generator records its progress there).
+    Raises :class:`DatasetImportError` listing every problem; nothing is written then.
+    """
+    db = as_db(project_or_db)
+    row = db.execute("SELECT id, kind FROM datasets WHERE name = ?", [name]).fetchone()
+    if row is None:
+        raise DatasetImportError(f"cannot add images to dataset {name!r}: there is no such dataset")
+    dataset_id, kind = int(row[0]), str(row[1])
+    classes = [
+        r[0] for r in db.execute("SELECT name FROM classes WHERE dataset_id = ? ORDER BY idx", [dataset_id])
+    ]
+    _, problems = check_items(name, kind, items, classes)
+    keys = {it.key for it in items}
+    clash = sorted(
+        k
+        for (k,) in db.execute("SELECT key FROM images WHERE dataset_id = ?", [dataset_id]).fetchall()
+        if k in keys
+    )
+    if clash:
+        problems.append(f"{len(clash)} image(s) are already in the dataset, e.g. {clash[0]!r}")
+    locations = group_locations(items)
+    old_locations = {
+        k for (k,) in db.execute("SELECT key FROM locations WHERE dataset_id = ?", [dataset_id]).fetchall()
+    }
+    if set(locations) & old_locations:
+        problems.append(
+            f"location(s) already in the dataset: {', '.join(sorted(set(locations) & old_locations))}"
+        )
+    if problems:
+        raise DatasetImportError(f"cannot add images to dataset {name!r}", problems)
+    total = len(items)
+    step(reporter, 0, total, "writing to the database")
+    try:
+        with transaction(db):
+            location_ids = {
+                loc_key: insert(
+                    db,
+                    "locations",
+                    {
+                        "dataset_id": dataset_id,
+                        "key": loc_key,
+                        "label": members[0].label,
+                        "split": members[0].split,
+                        "latitude": _first([m.latitude for m in members]),
+                        "longitude": _first([m.longitude for m in members]),
+                    },
+                )
+                for loc_key, members in sorted(locations.items())
+            }
+            insert_many(db, "images", [_image_row(dataset_id, it, location_ids) for it in items])
+            ids = dict(db.execute("SELECT key, id FROM images WHERE dataset_id = ?", [dataset_id]).fetchall())
+            insert_many(db, "planted_cues", _cue_rows(items, ids))
+            if params is not None:
+                db.execute(
+                    "UPDATE datasets SET params_json = ? WHERE id = ?",
+                    [json.dumps(params, sort_keys=True, default=str), dataset_id],
+                )
+    except sqlite3.IntegrityError as exc:
+        raise DatasetImportError(
+            f"cannot add images to dataset {name!r}: the database refused it ({exc})"
+        ) from exc
+    step(reporter, total, total, f"added {total} images")
+    return total
+
+
+def _cue_rows(items: Sequence[ImageItem], ids: dict[str, int]) -> list[dict[str, Any]]:
+    return [
+        {
+            "image_id": ids[it.key],
+            "tag": c.tag,
+            "detail": c.detail,
+            "x0": c.box.x0,
+            "y0": c.box.y0,
+            "x1": c.box.x1,
+            "y1": c.box.y1,
+        }
+        for it in items
+        for c in it.cues
+    ]
 
 
 def _image_row(dataset_id: int, it: ImageItem, location_ids: dict[str, int]) -> dict[str, Any]:

@@ -8,7 +8,8 @@
 
 Everything happens at the model's input resolution ``S`` (``spec.input_size``): each view is
 resized to ``S x S`` exactly as the model sees it, segmented there, and element boxes are in that
-frame (``Box.scale(w / S, h / S)`` maps a box back to an original ``w x h`` image).
+frame. :class:`ImageFrame` (:mod:`geoquiz.explain.frames`) maps maps, boxes, elements and masks to
+the original ``W x H`` image for display (``Explainer.image_frames(sample)`` gives one per view).
 
 Cache. Maps (uint16-quantised, and always returned *as read back*, so a computed and a cached map
 are identical) and segment masks (bit-packed) are ``.npz`` files under ``<project>/cache/``; rows of
@@ -55,6 +56,7 @@ Modules:
 ``core``       :func:`rank_elements`, :class:`ExplainCore` and :class:`CheckpointExplainCore` (compute)
 ``explainer``  :class:`Explainer` (cache look-up and store: files and database rows)
 ``batch``      :func:`explain_dataset` (a dataset through an engine)
+``frames``     :class:`ImageFrame`: model-input frame -> image frame (maps, boxes, elements, masks)
 
 The names below are re-exported here; ``from geoquiz.explain import Explainer`` is the usual entry.
 """
@@ -74,6 +76,7 @@ from geoquiz.explain.cache import (
 )
 from geoquiz.explain.core import PREDICTED, STAT_NAMES, CheckpointExplainCore, ExplainCore, rank_elements
 from geoquiz.explain.explainer import Explainer
+from geoquiz.explain.frames import ImageFrame, box_to_image, heatmap_to_image, mask_to_image
 from geoquiz.hashing import file_hash
 
 __all__ = [
@@ -84,13 +87,17 @@ __all__ = [
     "ElementBlobs",
     "ExplainCore",
     "Explainer",
+    "ImageFrame",
     "MapBlobs",
     "SampleExplanation",
     "SegmentBlobs",
+    "box_to_image",
     "element_params_key",
     "encode_npz",
     "explain_dataset",
     "file_hash",
+    "heatmap_to_image",
+    "mask_to_image",
     "rank_elements",
     "seg_keys",
 ]

@@ -153,6 +153,24 @@ class ExplainCore:
         images = [read_image(it.path) for it in self.sample_items(sample)]
         return [np.ascontiguousarray(v) for v in resize_uint8(images, size).permute(0, 2, 3, 1).numpy()]
 
+    def image_frames(self, sample: ImageItem | Location) -> list[Any]:
+        """Per view, the :class:`~geoquiz.explain.frames.ImageFrame` mapping this sample's maps, boxes
+        and masks (computed at ``S x S``) to its original image (size from the item, else the file)."""
+        from geoquiz.explain.frames import ImageFrame
+
+        size = (self.spec or self.loaded_model.spec).input_size
+        frames = []
+        for it in self.sample_items(sample):
+            if it.width and it.height:
+                w, h = int(it.width), int(it.height)
+            else:
+                from PIL import Image
+
+                with Image.open(it.path) as im:
+                    w, h = im.size
+            frames.append(ImageFrame(int(size), w, h))
+        return frames
+
     def predict(self, sample: ImageItem | Location) -> Any:
         """The model's :class:`geoquiz.types.Prediction` for the sample."""
         return self.loaded_model.predict([self.read(sample)])[0]

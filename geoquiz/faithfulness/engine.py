@@ -17,7 +17,7 @@ The scores of a variant (:func:`true_class_scores`): ``correct`` (argmax is the 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -97,13 +97,23 @@ class ImageFrame:
         t = torch.from_numpy(np.ascontiguousarray(images01, dtype=np.float32)).permute(0, 3, 1, 2)
         return (t - self.mean) / self.std
 
-    def to_input(self, boxes: Sequence[PlacedBox]) -> list[PlacedBox]:
-        """Boxes scaled from ``box_frame`` to the input resolution (rounded outwards, clipped)."""
-        if self.box_frame is None or self.box_frame == (self.height, self.width):
-            return [PlacedBox(b.box.clip(self.width, self.height), b.view) for b in boxes]
-        fh, fw = self.box_frame
-        sx, sy = self.width / fw, self.height / fh
-        return [PlacedBox(b.box.scale(sx, sy).clip(self.width, self.height), b.view) for b in boxes]
+    def to_input(
+        self, boxes: Sequence[PlacedBox], frames: Mapping[str | None, tuple[int, int]] | None = None
+    ) -> list[PlacedBox]:
+        """Boxes scaled to the input resolution (rounded outwards, clipped). A box is in the frame
+        ``frames[box.view]`` (``(height, width)``, e.g. the pixels of the image a participant drew
+        on) when ``frames`` is given, else in ``box_frame`` (the maps' frame). The model sees each
+        view resized to ``S x S`` without cropping, so the scale is ``S / width`` and ``S / height``."""
+        out = []
+        for b in boxes:
+            frame = self.box_frame if frames is None else frames[b.view]
+            if frame is None or tuple(frame) == (self.height, self.width):
+                out.append(PlacedBox(b.box.clip(self.width, self.height), b.view))
+                continue
+            fh, fw = frame
+            box = b.box.clip(fw, fh).scale(self.width / fw, self.height / fh)
+            out.append(PlacedBox(box.clip(self.width, self.height), b.view))
+        return out
 
     def removal(self, test: str, boxes: Sequence[PlacedBox]) -> np.ndarray:
         """Bool ``(V, H, W)`` mask of the pixels a test replaces (boxes at input resolution)."""

@@ -1,12 +1,19 @@
 """All tests of one image, for every guided box set of the grid, in batched forward passes.
 
-For each guided selection (one method x segmenter: its ranked elements) of one image this computes
+For each guided selection of one image (one method x segmenter: its ranked elements; or a set of
+participants' cue boxes, :mod:`geoquiz.faithfulness.human`) this computes
 
 * the paper's **deletion** and **insertion** tests with the guided boxes (``selection='guided'``,
   ``repeat=0``) and with ``repeats`` random matched selections (``selection='random'``,
   ``repeat=0..repeats-1``, each with its seed);
 * optionally the **progressive curves**: step ``k = 0..n`` for the guided boxes and for the first
-  ``curve_repeats`` random selections (random boxes in the order of their guided partners).
+  ``curve_repeats`` random selections (random boxes in the order of their guided partners); only for
+  selections that have a rank order (the model's elements; people's boxes have none).
+
+Frames: the model's elements are in the attribution maps' frame (the image frame's ``box_frame``);
+people's boxes are in the pixels of the image each was drawn on (``Selection.frames``, per view).
+Both are scaled to the model's input resolution (:meth:`ImageFrame.to_input`) before anything is
+removed, and the random boxes are drawn there, so every selection is matched in the same frame.
 
 Every variant is a removal mask; identical masks (e.g. step 0 of all insertion curves, or two
 segmenters giving the same boxes) are scored once. All variants of the image go through the model
@@ -16,7 +23,7 @@ together in batches (:meth:`geoquiz.faithfulness.engine.ImageFrame.score`), so a
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -30,16 +37,37 @@ from geoquiz.types import Element
 
 @dataclass(frozen=True)
 class Selection:
-    """The guided elements of one method x segmenter for one image (any order; ranked here)."""
+    """The guided boxes of one image: the elements of one method x segmenter (any order; ranked
+    here), or people's boxes (:class:`~geoquiz.faithfulness.random.PlacedBox`, kept in their order).
+
+    ``frames``: ``{view: (height, width)}`` of the frame the boxes are in (people's boxes: each
+    view's image pixels); None = the image frame's ``box_frame`` (the maps' frame, for elements).
+    ``fields``: extra ``(column, value)`` pairs copied into every row (e.g. ``selection_source``,
+    ``human_scope``, ``trial_id``, ``cue_tag``). ``seed_key``: extra parts of the random seeds, so
+    that two selections with the same method and segmenter names draw different random boxes (()
+    keeps the seeds of the model's elements as they always were). ``curves``: progressive curves
+    (needs a rank order, so False for people's boxes).
+    """
 
     method: str
     segmenter: str
-    elements: tuple[Element, ...]
+    elements: tuple[Element | PlacedBox, ...]
     tag: object = None  # copied into the rows as ``tag`` when set (e.g. the top-p of a sweep)
     #: the segmenter's output on the image, copied into the rows when set: segments over all views
     #: and the fraction of pixels inside their union
     n_segments: int | None = None
     segment_coverage: float | None = None
+    frames: Mapping[str | None, tuple[int, int]] | None = None
+    fields: tuple[tuple[str, object], ...] = ()
+    seed_key: tuple[int | str, ...] = ()
+    curves: bool = True
+
+    def placed(self) -> list[PlacedBox]:
+        """The boxes in order: elements by rank order, people's boxes as given."""
+        if all(isinstance(e, PlacedBox) for e in self.elements):
+            return list(self.elements)  # type: ignore[arg-type]
+        ranked = rank_order([e for e in self.elements if isinstance(e, Element)])
+        return [PlacedBox(e.box, e.view) for e in ranked]
 
 
 @dataclass
@@ -102,11 +130,10 @@ def evaluate_image(
     pending: list[tuple[dict, int]] = []
     pending_curves: list[tuple[dict, int]] = []
     for sel in selections:
-        ranked = rank_order(sel.elements)
-        guided = frame.to_input([PlacedBox(e.box, e.view) for e in ranked])
+        guided = frame.to_input(sel.placed(), sel.frames)
         draws = []
         for r in range(options.repeats):
-            seed = derive_seed(options.seed, image_key, sel.method, sel.segmenter, r)
+            seed = derive_seed(options.seed, image_key, sel.method, sel.segmenter, *sel.seed_key, r)
             draws.append(
                 random_boxes(
                     guided,
@@ -139,8 +166,10 @@ def evaluate_image(
                 if sel.n_segments is not None:
                     row["n_segments"] = sel.n_segments
                     row["segment_coverage"] = sel.segment_coverage
+                row.update(sel.fields)
                 pending.append((row, plan.add(frame.removal(test, boxes))))
-            if options.curves and (selection == "guided" or repeat < options.curve_repeats):
+            curves = options.curves and sel.curves
+            if curves and (selection == "guided" or repeat < options.curve_repeats):
                 for test in TESTS:
                     for k in range(len(boxes) + 1):
                         prefix = boxes[:k]

@@ -9,6 +9,11 @@ Files written to ``out_dir`` (prefix ``faithfulness_run<ID>``):
 ``_curves.csv``       every curve step; ``_curve_auc.csv`` mean normalised AUCs with CIs
 ``_segmenters.csv``   :func:`~geoquiz.faithfulness.stats.segmenter_summary` (segments, coverage and
                       elements per image, per method x segmenter)
+``_sources.csv``      runs with people's boxes: model elements vs people's boxes vs random at equal
+                      coverage on the same items (:func:`~geoquiz.faithfulness.human_stats.sources`)
+``_human_by_item.csv`` / ``_human_by_participant.csv`` / ``_human_by_tag.csv``
+                      people's boxes per item (their union), per participant (their trials) and per
+                      cue tag (:mod:`geoquiz.faithfulness.human_stats`)
 ``_config.json``      the run's configuration as recorded: model, dataset, split, methods, segmenters,
                       every method's resolved parameters (``method_params``), fill, repeats, seeds,
                       element settings; its status and where its top-p came from
@@ -17,7 +22,8 @@ CSVs go through :func:`geoquiz.csvio.write_csv`: UTF-8, written to a temp file a
 and text cells a spreadsheet would run as a formula (a leading ``=``, ``+``, ``-``, ``@``) quoted.
 ``_figure2.<fmt>``    bars by method (first segmenter), ``_figure3.<fmt>`` bars by segmenter
                       (Grad-CAM++ or the first method), ``_curve_plot.<fmt>`` progressive curves,
-                      ``_segmenters.<fmt>`` segment counts and coverage per segmenter
+                      ``_segmenters.<fmt>`` segment counts and coverage per segmenter,
+                      ``_sources.<fmt>`` model vs people vs random (runs with people's boxes)
 """
 
 from __future__ import annotations
@@ -41,7 +47,7 @@ def export_run(
 ) -> list[Path]:
     """Write the run's CSVs and figures (see module doc); returns the paths written."""
     from geoquiz.csvio import write_csv as _write_csv  # neutralised, UTF-8, atomic
-    from geoquiz.faithfulness import figures, stats, store
+    from geoquiz.faithfulness import figures, human_stats, stats, store
 
     bad = [f for f in formats if f not in FORMATS]
     if bad:
@@ -61,6 +67,8 @@ def export_run(
     summary = stats.summarise(df)
     curve_summary = stats.curve_summary(curves) if len(curves) else None
     segmenters = stats.segmenter_summary(df)
+    with_people = bool((df["selection_source"] == "human").any())
+    sources_summary = human_stats.sources_summary(df) if with_people else None
     if "csv" in formats:
         from geoquiz.csvio import write_json
 
@@ -84,6 +92,15 @@ def export_run(
         if len(curves):
             written.append(_write_csv(curves, out / f"{prefix}_curves.csv"))
             written.append(_write_csv(curve_summary, out / f"{prefix}_curve_auc.csv"))
+        if with_people:
+            tables = {
+                "sources": human_stats.sources(df),
+                "human_by_item": human_stats.by_item(df),
+                "human_by_participant": human_stats.by_participant(df),
+                "human_by_tag": human_stats.by_tag(df),
+            }
+            for name, table in tables.items():
+                written.append(_write_csv(table, out / f"{prefix}_{name}.csv"))
     step(reporter, 1, 3, "figures")
     for fmt in (f for f in formats if f != "csv"):
         written.append(
@@ -99,6 +116,10 @@ def export_run(
         written.append(
             figures.save_figure(figures.segmenter_charts(segmenters), out / f"{prefix}_segmenters.{fmt}")
         )
+        if sources_summary is not None and len(sources_summary):
+            written.append(
+                figures.save_figure(figures.sources_charts(sources_summary), out / f"{prefix}_sources.{fmt}")
+            )
         if curve_summary is not None and len(curve_summary):
             written.append(
                 figures.save_figure(figures.curve_charts(curve_summary), out / f"{prefix}_curve_plot.{fmt}")

@@ -118,6 +118,74 @@ def comparison_charts(
     return charts
 
 
+SOURCE_COLOURS = {"guided": (214, 120, 30), "random": (160, 160, 160)}
+
+
+#: How people's scopes are shown (the ids ``item`` / ``trial`` / ``tag`` stay in the data).
+SCOPE_LABELS = {"item": "union per item", "trial": "each trial", "tag": "each cue tag"}
+
+
+def source_display(method: str, segmenter: str, *, single_model: bool = False) -> str:
+    """How a side-by-side cell is shown: ``People: union per item`` for people's boxes (``method`` =
+    ``human``, ``segmenter`` = the scope), ``Model elements`` when the run has one method x segmenter
+    (``single_model``), else ``Grad-CAM++ × Default (superpixels)``."""
+    if method == "human":
+        return f"People: {SCOPE_LABELS.get(segmenter, segmenter)}"
+    if single_model:
+        return "Model elements"
+    return f"{display_name('method', method)} × {display_name('segmenter', segmenter)}"
+
+
+def sources_charts(sources_summary, *, metric: str = "accuracy") -> list[BarChart]:
+    """Model elements vs people's boxes vs random at equal coverage: one panel per test, one group
+    per cell (each method x segmenter, then ``people: item`` / ``trial`` / ``tag``), two bars each
+    (the boxes, and random boxes of matched count, sizes and coverage) with 95 % bootstrap CIs, from
+    :func:`geoquiz.faithfulness.human_stats.sources_summary`; the mean coverage is under the group
+    name."""
+    if len(sources_summary) == 0:
+        return []
+    cells = list(dict.fromkeys(zip(sources_summary["method"], sources_summary["segmenter"])))
+    cells.sort(key=lambda c: (c[0] == "human", c))
+    single_model = sum(1 for m, _ in cells if m != "human") == 1
+    label = "accuracy" if metric == "accuracy" else "true-class probability"
+    charts = []
+    for test in TESTS:
+        sub = sources_summary[sources_summary["test"] == test]
+        groups, series = [], {"guided": ([], [], []), "random": ([], [], [])}
+        for method, segmenter in cells:
+            cell = sub[(sub["method"] == method) & (sub["segmenter"] == segmenter)]
+            guided = cell[cell["selection"] == "guided"]
+            cov = float(guided["coverage"].iloc[0]) if len(guided) else math.nan
+            name = source_display(method, segmenter, single_model=single_model)
+            name = name.replace(": ", "\n").replace(" × ", " ×\n")  # narrow groups: one part a line
+            groups.append(f"{name}\n{cov:.0%} covered")
+            for selection, (vals, los, his) in series.items():
+                row = cell[cell["selection"] == selection]
+                ok = len(row) > 0
+                vals.append(float(row[metric].iloc[0]) if ok else math.nan)
+                los.append(float(row[f"{metric}_lo"].iloc[0]) if ok else math.nan)
+                his.append(float(row[f"{metric}_hi"].iloc[0]) if ok else math.nan)
+        bars = tuple(
+            Series(
+                "the boxes" if sel == "guided" else "random, same coverage",
+                tuple(v),
+                tuple(lo),
+                tuple(hi),
+                SOURCE_COLOURS[sel],
+            )
+            for sel, (v, lo, hi) in series.items()
+        )
+        charts.append(
+            BarChart(
+                f"{test.capitalize()}: model vs people vs random",
+                f"{label} after {test}",
+                tuple(groups),
+                bars,
+            )
+        )
+    return charts
+
+
 SEGMENT_COLOURS = {"segments": (44, 160, 44), "elements": (31, 119, 180)}
 
 
@@ -305,7 +373,8 @@ def _draw_bars(c: _Canvas, chart: BarChart, ox: float) -> None:
                 c.line(mx, ypos(s.lo[gi]), mx, ypos(s.hi[gi]), width=2)
                 c.line(mx - 4, ypos(s.lo[gi]), mx + 4, ypos(s.lo[gi]), width=2)
                 c.line(mx - 4, ypos(s.hi[gi]), mx + 4, ypos(s.hi[gi]), width=2)
-        c.text(x0 + (gi + 0.5) * gw, y0 + 16, group, size=11)
+        for li, line in enumerate(group.split("\n")):  # a group name may have a second line
+            c.text(x0 + (gi + 0.5) * gw, y0 + 16 + 13 * li, line, size=11 if li == 0 else 10)
     for si, s in enumerate(chart.series):
         lx = x0 + 10 + si * 110
         c.rect(lx, _H - 24, lx + 12, _H - 12, s.colour)

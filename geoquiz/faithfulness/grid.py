@@ -43,6 +43,14 @@ from geoquiz.data.dataset import read_sample
 from geoquiz.errors import GeoQuizError
 from geoquiz.faithfulness import store
 from geoquiz.faithfulness.evaluate import EvalOptions
+from geoquiz.faithfulness.human import (
+    SCOPES,
+    check_sources,
+    human_units,
+    load_human_boxes,
+    selections_of,
+    unit_key,
+)
 from geoquiz.faithfulness.perturb import FILLS, make_fill, mean_colour
 from geoquiz.progress import Cancelled, Reporter, step
 from geoquiz.types import ImageItem, Location
@@ -61,11 +69,21 @@ def _known(kind: str) -> tuple[str, ...] | None:
         return None
 
 
-def validate(methods: Sequence[str], segmenters: Sequence[str], fill: str, repeats: int) -> None:
-    """Raise :class:`GeoQuizError` naming a bad method, segmenter, fill or repeat count."""
-    if not methods:
+def validate(
+    methods: Sequence[str],
+    segmenters: Sequence[str],
+    fill: str,
+    repeats: int,
+    selections: Sequence[str] = ("model",),
+    study: str | None = None,
+    human_scopes: Sequence[str] = SCOPES,
+) -> None:
+    """Raise :class:`GeoQuizError` naming a bad method, segmenter, fill, repeat count, selection
+    source or scope (methods and segmenters are needed only for the model's elements)."""
+    check_sources(selections, study, human_scopes)
+    if "model" in selections and not methods:
         raise GeoQuizError("choose at least one attribution method")
-    if not segmenters:
+    if "model" in selections and not segmenters:
         raise GeoQuizError("choose at least one segmenter")
     for kind, names in (("method", methods), ("segmenter", segmenters)):
         known = _known(kind)
@@ -88,8 +106,9 @@ def validate(methods: Sequence[str], segmenters: Sequence[str], fill: str, repea
 def load_units(
     db, dataset: str, split: str, n_views: int, limit: int | None = None
 ) -> list[ImageItem | Location]:
-    """The split's images (single view) or locations (4-view) in key order. With ``limit``, at most
-    ``limit`` units taken round-robin over the classes, so a short run stays class-balanced."""
+    """The split's images (single view) or locations (4-view) in key order (``split="all"``: every
+    split, e.g. for a study's items wherever they come from). With ``limit``, at most ``limit`` units
+    taken round-robin over the classes, so a short run stays class-balanced."""
     from geoquiz.data.dataset import get_dataset, load_items, load_locations
 
     info = get_dataset(db, dataset)
@@ -97,9 +116,16 @@ def load_units(
         raise GeoQuizError(f"the model takes 4 views but dataset {dataset!r} is single-view")
     if n_views == 1 and info.kind == "4view":
         raise GeoQuizError(f"the model takes one image but dataset {dataset!r} has 4-view locations")
-    units = load_locations(db, dataset, split) if n_views == 4 else load_items(db, dataset, split)
+    which = None if split == "all" else split
+    units = load_locations(db, dataset, which) if n_views == 4 else load_items(db, dataset, which)
     if not units:
         raise GeoQuizError(f"dataset {dataset!r} has no images in split {split!r}")
+    return balanced(units, limit)
+
+
+def balanced(units: Sequence, limit: int | None) -> list:
+    """At most ``limit`` of ``units`` taken round-robin over their labels (all when ``limit`` is None),
+    in key order."""
     if limit is None or limit >= len(units):
         return list(units)
     by_class: dict[str, list] = {}
@@ -171,8 +197,18 @@ def run_grid(
     explainer=None,
     engine=None,
     method_params: dict | None = None,
+    selections: Sequence[str] = ("model",),
+    study: str | None = None,
+    human_scopes: Sequence[str] = SCOPES,
 ) -> int:
     """Evaluate ``methods`` x ``segmenters`` on ``dataset``/``split`` and store the results; returns the run id.
+
+    ``selections``: whose boxes are the guided selections, ``model`` (the elements of every method x
+    segmenter) and/or ``human`` (the cue boxes participants of ``study`` drew, in the
+    ``human_scopes`` trial / item / tag; :mod:`geoquiz.faithfulness.human`). With ``human`` the run
+    evaluates only the split's items that have people's boxes, so the model's elements and
+    people's boxes are compared on the same items; without ``model`` no explanation is computed
+    (``methods`` and ``segmenters`` are then not used and recorded empty).
 
     ``fill``: one of :data:`~geoquiz.faithfulness.perturb.FILLS` with ``fill_params`` (the ``mean``
     fill's colour defaults to the split's mean colour, computed once and recorded). ``repeats``:
@@ -191,14 +227,29 @@ def run_grid(
     """
     from geoquiz.models.store import load_project_model, model_id
 
+    selections, human_scopes = list(dict.fromkeys(selections)), list(dict.fromkeys(human_scopes))
+    validate(methods, segmenters, fill, repeats, selections, study, human_scopes)
+    if "model" not in selections:
+        methods, segmenters = [], []
     methods, segmenters = list(methods), list(segmenters)
-    validate(methods, segmenters, fill, repeats)
     params = params or project.settings.elements
     db = project.db
     explainer = _explainer_with(project, model_name, device, explainer, method_params)
     explainer.check_segmenters(segmenters)  # a bad SAM checkpoint stops here: no run row, no map
     loaded = load_project_model(project, model_name, device=device)
-    units = load_units(db, dataset, split, loaded.spec.n_views, limit)
+    human = None
+    if "human" in selections:
+        units = load_units(db, dataset, split, loaded.spec.n_views)
+        boxes = load_human_boxes(db, study)
+        units = balanced(human_units(units, boxes), limit)
+        if not units:
+            raise GeoQuizError(
+                f"study {study!r} has no main trials with cue boxes on the items of dataset {dataset!r}, "
+                f"split {split!r}: nothing to evaluate people's boxes on"
+            )
+        human = {unit_key(u): selections_of(boxes[unit_key(u)], human_scopes) for u in units}
+    else:
+        units = load_units(db, dataset, split, loaded.spec.n_views, limit)
     from geoquiz.data.dataset import get_dataset
 
     dataset_id = get_dataset(db, dataset).id
@@ -220,6 +271,8 @@ def run_grid(
         "target": "predicted",
         "method_params": explainer.resolved_method_params(methods),
     }
+    if selections != ["model"]:  # runs of the model's elements alone keep their former configuration
+        config.update(selections=selections, study=study, human_scopes=human_scopes)
     options = EvalOptions(
         repeats=repeats, seed=seed, curves=curves, curve_repeats=curve_repeats, batch_size=batch_size
     )
@@ -268,6 +321,7 @@ def run_grid(
             reporter,
             source,
             engine,
+            human,
         )
     except Cancelled:
         store.finish_run(db, run_id, "cancelled")
@@ -328,7 +382,20 @@ def _assignments(recorded: dict, diff: list[str]) -> list[str]:
 
 
 def _evaluate_units(
-    db, run_id, units, loaded, explainer, methods, segmenters, fill, params, options, reporter, source, engine
+    db,
+    run_id,
+    units,
+    loaded,
+    explainer,
+    methods,
+    segmenters,
+    fill,
+    params,
+    options,
+    reporter,
+    source,
+    engine,
+    human=None,
 ):
     """Run the per-image job over the units not yet in the run and store each image as it arrives."""
     from geoquiz.db import transaction
@@ -353,6 +420,7 @@ def _evaluate_units(
         fill_params,
         options,
         in_process=engine.in_process,
+        human=human,
     )
     written = 0
 
@@ -397,6 +465,8 @@ def _summary(db, run_id: int, counts: dict, params: ElementSettings, top_p_sourc
         summary["results"] = _records(summarise(df, n_boot=1000))
         summary["comparison"] = _records(compare(df, n_boot=1000))
         summary["segmenters"] = _records(segmenter_summary(df, n_boot=1000))
+        if (df["selection_source"] == "human").any():
+            summary["human_comparison"] = _records(compare(df, n_boot=1000, source="human"))
     return summary
 
 
@@ -449,7 +519,7 @@ def resume_run(
         fill=c["fill"],
         repeats=c["repeats"],
         seed=c["seed"],
-        params=ElementSettings(**c["params"]),
+        params=ElementSettings.from_dict(c["params"]),
         reporter=reporter,
         fill_params={k: v for k, v in c.get("fill_params", {}).items()},
         curves=c["curves"],
@@ -460,6 +530,9 @@ def resume_run(
         top_p_source=run.summary.get("top_p_source"),
         engine=engine,
         method_params=recorded,
+        selections=c.get("selections", ["model"]),
+        study=c.get("study"),
+        human_scopes=c.get("human_scopes", SCOPES),
     )
 
 

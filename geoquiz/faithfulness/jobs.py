@@ -28,6 +28,7 @@ from geoquiz.explain.explainer import Explainer
 from geoquiz.explain.jobs import ExplainerJob, worker_core
 from geoquiz.faithfulness.engine import ImageFrame
 from geoquiz.faithfulness.evaluate import Selection, evaluate_image
+from geoquiz.faithfulness.human import HUMAN_METHOD, HumanSelection, frames_of, unit_key
 from geoquiz.faithfulness.perturb import make_fill, to_float
 from geoquiz.faithfulness.random import derive_seed
 from geoquiz.faithfulness.store import unit_ids
@@ -62,13 +63,24 @@ class GridJob(ExplainerJob):
     name = "faithfulness"
     worker_attrs = ("core", "loaded", "fill")
 
-    def __init__(self, *, fill: str, fill_params: dict, options: Any, **settings: Any) -> None:
+    def __init__(
+        self,
+        *,
+        fill: str,
+        fill_params: dict,
+        options: Any,
+        human: dict[tuple[str, int], list[HumanSelection]] | None = None,
+        **settings: Any,
+    ) -> None:
         """``fill``/``fill_params``: the fill to rebuild on workers; ``options``: the evaluation
-        options; ``settings``: as :class:`~geoquiz.explain.jobs.ExplainerJob` (checkpoint, methods, segmenters ...)."""
+        options; ``human``: people's box sets per unit (:func:`geoquiz.faithfulness.human.unit_key`),
+        evaluated beside the model's elements (no methods: people's boxes only); ``settings``: as
+        :class:`~geoquiz.explain.jobs.ExplainerJob` (checkpoint, methods, segmenters ...)."""
         super().__init__(**settings)
         self.fill_name = fill
         self.fill_params = dict(fill_params)
         self.options = options
+        self.human = dict(human or {})
         self.loaded: Any = None
         self.fill: Any = None
 
@@ -85,11 +97,13 @@ class GridJob(ExplainerJob):
         options: Any,
         *,
         in_process: bool,
+        human: dict[tuple[str, int], list[HumanSelection]] | None = None,
     ) -> GridJob:
         """The job for ``explainer``'s model; ``in_process``: bind ``explainer``, ``loaded`` and ``fill``.
 
         ``fill_params``: the parameters ``fill`` was made with (workers rebuild it from them; not
-        ``fill.params()``, which rounds a mean colour for the record)."""
+        ``fill.params()``, which rounds a mean colour for the record). ``human``: as for the
+        constructor."""
         settings = cls.explainer_settings(explainer, methods, in_process)
         job = cls(
             methods=methods,
@@ -98,6 +112,7 @@ class GridJob(ExplainerJob):
             fill=fill.name,
             fill_params=fill_params,
             options=options,
+            human=human,
             **settings,
         )
         if in_process:
@@ -118,7 +133,9 @@ class GridJob(ExplainerJob):
             return UnitEvaluation(skipped=True)
         t0 = time.perf_counter()
         selections, frame_shape, explanation = [], None, None
-        if isinstance(core, Explainer):  # in process: cached maps and segments are reused
+        if not self.methods:  # people's boxes only: no explanation is needed
+            pass
+        elif isinstance(core, Explainer):  # in process: cached maps and segments are reused
             for method in self.methods:
                 maps = core.heatmaps(unit, method)
                 frame_shape = tuple(maps[0].values.shape[:2])
@@ -136,13 +153,15 @@ class GridJob(ExplainerJob):
                     selections.append(Selection(method, segmenter, elements, None, n, cov))
         t1 = time.perf_counter()
         image_id, location_id = unit_ids(unit)
+        pixels = read_sample(unit)
         frame = ImageFrame(
             loaded,
-            read_sample(unit),
+            pixels,
             self.fill,
             box_frame=frame_shape,
             seed=derive_seed(self.options.seed, image_id, "fill"),
         )
+        selections += self.human_selections(unit, frames_of(pixels, frame.views))
         result = evaluate_image(
             frame, label, selections, image_id if location_id is None else location_id, self.options
         )
@@ -156,6 +175,24 @@ class GridJob(ExplainerJob):
             explain_s=t1 - t0,
             evaluate_s=time.perf_counter() - t1,
         )
+
+    def human_selections(
+        self, unit: ImageItem | Location, frames: dict[str | None, tuple[int, int]]
+    ) -> list[Selection]:
+        """The unit's sets of people's boxes as selections (boxes in ``frames``: the pixels of
+        each view's image, which is where they were drawn)."""
+        return [
+            Selection(
+                HUMAN_METHOD,
+                h.scope,
+                h.boxes,
+                frames=frames,
+                fields=h.fields(),
+                seed_key=(h.key,),
+                curves=False,
+            )
+            for h in self.human.get(unit_key(unit), ())
+        ]
 
 
 class PixelSumJob(Job):

@@ -34,7 +34,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from geoquiz.boxes import Box, union_mask
+from geoquiz.boxes import Box
 from geoquiz.types import Element
 
 #: A view's image size ``(height, width)``; the key is the view name (``None`` for single view).
@@ -79,11 +79,26 @@ def as_placed(elements: Sequence[Element | PlacedBox]) -> list[PlacedBox]:
     return [e if isinstance(e, PlacedBox) else PlacedBox(e.box, e.view) for e in elements]
 
 
+def _area(b: np.ndarray, height: int, width: int) -> int:
+    """Pixels of a ``height x width`` image inside the union of the XYXY rows of ``b`` (``(n, 4)``
+    ints, clipped to the image): ``union_mask(...).sum()`` from plain rows, without making boxes
+    (what keeps the rejection sampling of :func:`random_boxes` cheap)."""
+    mask = np.zeros((height, width), dtype=bool)
+    for x0, y0, x1, y1 in b.tolist():
+        mask[max(y0, 0) : max(min(y1, height), 0), max(x0, 0) : max(min(x1, width), 0)] = True
+    return int(np.count_nonzero(mask))
+
+
+def box_union_area(boxes: Sequence[Box], height: int, width: int) -> int:
+    """Pixels of the ``height x width`` image inside the union of ``boxes`` (clipped to it)."""
+    return _area(np.array([b.as_tuple() for b in boxes], dtype=np.int64).reshape(-1, 4), height, width)
+
+
 def union_area(boxes: Sequence[PlacedBox], shapes: Shapes) -> dict[str | None, int]:
     """Union area in pixels per view (every view of ``shapes`` is present)."""
     out = {}
     for view, (h, w) in shapes.items():
-        out[view] = int(union_mask([b.box for b in boxes if b.view == view], h, w).sum())
+        out[view] = box_union_area([b.box for b in boxes if b.view == view], h, w)
     return out
 
 
@@ -113,37 +128,55 @@ def _clusters(boxes: Sequence[PlacedBox]) -> list[list[int]]:
     return list(groups.values())
 
 
-def _place_independent(
-    guided: Sequence[PlacedBox], shapes: Shapes, rng: np.random.Generator
-) -> list[PlacedBox]:
-    out = []
-    for g in guided:
-        h, w = shapes[g.view]
-        bw, bh = min(g.box.width, w), min(g.box.height, h)
+class _Layout:
+    """The guided boxes as arrays for fast drawing: ``xyxy`` ``(n, 4)``, each box's view, and the
+    size of each view's image. Draws are ``(n, 4)`` arrays turned into boxes only when kept."""
+
+    def __init__(self, guided: Sequence[PlacedBox], shapes: Shapes) -> None:
+        self.guided, self.shapes = list(guided), shapes
+        self.views = [g.view for g in self.guided]
+        self.xyxy = np.array([g.box.as_tuple() for g in self.guided], dtype=np.int64).reshape(-1, 4)
+        self.rows = {
+            v: np.array([i for i, g in enumerate(self.views) if g == v], dtype=np.int64) for v in shapes
+        }
+
+    def area(self, draw: np.ndarray) -> dict[str | None, int]:
+        return {
+            v: _area(draw[rows], h, w) for (v, (h, w)), rows in zip(self.shapes.items(), self.rows.values())
+        }
+
+    def boxes(self, draw: np.ndarray) -> list[PlacedBox]:
+        return [PlacedBox(Box(*map(int, row)), v) for row, v in zip(draw, self.views)]
+
+
+def _place_independent(layout: _Layout, rng: np.random.Generator) -> np.ndarray:
+    out = np.empty_like(layout.xyxy)
+    for i, (g, view) in enumerate(zip(layout.xyxy, layout.views)):
+        h, w = layout.shapes[view]
+        bw, bh = min(int(g[2] - g[0]), w), min(int(g[3] - g[1]), h)
         x0 = int(rng.integers(0, w - bw + 1))
         y0 = int(rng.integers(0, h - bh + 1))
-        out.append(PlacedBox(Box(x0, y0, x0 + bw, y0 + bh), g.view))
+        out[i] = (x0, y0, x0 + bw, y0 + bh)
     return out
 
 
-def _place_clusters(
-    guided: Sequence[PlacedBox], clusters: list[list[int]], shapes: Shapes, rng: np.random.Generator
-) -> list[PlacedBox]:
-    out: list[PlacedBox | None] = [None] * len(guided)
+def _place_clusters(layout: _Layout, clusters: list[list[int]], rng: np.random.Generator) -> np.ndarray:
+    out = np.empty_like(layout.xyxy)
     for members in clusters:
-        view = guided[members[0]].view
-        h, w = shapes[view]
-        cx0 = min(guided[i].box.x0 for i in members)
-        cy0 = min(guided[i].box.y0 for i in members)
-        cw = max(guided[i].box.x1 for i in members) - cx0
-        ch = max(guided[i].box.y1 for i in members) - cy0
+        h, w = layout.shapes[layout.views[members[0]]]
+        group = layout.xyxy[members]
+        cx0, cy0 = int(group[:, 0].min()), int(group[:, 1].min())
+        cw, ch = int(group[:, 2].max()) - cx0, int(group[:, 3].max()) - cy0
         nx0 = int(rng.integers(0, max(w - cw, 0) + 1))
         ny0 = int(rng.integers(0, max(h - ch, 0) + 1))
-        for i in members:
-            b = guided[i].box
-            moved = Box(b.x0 - cx0 + nx0, b.y0 - cy0 + ny0, b.x1 - cx0 + nx0, b.y1 - cy0 + ny0).clip(w, h)
-            out[i] = PlacedBox(moved, view)
-    return [b for b in out if b is not None]
+        moved = group - np.array([cx0, cy0, cx0, cy0]) + np.array([nx0, ny0, nx0, ny0])
+        x0, y0 = np.clip(moved[:, 0], 0, w), np.clip(moved[:, 1], 0, h)  # Box.clip
+        moved = np.stack(
+            [x0, y0, np.maximum(x0, np.minimum(w, moved[:, 2])), np.maximum(y0, np.minimum(h, moved[:, 3]))],
+            1,
+        )
+        out[members] = moved
+    return out
 
 
 def random_boxes(
@@ -174,13 +207,15 @@ def random_boxes(
     def tol(area: int) -> float:
         return max(rel_tol * area, abs_tol_px)
 
-    def error(boxes: list[PlacedBox]) -> tuple[bool, int]:
-        got = union_area(boxes, shapes)
+    layout = _Layout(placed, shapes)
+
+    def error(draw: np.ndarray) -> tuple[bool, int]:
+        got = layout.area(draw)
         ok = all(abs(got[v] - target[v]) <= tol(target[v]) for v in shapes)
         total_err = abs(sum(got.values()) - sum(target.values()))
         return ok and total_err <= tol(sum(target.values())), total_err
 
-    best: tuple[int, list[PlacedBox]] | None = None
+    best: tuple[int, np.ndarray] | None = None
     clusters = _clusters(placed)
     tries = 0
     for mode in ("independent", "cluster"):
@@ -188,14 +223,16 @@ def random_boxes(
             continue  # no overlaps among guided boxes: cluster placement is independent placement
         for _ in range(max_tries):
             tries += 1
-            if mode == "independent":
-                boxes = _place_independent(placed, shapes, rng)
-            else:
-                boxes = _place_clusters(placed, clusters, shapes, rng)
-            ok, err = error(boxes)
+            draw = (
+                _place_independent(layout, rng)
+                if mode == "independent"
+                else _place_clusters(layout, clusters, rng)
+            )
+            ok, err = error(draw)
             if ok:
+                boxes = layout.boxes(draw)
                 return RandomBoxes(tuple(boxes), seed, mode, tries, union_coverage(boxes, shapes), target_cov)
             if best is None or err < best[0]:
-                best = (err, boxes)
-    boxes = best[1] if best is not None else _place_independent(placed, shapes, rng)
+                best = (err, draw)
+    boxes = layout.boxes(best[1] if best is not None else _place_independent(layout, rng))
     return RandomBoxes(tuple(boxes), seed, "closest", tries, union_coverage(boxes, shapes), target_cov)

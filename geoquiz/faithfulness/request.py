@@ -14,6 +14,11 @@ The policy, in one place for every front end:
    source of its p;
 3. the grid (:func:`~geoquiz.faithfulness.grid.run_grid`) then runs every method x segmenter on the
    request's split, resuming an unfinished run with the same configuration unless ``resume`` is off.
+
+``selections`` says whose boxes are tested: ``("model",)`` (the default: the model's elements),
+``("model", "human")`` (also the cue boxes the participants of ``study`` drew, per trial, per item
+and per cue tag, on the same items; :mod:`geoquiz.faithfulness.human`) or ``("human",)`` (people's
+boxes alone: no explanation is computed and no top-p is chosen).
 """
 
 from __future__ import annotations
@@ -23,6 +28,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from geoquiz.errors import GeoQuizError
+from geoquiz.faithfulness.human import SCOPES, check_sources, study_row_id
 from geoquiz.faithfulness.sweep import DEFAULT_VALUES, SweepResult
 from geoquiz.progress import Reporter
 
@@ -54,11 +61,21 @@ class GridRequest:
     resume: bool = True
     device: str = "auto"
     method_params: dict[str, dict[str, Any]] = field(default_factory=dict)
+    selections: tuple[str, ...] = ("model",)
+    study: str | None = None
+    human_scopes: tuple[str, ...] = SCOPES
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "methods", tuple(self.methods))
         object.__setattr__(self, "segmenters", tuple(self.segmenters))
         object.__setattr__(self, "sweep_values", tuple(float(v) for v in self.sweep_values))
+        object.__setattr__(self, "selections", tuple(dict.fromkeys(self.selections)))
+        object.__setattr__(self, "human_scopes", tuple(dict.fromkeys(self.human_scopes)))
+
+    @property
+    def with_model(self) -> bool:
+        """Are the model's elements among the selections (then methods and segmenters count)?"""
+        return "model" in self.selections
 
     @property
     def sweep_method(self) -> str:
@@ -98,7 +115,15 @@ def run_request(
     from geoquiz.faithfulness.sweep import sweep_top_p
     from geoquiz.segmentation import require_ready
 
-    require_ready(request.segmenters, project.settings.segmenters)  # before the sweep starts
+    check_sources(request.selections, request.study, request.human_scopes)
+    if request.with_model:
+        require_ready(request.segmenters, project.settings.segmenters)  # before the sweep starts
+    elif request.choose_p:
+        raise GeoQuizError(
+            "choosing top-p tunes the model's elements: add the model selection, or leave --choose-p out"
+        )
+    if "human" in request.selections:
+        study_row_id(project.db, request.study)  # an unknown study stops before any work
     params = project.settings.elements
     if request.top_p is not None:
         params = dataclasses.replace(params, top_p=float(request.top_p))
@@ -146,6 +171,9 @@ def run_request(
         top_p_source=source,
         engine=engine,
         method_params=request.method_params,
+        selections=request.selections,
+        study=request.study,
+        human_scopes=request.human_scopes,
     )
     return GridOutcome(run_id, sweep)
 

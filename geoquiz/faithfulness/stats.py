@@ -8,6 +8,12 @@ segmenter x test. Confidence intervals are percentile bootstraps over images (``
 default 2000, fixed seed). The paired test is the Wilcoxon signed-rank test (``scipy.stats.wilcoxon``,
 two-sided, zero differences dropped) of guided vs random per image; when every difference is zero
 the p-value is reported as 1.
+
+Sources: a run may hold people's cue boxes beside the model's elements (``selection_source``
+``human``, :mod:`geoquiz.faithfulness.human`). :func:`summarise`, :func:`per_class`, :func:`compare`
+and :func:`segmenter_summary` read the model's rows unless ``source`` says otherwise
+(``source="human"``: people's boxes, one cell per scope; ``None``: every row); the per item /
+participant / tag tables of people's boxes are in :mod:`geoquiz.faithfulness.human_stats`.
 """
 
 from __future__ import annotations
@@ -51,6 +57,14 @@ def wilcoxon_paired(a: Sequence[float], b: Sequence[float]) -> tuple[float, floa
         return (float("nan"), 1.0)
     res = wilcoxon(d, zero_method="wilcox", alternative="two-sided")
     return (float(res.statistic), float(res.pvalue))
+
+
+def of_source(df, source: str | None = "model"):
+    """The rows of ``df`` whose ``selection_source`` is ``source`` (every row for None, and for
+    frames without the column, which hold only the model's elements)."""
+    if source is None or "selection_source" not in df:
+        return df
+    return df[df["selection_source"].fillna("model") == source]
 
 
 def per_unit(df):
@@ -133,10 +147,10 @@ def segmenter_summary(df, *, n_boot: int = 2000):
     the pixels inside their union) -- the quantities paper 000 links SAM3's stronger deletion and
     insertion results to -- and the guided selection's ``elements`` (boxes) and ``element_coverage``
     (fraction of the image inside the boxes). ``segments`` / ``segment_coverage`` are NaN for runs
-    stored before they were recorded."""
+    stored before they were recorded. The model's rows only."""
     import pandas as pd
 
-    units = per_unit(df)
+    units = per_unit(of_source(df))
     guided = units[(units["selection"] == "guided") & (units["test"] == units["test"].min())]
     rows = []
     for (method, segmenter), g in guided.groupby(["method", "segmenter"], sort=True):
@@ -153,29 +167,32 @@ def segmenter_summary(df, *, n_boot: int = 2000):
     return pd.DataFrame(rows, columns=SEGMENTER_COLUMNS)
 
 
-def summarise(df, *, n_boot: int = 2000):
+def summarise(df, *, n_boot: int = 2000, source: str | None = "model"):
     """Per method x segmenter x test x selection: n images, mean accuracy and mean true-class
     probability with bootstrap 95% CIs, the unperturbed accuracy, the accuracy drop, mean coverage and
-    mean box count. ``df`` is :func:`geoquiz.faithfulness.store.load_run`'s frame."""
-    return _summary_rows(per_unit(df), [*KEYS, "selection"], n_boot)
+    mean box count. ``df`` is :func:`geoquiz.faithfulness.store.load_run`'s frame; ``source``: see
+    the module doc."""
+    return _summary_rows(per_unit(of_source(df, source)), [*KEYS, "selection"], n_boot)
 
 
-def per_class(df, *, n_boot: int = 2000):
+def per_class(df, *, n_boot: int = 2000, source: str | None = "model"):
     """:func:`summarise` broken down by true class (column ``label``)."""
-    return _summary_rows(per_unit(df), ["label", *KEYS, "selection"], n_boot)
+    return _summary_rows(per_unit(of_source(df, source)), ["label", *KEYS, "selection"], n_boot)
 
 
-def compare(df, *, n_boot: int = 2000):
+def compare(df, *, n_boot: int = 2000, source: str | None = "model"):
     """Guided vs random, paired per image, per method x segmenter x test.
 
     Columns: n, guided/random mean accuracy and true prob, ``diff_accuracy`` and ``diff_true_prob``
     (guided minus random) with bootstrap CIs of the paired differences, Wilcoxon statistic and p-value
     for each, and ``expected`` — whether the direction is the faithful one (deletion: guided lower;
     insertion: guided higher, judged on accuracy, ties broken by the true-class probability).
+    ``source``: see the module doc (for people's boxes, the trials or tags of an image are averaged
+    first, so the image stays the unit).
     """
     import pandas as pd
 
-    units = per_unit(df)
+    units = per_unit(of_source(df, source))
     rows = []
     for key, g in units.groupby(KEYS, sort=True):
         wide = g.pivot_table(index="unit", columns="selection", values=["correct", "true_prob"])

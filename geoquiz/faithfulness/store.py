@@ -41,7 +41,18 @@ RESULT_COLUMNS = (
     "base_true_prob",
     "n_segments",
     "segment_coverage",
+    "selection_source",
+    "human_scope",
+    "trial_id",
+    "cue_tag",
+    "participant",
 )
+#: Columns of :data:`RESULT_COLUMNS` read through joins, not stored in ``evaluation_results``.
+_JOINED = {
+    "label": "COALESCE(l.label, i.label)",
+    "participant": "(SELECT p.code FROM trials t JOIN sessions s ON s.id = t.session_id "
+    "JOIN participants p ON p.id = s.participant_id WHERE t.id = e.trial_id)",
+}
 CURVE_COLUMNS = (
     "run_id",
     "image_id",
@@ -80,7 +91,13 @@ class RunInfo:
     def title(self) -> str:
         methods = ", ".join(self.config.get("methods", []))
         segs = ", ".join(self.config.get("segmenters", []))
-        text = f"#{self.id} {self.model} on {self.dataset}/{self.split} [{methods} x {segs}] fill={self.config.get('fill')}"
+        cells = f"[{methods} x {segs}]" if methods else ""
+        if "human" in self.config.get("selections", ()):
+            people = f"people of {self.config.get('study')}"
+            cells = f"{cells} + {people}" if cells else f"[{people}]"
+        text = (
+            f"#{self.id} {self.model} on {self.dataset}/{self.split} {cells} fill={self.config.get('fill')}"
+        )
         params = self.method_params_text()
         return f"{text} ({params})" if params else text
 
@@ -184,8 +201,12 @@ def write_unit(
     """Write one image's (or location's) results and curves, and the run's progress, atomically."""
     ids = {"run_id": run_id, "image_id": image_id, "location_id": location_id}
     with transaction(db):
-        insert_many(db, "evaluation_results", [{**ids, **r} for r in rows])
-        insert_many(db, "evaluation_curves", [{**ids, **r} for r in curve_rows])
+        for table, group in (("evaluation_results", rows), ("evaluation_curves", curve_rows)):
+            by_columns: dict[tuple[str, ...], list[dict]] = {}  # the model's and people's rows differ
+            for r in group:
+                by_columns.setdefault(tuple(r), []).append({**ids, **r})
+            for same in by_columns.values():
+                insert_many(db, table, same)
         if progress is not None:
             db.execute(
                 "UPDATE evaluation_runs SET summary_json = ? WHERE id = ?", [json.dumps(progress), run_id]
@@ -272,16 +293,14 @@ def _frame(db: sqlite_utils.Database, table: str, columns: tuple[str, ...], run_
     import pandas as pd
 
     get_run(db, run_id)
-    cols = [c for c in columns if c != "label"]
-    select = ", ".join(f"e.[{c}]" for c in cols)
+    select = ", ".join(_JOINED.get(c, f"e.[{c}]") for c in columns)
     sql = (
-        f"SELECT {select}, COALESCE(l.label, i.label) AS label FROM [{table}] e "  # noqa: S608 - names from code
+        f"SELECT {select} FROM [{table}] e "  # noqa: S608 - names from code
         "LEFT JOIN images i ON i.id = e.image_id LEFT JOIN locations l ON l.id = e.location_id "
         "WHERE e.run_id = ? ORDER BY e.id"
     )
     rows = db.execute(sql, [run_id]).fetchall()
-    df = pd.DataFrame(rows, columns=[*cols, "label"])
-    return df[list(columns)]
+    return pd.DataFrame(rows, columns=list(columns))
 
 
 def load_run(db: sqlite_utils.Database, run_id: int):
@@ -290,7 +309,10 @@ def load_run(db: sqlite_utils.Database, run_id: int):
     Columns: :data:`RESULT_COLUMNS` (``label`` is the true class; ``correct`` 0/1; ``coverage`` the
     fraction of the image's pixels inside the boxes; ``seed`` is NaN for guided rows; ``n_segments``
     and ``segment_coverage``, the segmenter's segments on the image and the fraction of its pixels
-    they cover, are NaN for runs stored before they were recorded).
+    they cover, are NaN for runs stored before they were recorded). ``selection_source`` is
+    ``model`` (the model's elements) or ``human`` (people's cue boxes: then ``method`` is ``human``,
+    ``segmenter`` and ``human_scope`` the scope trial / item / tag, with the ``trial_id`` and its
+    ``participant`` code, or the ``cue_tag``; see :mod:`geoquiz.faithfulness.human`).
     """
     return _frame(db, "evaluation_results", RESULT_COLUMNS, run_id)
 

@@ -187,13 +187,10 @@ def _cues_by_view(cues: Sequence[CueBox]) -> dict[str | None, list[Box]]:
 def to_image_frame(box: Box, model_size: int | tuple[int, int] | None, frame: tuple[int, int]) -> Box:
     """A box of the ``model_size`` (``S`` or ``(S_w, S_h)``) model-input frame in the image frame
     ``(W, H)`` (scaled, rounded outwards, clipped); ``None`` = already in the image frame."""
+    from geoquiz.explain.frames import box_to_image
+
     fw, fh = frame
-    if model_size is None:
-        return box.clip(fw, fh)
-    sw, sh = (model_size, model_size) if isinstance(model_size, int) else model_size
-    if (sw, sh) == (fw, fh):
-        return box.clip(fw, fh)
-    return box.scale(fw / sw, fh / sh).clip(fw, fh)
+    return box_to_image(box, (fw, fh) if model_size is None else model_size, fw, fh)
 
 
 # --- one image ----------------------------------------------------------------------------------

@@ -115,12 +115,30 @@ class SampleDataset(Dataset):
         """uint8 ``(V, 3, S, S)`` model views of sample ``i`` (no augmentation)."""
         if self._cache is not None and i in self._cache:
             return self._cache[i]
-        from geoquiz.data.imageio import read_image
-
-        t = resize_uint8([read_image(p) for p in self.paths[i]], self.input_size)
+        t = self._read_views(i)
         if self._cache is not None:
             self._cache[i] = t
         return t
+
+    def warm(self, threads: int = 2, reporter=None) -> None:
+        """Fill the cache (``cache=True``) with ``threads`` threads: image decoding and resizing release
+        the GIL, so the first epoch does not read the images one by one. A no-op without a cache;
+        cancelling ``reporter`` stops it (what is read stays cached)."""
+        if self._cache is None or threads < 2 or len(self) < 2:
+            return
+        from concurrent.futures import ThreadPoolExecutor
+
+        missing = [i for i in range(len(self)) if i not in self._cache]
+        with ThreadPoolExecutor(max_workers=threads) as pool:
+            for i, views in zip(missing, pool.map(self._read_views, missing)):
+                self._cache[i] = views
+                if reporter is not None:
+                    reporter.check()
+
+    def _read_views(self, i: int) -> torch.Tensor:
+        from geoquiz.data.imageio import read_image
+
+        return resize_uint8([read_image(p) for p in self.paths[i]], self.input_size)
 
     def __getitem__(self, i: int) -> tuple[torch.Tensor, int]:
         v = self.views(i)

@@ -5,7 +5,7 @@
 * ``.backbone`` - the torchvision ``ResNet`` with ``fc`` replaced by ``nn.Identity`` (so
   ``backbone(x)`` returns the pooled ``(B, D)`` features; D = 512 for resnet10/18/34, 2048 otherwise);
 * ``.head`` - ``nn.Linear(D, N)`` (``nn.Linear(4 * D, N)`` for medium integration with ``concat``);
-* ``.target_layer`` - ``backbone.layer4[-1]``, the last conv block, for Grad-CAM;
+* ``.target_layer`` - ``backbone.layer4[-1]`` (or the stage named by ``spec.target_layer``), for Grad-CAM;
 * ``.features(x) -> (B, D')`` penultimate features and ``forward(x) -> (B, N)`` logits.
 
 Inputs (see :mod:`geoquiz.models.spec`): single and early ``(B, 3, H, W)`` (early: the four views
@@ -74,8 +74,8 @@ class GeoClassifier(GeoNetwork):
 
     @property
     def target_layer(self) -> nn.Module:
-        """The last conv block (``backbone.layer4[-1]``), the usual Grad-CAM layer."""
-        return self.backbone.layer4[-1]
+        """The last block of stage ``spec.target_layer`` (default ``backbone.layer4[-1]``), the CAM layer."""
+        return getattr(self.backbone, self.spec.target_layer)[-1]
 
 
 def imagenet_weights_file(arch: str) -> tuple[str, Path]:

@@ -33,6 +33,9 @@ IMAGENET_MEAN: tuple[float, float, float] = (0.485, 0.456, 0.406)
 IMAGENET_STD: tuple[float, float, float] = (0.229, 0.224, 0.225)
 INTEGRATIONS: tuple[str, ...] = ("single", "early", "medium")
 POOLINGS: tuple[str, ...] = ("mean", "concat")
+#: Backbone stages a CAM method may read (the last block of the stage). Output stride: layer4 32,
+#: layer3 16, layer2 8, so at 128 px input Grad-CAM is 4x4 at layer4 and 8x8 at layer3.
+TARGET_LAYERS: tuple[str, ...] = ("layer4", "layer3", "layer2")
 
 
 @dataclass(frozen=True)
@@ -44,6 +47,11 @@ class ModelSpec:
     ``classes``: class names in output order. ``input_size``: side ``S`` in pixels of one view.
     ``pooling``: how medium integration pools the four views' features (``mean`` | ``concat``).
     ``mean``/``std``: per-channel normalisation of ``[0, 1]`` RGB pixels.
+    ``target_layer``: for ResNets (``resnet*``), the backbone stage whose last block CAM methods
+    (Grad-CAM, Grad-CAM++, Score-CAM) read: ``layer4`` (default, the usual choice: coarsest, most
+    class-specific) or an earlier one (``layer3``, ``layer2``) for a finer map, e.g. on a small
+    input. It does not change the network or its predictions, only the attribution maps. Other
+    families name their CAM module by a dotted path in ``options["target_layer"]``.
     ``options``: the model family's settings, JSON-able plain data (empty for ResNets).
     """
 
@@ -54,6 +62,7 @@ class ModelSpec:
     pooling: str = "mean"
     mean: tuple[float, float, float] = IMAGENET_MEAN
     std: tuple[float, float, float] = field(default=IMAGENET_STD)
+    target_layer: str = "layer4"
     options: dict[str, Any] = field(default_factory=dict, hash=False)
 
     def __post_init__(self) -> None:
@@ -72,6 +81,10 @@ class ModelSpec:
             )
         if self.pooling not in POOLINGS:
             raise ValueError(f"ModelSpec.pooling must be one of {', '.join(POOLINGS)}, got {self.pooling!r}")
+        if self.target_layer not in TARGET_LAYERS:
+            raise ValueError(
+                f"ModelSpec.target_layer must be one of {', '.join(TARGET_LAYERS)}, got {self.target_layer!r}"
+            )
         if len(self.classes) < 2:
             raise ValueError(f"ModelSpec.classes needs at least two classes, got {list(self.classes)}")
         if len(set(self.classes)) != len(self.classes):
@@ -98,6 +111,16 @@ class ModelSpec:
         return len(self.classes)
 
     @property
+    def cam_stride(self) -> int:
+        """Input pixels per cell of a CAM map at ``target_layer`` (torchvision ResNets)."""
+        return {"layer4": 32, "layer3": 16, "layer2": 8}[self.target_layer]
+
+    @property
+    def cam_grid(self) -> int:
+        """Side of the CAM methods' native grid: ``ceil(input_size / cam_stride)`` cells."""
+        return -(-self.input_size // self.cam_stride)
+
+    @property
     def input_shape(self) -> tuple[int, ...]:
         """Shape of one sample as the network sees it (without the batch dimension)."""
         s = self.input_size
@@ -119,6 +142,8 @@ class ModelSpec:
             "mean": list(self.mean),
             "std": list(self.std),
         }
+        if self.target_layer != "layer4":  # written when set, so a default spec's dict is as before
+            out["target_layer"] = self.target_layer
         if self.options:
             out["options"] = json.loads(json.dumps(self.options))
         return out
@@ -134,5 +159,6 @@ class ModelSpec:
             pooling=str(data.get("pooling", "mean")),
             mean=tuple(data.get("mean", IMAGENET_MEAN)),
             std=tuple(data.get("std", IMAGENET_STD)),
+            target_layer=str(data.get("target_layer", "layer4")),
             options=dict(data.get("options") or {}),
         )

@@ -57,6 +57,9 @@ class TrainConfig:
     model's spec. Left out of :meth:`to_dict` when empty, so a ResNet recipe's dict is as before.
     ``max_seconds``: stop after the epoch that exceeds this wall-clock budget (0 = no budget).
     ``cache_images``: keep resized training images in memory (fast for small datasets).
+    ``target_layer``: a ResNet's stage that CAM methods read, recorded in the model's
+    :class:`~geoquiz.models.spec.ModelSpec` (it does not change training; other families take a
+    dotted path as ``model_options["target_layer"]``).
     """
 
     arch: str = "resnet50"
@@ -85,6 +88,7 @@ class TrainConfig:
     num_workers: int = 0
     max_seconds: float = 0.0
     device: str = "auto"
+    target_layer: str = "layer4"
     model_options: dict[str, Any] = field(default_factory=dict, hash=False)
 
     def __post_init__(self) -> None:
@@ -107,6 +111,12 @@ class TrainConfig:
             problems.append(f"random_crop must be in [0, 1) (got {self.random_crop})")
         if self.scheduler not in ("none", "cosine"):
             problems.append(f"scheduler must be 'none' or 'cosine' (got {self.scheduler!r})")
+        from geoquiz.models.spec import TARGET_LAYERS
+
+        if self.target_layer not in TARGET_LAYERS:
+            problems.append(
+                f"target_layer must be one of {', '.join(TARGET_LAYERS)} (got {self.target_layer!r})"
+            )
         if not 0 < self.val_fraction < 1:
             problems.append(f"val_fraction must be in (0, 1) (got {self.val_fraction})")
         if problems:
@@ -237,8 +247,18 @@ def train(
     train_ds.mean, train_ds.std = mean, std
     train_ds.augment = Augment(hflip=cfg.hflip, jitter=tuple(cfg.color_jitter), crop=cfg.random_crop)
     val_ds = SampleDataset(val_samples, classes, mean=mean, std=std, **common)
+    for ds in (train_ds, val_ds):  # cached images: read them all at once, in parallel
+        ds.warm(torch.get_num_threads(), reporter)
     spec = ModelSpec(
-        cfg.arch, cfg.integration, tuple(classes), cfg.input_size, cfg.pooling, mean, std, cfg.model_options
+        cfg.arch,
+        cfg.integration,
+        tuple(classes),
+        cfg.input_size,
+        cfg.pooling,
+        mean,
+        std,
+        target_layer=cfg.target_layer,
+        options=cfg.model_options,
     )
 
     _seed_all(cfg.seed)

@@ -15,6 +15,9 @@ filled in, and an unknown placeholder is a definition error like any other.
 
 Choices where the papers are silent (all settings): the default split is ``test``; top-k defaults to
 5 (paper 003, section 6.1); the confidence scale is a 1..5 Likert scale; feedback is off.
+
+``[trials] ablation`` (:mod:`geoquiz.study.ablation_spec`) makes the study show each item with the
+model's evidence removed, matched random boxes removed, or intact (:mod:`geoquiz.study.ablation`).
 """
 
 from __future__ import annotations
@@ -28,6 +31,7 @@ import tomllib
 
 from geoquiz.errors import StudyDefinitionError
 from geoquiz.paths import assets_dir
+from geoquiz.study.ablation_spec import AblationSpec, read_ablation
 from geoquiz.study.placeholders import PlaceholderError, fill, placeholder_values
 from geoquiz.study.tomlpos import KeyPath, field_name, key_lines, line_of
 from geoquiz.types import VIEWS
@@ -106,6 +110,7 @@ class StudyDefinition:
     answer_list: str = "dataset"
     answer_options: tuple[str, ...] = ()
     responses: ResponseSpec = field(default_factory=ResponseSpec)
+    ablation: AblationSpec | None = None
     source: str = "<study>"
     source_text: str = field(default="", repr=False, compare=False)
 
@@ -262,7 +267,8 @@ def loads_study(text: str, source: str = "<study>") -> StudyDefinition:
 
     items, n_trials = _read_items(r, data)
     trials = r.table(
-        "trials", {"count", "practice", "attention", "time_limit_s", "views", "randomise", "feedback"}
+        "trials",
+        {"count", "practice", "attention", "time_limit_s", "views", "randomise", "feedback", "ablation"},
     )
     count = r.get(
         trials,
@@ -299,6 +305,7 @@ def loads_study(text: str, source: str = "<study>") -> StudyDefinition:
         r.problem(("trials", "views"), "must list at least one view (or be left out for single-view studies)")
     randomise = r.get(trials, ("trials", "randomise"), "bool", True)
     feedback = r.get(trials, ("trials", "feedback"), "bool", False)
+    ablation = read_ablation(r, trials)
 
     answer_list, options = _read_answers(r, data)
     responses = _read_responses(r, data, options)
@@ -350,6 +357,7 @@ def loads_study(text: str, source: str = "<study>") -> StudyDefinition:
         answer_list=answer_list,
         answer_options=options,
         responses=responses,
+        ablation=ablation,
         source=source,
         source_text=text,
     )

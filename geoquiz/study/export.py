@@ -3,7 +3,8 @@
 * One CSV per table (:data:`EXPORTS`; columns and meanings in
   :mod:`geoquiz.study.export_codebook`): ``trials`` (one row per trial), ``guesses`` (one row per
   guess rank), ``cue_boxes`` (one row per box), ``model_predictions``, ``elements``,
-  ``faithfulness``, ``agreement``, ``planted_cues``; plus ``codebook.csv``, ``coco_boxes.json``
+  ``faithfulness``, ``agreement``, ``planted_cues``, ``session_events`` (pauses and problems during
+  the quiz); plus ``codebook.csv``, ``coco_boxes.json``
   (participants' cue boxes and the model's elements) and ``manifest.json``.
 * Reading only, on connections of its own that share ONE read transaction's snapshot
   (:func:`geoquiz.study.snapshot.read_snapshots`): a quiz running in another process keeps saving
@@ -90,6 +91,7 @@ elements_frame = _frame_of("elements")
 faithfulness_frame = _frame_of("faithfulness")
 agreement_frame = _frame_of("agreement")
 planted_cues_frame = _frame_of("planted_cues")
+session_events_frame = _frame_of("session_events")
 
 FRAMES: dict[str, Callable[[sqlite3.Connection], pd.DataFrame]] = {
     "trials": trials_frame,
@@ -100,6 +102,7 @@ FRAMES: dict[str, Callable[[sqlite3.Connection], pd.DataFrame]] = {
     "faithfulness": faithfulness_frame,
     "agreement": agreement_frame,
     "planted_cues": planted_cues_frame,
+    "session_events": session_events_frame,
 }
 
 

@@ -24,6 +24,7 @@ EXPORTS: tuple[str, ...] = (
     "faithfulness",
     "agreement",
     "planted_cues",
+    "session_events",
     "coco",
 )
 
@@ -92,6 +93,23 @@ TABLES: dict[str, list[Column]] = {
         C("n_cue_boxes", "int", "Number of cue boxes drawn (details in cue_boxes.csv)."),
         C("shown_at", "time", "When the item was shown."),
         C("submitted_at", "time", "When the answer was saved."),
+        C(
+            "condition",
+            "str",
+            "Ablation studies: what the picture shown had removed: intact (nothing), model (the model's top "
+            "elements) or random (random boxes of the same count, sizes and coverage); empty for other studies.",
+        ),
+        C(
+            "participant_index",
+            "int",
+            "Ablation studies: the participant's index in the study's counterbalancing (0, 1, ...); empty otherwise.",
+        ),
+        C(
+            "latin_row",
+            "int",
+            "Ablation studies: the Latin-square row the index selects (participant_index mod the number of "
+            "conditions); empty otherwise.",
+        ),
     ],
     "guesses": [
         C("trial_id", "int", "Trial id (trials.csv)."),
@@ -221,6 +239,21 @@ TABLES: dict[str, list[Column]] = {
             "float",
             "Fraction of the image inside the union of those segments (0..1); empty like n_segments.",
         ),
+        C(
+            "selection_source",
+            "str",
+            "Whose boxes the guided selection is: model (the model's elements) or human (participants' cue "
+            "boxes; method is then human and segmenter the scope).",
+        ),
+        C(
+            "human_scope",
+            "str",
+            "For human rows: trial (one participant's boxes on one trial), item (the union of every "
+            "participant's boxes on the item) or tag (that union restricted to one cue tag); empty otherwise.",
+        ),
+        C("trial_id", "int", "For human trial rows: the trial whose boxes were tested (trials.csv)."),
+        C("participant", "str", "For human trial rows: the participant code of that trial."),
+        C("cue_tag", "str", "For human tag rows: the cue tag whose boxes were tested."),
     ],
     "agreement": [
         C("run_id", "int", "Agreement run id (agreement_runs.id)."),
@@ -264,11 +297,156 @@ TABLES: dict[str, list[Column]] = {
         C("detail", "str", "What exactly was drawn (e.g. triangle sign)."),
         *_BOX,
     ],
+    "session_events": [
+        C("event_id", "int", "Session event id (session_events.id)."),
+        *_STUDY_KEYS,
+        C("session_id", "int", "Quiz session the event happened in (key of trials.csv's session_id)."),
+        C("position", "int", "0-based position of the trial shown when it happened; empty if none was."),
+        C(
+            "kind",
+            "str",
+            "pause (the trial clock stopped while the researcher's unlock prompt was open), image_error "
+            "(a picture could not be shown; the participant saw a neutral message) or save_error (an answer "
+            "could not be saved and the participant was asked to call the researcher).",
+        ),
+        C("started_at", "time", "When it started."),
+        C("ended_at", "time", "When it ended (pauses); empty for instant events."),
+        C("duration_ms", "int", "How long it lasted, in milliseconds (pauses); empty for instant events."),
+        C(
+            "detail",
+            "str",
+            "What happened, as JSON for the researcher (for image_error the file and the error, which "
+            "participants never see).",
+        ),
+    ],
     "codebook": [
         C("table", "str", "Exported table (file name without .csv)."),
         C("column", "str", "Column name."),
         C("type", "str", "int, float, bool (0/1), str or time (ISO 8601 UTC)."),
         C("description", "str", "What the column holds."),
+    ],
+}
+
+#: CSV files written by analyses rather than by ``geoquiz export`` (``geoquiz bothways``, ``geoquiz
+#: study ablation``, the Dashboards' both-ways panel): listed in docs/codebook.md, not in the export.
+_VALUE = [
+    C("value", "float", "The value (a difference: first minus second condition)."),
+    C("ci_low", "float", "Lower end of its 95 % bootstrap interval over items."),
+    C("ci_high", "float", "Upper end of that interval."),
+    C(
+        "p_value",
+        "float",
+        "Two-sided Wilcoxon signed-rank p-value over items (1 when every difference is 0).",
+    ),
+]
+ANALYSIS_TABLES: dict[str, list[Column]] = {
+    "both_ways": [
+        C(
+            "direction",
+            "str",
+            "model_needs_people (the model's answer without people's cue boxes) or people_need_model "
+            "(people's answers without the model's evidence, from an ablation study).",
+        ),
+        C("scope", "str", "item (one image or 4-view location) or overall (items pooled)."),
+        C("study", "str", "Study slug."),
+        C(
+            "model",
+            "str",
+            "Model tested (model_needs_people) or whose elements were removed (people_need_model).",
+        ),
+        C("run_id", "int", "Faithfulness run with people's boxes (model_needs_people); empty otherwise."),
+        C("set_id", "int", "Prepared set of ablated pictures (people_need_model); empty otherwise."),
+        C("image_id", "int", "Image of an item row (single-view items)."),
+        C("image_key", "str", "Dataset key of the image."),
+        C("location_id", "int", "Location of an item row (4-view items)."),
+        C("location_key", "str", "Dataset key of the location."),
+        C("label", "str", "True class of the item."),
+        C(
+            "who",
+            "str",
+            "Whose answers: model or people (people_need_model has both: the model on the same pictures).",
+        ),
+        C(
+            "test",
+            "str",
+            "deletion (people's boxes removed) or insertion (only them kept) for model_needs_people; "
+            "ablation for people_need_model.",
+        ),
+        C(
+            "measure",
+            "str",
+            "true_prob (probability of the true class), accuracy / top1 (first answer right), topk (true "
+            "class among the first k answers, k = the study's top_k) or confidence (people's rating).",
+        ),
+        C("intact_value", "float", "The measure on the intact pictures."),
+        C(
+            "removed_value",
+            "float",
+            "The measure with the evidence removed: people's boxes (model_needs_people) or the model's top "
+            "elements (people_need_model).",
+        ),
+        C(
+            "random_value",
+            "float",
+            "The measure with random boxes of the same count, sizes and coverage removed.",
+        ),
+        C(
+            "removed_minus_random",
+            "float",
+            "removed_value - random_value: below 0 (deletion, ablation) = the evidence is needed beyond its area.",
+        ),
+        C(
+            "ci_low",
+            "float",
+            "Lower end of the 95 % bootstrap interval of removed_minus_random: over items (overall rows) or over "
+            "the random repeats (model item rows); empty for people's item rows.",
+        ),
+        C("ci_high", "float", "Upper end of that interval."),
+        C("p_value", "float", "Two-sided Wilcoxon signed-rank p-value over the same units as the interval."),
+        C(
+            "n",
+            "int",
+            "Items (overall), random repeats (model item rows) or trials and pictures (people_need_model items).",
+        ),
+        C("removed_coverage", "float", "Mean fraction of the picture inside the removed evidence's boxes."),
+        C("random_coverage", "float", "Mean fraction inside the random boxes (matched to removed_coverage)."),
+    ],
+    "ablation_conditions": [
+        C(
+            "condition",
+            "str",
+            "intact, model (the model's top elements removed) or random (matched random boxes).",
+        ),
+        C("n_trials", "int", "Main trials shown in the condition."),
+        C("n_items", "int", "Items shown in the condition."),
+        C("n_participants", "int", "Participants who saw the condition."),
+        C("top1", "float", "People's top-1 accuracy (share of trials)."),
+        C("top1_lo", "float", "Wilson 95 % interval, lower end."),
+        C("top1_hi", "float", "Wilson 95 % interval, upper end."),
+        C("topk", "float", "People's top-k accuracy (k = the study's responses.top_k)."),
+        C("topk_lo", "float", "Wilson 95 % interval, lower end."),
+        C("topk_hi", "float", "Wilson 95 % interval, upper end."),
+        C("confidence", "float", "Mean confidence rating (the study's scale)."),
+        C("confidence_lo", "float", "Bootstrap 95 % interval over trials, lower end."),
+        C("confidence_hi", "float", "Bootstrap 95 % interval over trials, upper end."),
+        C("model_n_items", "int", "Items whose prepared pictures the model answered."),
+        C("model_top1", "float", "The model's top-1 accuracy on the same pictures (share of items)."),
+        C("model_top1_lo", "float", "Wilson 95 % interval, lower end."),
+        C("model_top1_hi", "float", "Wilson 95 % interval, upper end."),
+        C("model_topk", "float", "The model's top-k accuracy on the same pictures."),
+        C("model_topk_lo", "float", "Wilson 95 % interval, lower end."),
+        C("model_topk_hi", "float", "Wilson 95 % interval, upper end."),
+        C("model_true_prob", "float", "The model's mean probability of the true class on the same pictures."),
+        C("model_true_prob_lo", "float", "Bootstrap 95 % interval over items, lower end."),
+        C("model_true_prob_hi", "float", "Bootstrap 95 % interval over items, upper end."),
+        C("coverage", "float", "Mean fraction of the picture removed."),
+    ],
+    "ablation_differences": [
+        C("contrast", "str", "model - random (the headline), model - intact or random - intact."),
+        C("who", "str", "people or model (the model's answers on the same pictures)."),
+        C("measure", "str", "top1, topk, confidence (people) or true_prob (model)."),
+        C("n_items", "int", "Items seen in both conditions (the pairing unit)."),
+        *_VALUE,
     ],
 }
 
@@ -376,7 +554,20 @@ def codebook_markdown() -> str:
         "|---|---|",
     ]
     lines += [f"| {m} | {d} |" for m, d in METRICS.items()]
-    return "\n".join(lines) + "\n"
+    lines += [
+        "",
+        "# Analysis files",
+        "",
+        "Written by `geoquiz bothways` (`both_ways.csv`), `geoquiz study ablation` (`ablation_conditions.csv`, "
+        "`ablation_differences.csv`) and the Dashboards' both-ways panel, not by `geoquiz export`; "
+        "[both_ways.md](both_ways.md) explains the measures.",
+        "",
+    ]
+    for table, cols in ANALYSIS_TABLES.items():
+        lines += [f"## {table}.csv", "", "| column | type | description |", "|---|---|---|"]
+        lines += [f"| {c.name} | {c.type} | {described(c, '*' + NEUTRALISED_MARK + '*')} |" for c in cols]
+        lines.append("")
+    return "\n".join(lines).rstrip("\n") + "\n"
 
 
 if __name__ == "__main__":

@@ -77,6 +77,9 @@ def _trials(conn: sqlite3.Connection) -> TableSQL:
             "n_cue_boxes": "(SELECT count(*) FROM cue_boxes c WHERE c.trial_id = t.id)",
             "shown_at": "t.shown_at",
             "submitted_at": "t.submitted_at",
+            "condition": "t.condition",
+            "participant_index": "s.participant_index",
+            "latin_row": "s.latin_row",
         },
         computed=frozenset({"n_guesses", "top1_correct", "top5_correct", "n_cue_boxes"}),
         sources={"guess_1": (("guesses", "label"),)},
@@ -281,6 +284,15 @@ def _faithfulness(conn: sqlite3.Connection) -> TableSQL:
     columns["run_kind"] = "u.kind" if "kind" in runs else "'grid'"
     for name in ("n_segments", "segment_coverage"):
         columns[name] = f"r.{name}" if name in res else "NULL"
+    columns["selection_source"] = "r.selection_source" if "selection_source" in res else "'model'"
+    for name in ("human_scope", "trial_id", "cue_tag"):
+        columns[name] = f"r.{name}" if name in res else "NULL"
+    columns["participant"] = (
+        "(SELECT p.code FROM trials t JOIN sessions s ON s.id = t.session_id "
+        "JOIN participants p ON p.id = s.participant_id WHERE t.id = r.trial_id)"
+        if "trial_id" in res
+        else "NULL"
+    )
     return TableSQL(
         tables={
             "r": "evaluation_results",
@@ -296,6 +308,7 @@ def _faithfulness(conn: sqlite3.Connection) -> TableSQL:
         ),
         order="ORDER BY r.id",
         columns=columns,
+        sources={"participant": (("participants", "code"),)},
     )
 
 
@@ -340,6 +353,26 @@ def _planted_cues(conn: sqlite3.Connection) -> TableSQL:
     )
 
 
+def _session_events(conn: sqlite3.Connection) -> TableSQL | None:
+    tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+    if "session_events" not in tables:
+        return None
+    columns = {"event_id": "e.id", "study": "st.slug", "participant": "p.code", "session_id": "e.session_id"}
+    columns.update(
+        {name: f"e.{name}" for name in ("position", "kind", "started_at", "ended_at", "duration_ms")}
+    )
+    columns["detail"] = "e.detail_json"
+    return TableSQL(
+        tables={"e": "session_events", "s": "sessions", "p": "participants", "st": "studies"},
+        source=(
+            "FROM session_events e JOIN sessions s ON s.id = e.session_id "
+            "JOIN participants p ON p.id = s.participant_id JOIN studies st ON st.id = s.study_id"
+        ),
+        order="ORDER BY e.id",
+        columns=columns,
+    )
+
+
 SPECS: dict[str, Callable[[sqlite3.Connection], TableSQL | None]] = {
     "trials": _trials,
     "guesses": _guesses,
@@ -349,6 +382,7 @@ SPECS: dict[str, Callable[[sqlite3.Connection], TableSQL | None]] = {
     "faithfulness": _faithfulness,
     "agreement": _agreement,
     "planted_cues": _planted_cues,
+    "session_events": _session_events,
 }
 
 

@@ -9,7 +9,9 @@ States of a ``sessions`` row (the phase the kiosk shows in brackets)::
 * A session gets a new participant with a generated pseudonymous code (``K7QM-2XHD``; no names are
   stored anywhere) and a per-session seed (``sessions.seed``, logged) that shuffles the trial order.
   The order is stored once, in ``sessions.order_json`` as ``{"version": 1, "trials": [...],
-  "options": [...]}``; each trial entry has ``position, kind, key, label, image_id, location_id``.
+  "options": [...]}``; each trial entry has ``position, kind, key, label, image_id, location_id``
+  (and ``condition`` in ablation studies, whose order also holds ``ablation``: the prepared set,
+  participant index and Latin-square row; :mod:`geoquiz.study.ablation`).
   Practice trials come first; main trials and attention checks are shuffled together.
 * :func:`submit_trial` writes the ``trials`` row, its ``guesses`` and its ``cue_boxes`` in ONE
   transaction, and marks the session finished in the same transaction when it was the last trial.
@@ -72,6 +74,9 @@ class TrialSpec:
     views: tuple[str, ...]
     number: int
     of: int
+    #: ablation studies (:mod:`geoquiz.study.ablation`): ``intact``, ``model`` or ``random``; None
+    #: otherwise. Never shown to the participant.
+    condition: str | None = None
 
     @property
     def is_practice(self) -> bool:
@@ -186,6 +191,8 @@ class QuizSession:
             )
         self.options: tuple[str, ...] = tuple(stored["options"])
         self.order: tuple[TrialSpec, ...] = self._specs(stored["trials"])
+        #: the ablation plan of the session (set id, participant index, Latin-square row), or None
+        self.ablation: dict | None = stored.get("ablation")
 
     def _specs(self, trials: list[dict]) -> tuple[TrialSpec, ...]:
         n_practice = sum(1 for t in trials if t["kind"] == "practice")
@@ -205,6 +212,7 @@ class QuizSession:
                     self.study.views,
                     counts[phase],
                     of,
+                    t.get("condition"),
                 )
             )
         return tuple(out)
@@ -212,14 +220,25 @@ class QuizSession:
     # -- creation and lookup ---------------------------------------------------------------------
     @classmethod
     def create(cls, db: Any, study: int | str, *, seed: int | None = None) -> QuizSession:
-        """New participant + session for an installed study (id or slug). ``seed`` None draws one."""
+        """New participant + session for an installed study (id or slug). ``seed`` None draws one.
+
+        For an ablation study the participant gets the next free participant index and every trial
+        its condition (Latin square, :mod:`geoquiz.study.ablation`), stored with the session; the
+        study's pictures must have been prepared (:class:`GeoQuizError` otherwise)."""
+        from geoquiz.study.ablation import session_plan
         from geoquiz.study.selection import check_study
 
         study_id, definition = get_study(db, study)
         items, options = check_study(db, definition)
         seed = secrets.randbits(31) if seed is None else int(seed)
         order = build_order(items, seed, definition.randomise)
+        stored: dict[str, Any] = {"version": 1, "trials": order, "options": list(options)}
         with transaction(db):
+            plan = session_plan(db, study_id, definition, items)
+            if plan is not None:
+                for entry in order:
+                    entry["condition"] = plan["by_key"].get(entry["key"], "intact")
+                stored["ablation"] = {k: v for k, v in plan.items() if k != "by_key"}
             stamp = now()
             participant_id = insert(
                 db, "participants", {"study_id": study_id, "code": new_code(db), "created_at": stamp}
@@ -231,9 +250,11 @@ class QuizSession:
                     "study_id": study_id,
                     "participant_id": participant_id,
                     "seed": seed,
-                    "order_json": json.dumps({"version": 1, "trials": order, "options": list(options)}),
+                    "order_json": json.dumps(stored),
                     "state": "created",
                     "started_at": stamp,
+                    "participant_index": None if plan is None else plan["participant_index"],
+                    "latin_row": None if plan is None else plan["latin_row"],
                 },
             )
         return cls(db, session_id)
@@ -312,9 +333,14 @@ class QuizSession:
         self._transition(("consented",), "running")
 
     def item_paths(self, spec: TrialSpec) -> list[tuple[str | None, str]]:
-        """``[(view, image path)]`` for a trial: one entry ``(None, path)`` or one per shown view."""
+        """``[(view, image path)]`` for a trial: one entry ``(None, path)`` or one per shown view; the
+        prepared picture of its condition for a trial of an ablation study that removes something."""
         from geoquiz.data.dataset import get_item
 
+        if spec.condition not in (None, "intact") and self.ablation is not None:
+            from geoquiz.study.ablation import trial_paths
+
+            return trial_paths(self.db, self.ablation["set_id"], spec.key, spec.condition, spec.views)
         if spec.image_id is not None:
             return [(None, get_item(self.db, spec.image_id).path)]
         rows = self.db.execute(
@@ -484,6 +510,7 @@ class QuizSession:
                     "confidence": response.confidence,
                     "timed_out": int(bool(response.timed_out)),
                     "views_shown": ",".join(spec.views),
+                    "condition": spec.condition,
                 },
             )
             guesses = [

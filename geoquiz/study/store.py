@@ -1,5 +1,6 @@
 """The installed studies of a project (the ``studies`` table): install a definition file after
-checking it against the project (:func:`geoquiz.study.selection.check_study`), read one back."""
+checking it against the project (:func:`geoquiz.study.selection.check_study`, and for an ablation
+study :func:`geoquiz.study.ablation.check_ablation`), read one back."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from typing import Any
 
 from geoquiz.db import now, transaction
 from geoquiz.errors import GeoQuizError
+from geoquiz.study.ablation import check_ablation
 from geoquiz.study.definition import StudyDefinition, load_study, loads_study
 from geoquiz.study.selection import check_study
 
@@ -22,6 +24,7 @@ def install_study(project: Any, path: str | Path, *, replace: bool = False) -> i
     db = getattr(project, "db", project)
     study = load_study(path)
     check_study(db, study)
+    check_ablation(db, study)
     text = study.source_text
     with transaction(db):
         row = db.execute("SELECT id, definition_toml FROM studies WHERE slug = ?", [study.slug]).fetchone()

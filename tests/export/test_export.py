@@ -219,7 +219,7 @@ def test_empty_project_exports_headers_only(project, tmp_path):
     files = ex.export_all(project, tmp_path / "e")
     trials = pd.read_csv(tmp_path / "e" / "trials.csv")
     assert len(trials) == 0 and list(trials.columns) == [c.name for c in TABLES["trials"]]
-    assert len(files) == 11
+    assert len(files) == 12
 
 
 def test_atomic_write_keeps_the_old_file_on_failure(tmp_path):
@@ -252,3 +252,25 @@ def test_utf8_text_survives(exported):
     with open(out / "trials.csv", encoding="utf-8", newline="") as fh:
         rows = list(csv.DictReader(fh))
     assert any(r["rationale"].startswith("Unicode: 日本") and "\n" in r["rationale"] for r in rows)
+
+
+def test_session_events_are_exported_with_their_session_and_detail(project, tmp_path):
+    """A kiosk pause and a picture that could not be shown reach ``session_events.csv`` with the
+    participant and study, times and the detail JSON (JSON text)."""
+    from geoquiz.study.events import record_event
+
+    seed_study(project)
+    db = project.db
+    session_id, code = db.execute(
+        "SELECT s.id, p.code FROM sessions s JOIN participants p ON p.id = s.participant_id ORDER BY s.id"
+    ).fetchone()
+    record_event(
+        db, session_id, "pause", position=2, ended_at="2026-01-01T00:00:05.000+00:00", duration_ms=5000
+    )
+    record_event(db, session_id, "image_error", position=3, detail={"error": "=bad file", "path": "/x.png"})
+    ex.export_all(project, tmp_path / "out", what=["session_events"])
+    rows = pd.read_csv(tmp_path / "out" / "session_events.csv", keep_default_na=False)
+    assert list(rows.columns) == [c.name for c in TABLES["session_events"]]
+    assert rows["kind"].tolist() == ["pause", "image_error"] and rows["participant"].tolist() == [code, code]
+    assert rows["position"].tolist() == [2, 3] and rows["duration_ms"].astype(str).tolist() == ["5000", ""]
+    assert json.loads(rows["detail"][1]) == {"error": "=bad file", "path": "/x.png"}

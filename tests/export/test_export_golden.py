@@ -7,7 +7,11 @@ plus the fixed extras that reach every column (4-view items, unknown image sizes
 multi-line UTF-8 text, NULLs, negative numbers, faithfulness, agreement, planted cues). Later
 columns were added to the golden files as they joined the schema, the rest unchanged byte for byte:
 ``concept``, ``tag``, ``concept_score`` (elements.csv) and ``n_segments``, ``segment_coverage``
-(faithfulness.csv), empty for this study (migration m0120, SAM3 concepts). The three
+(faithfulness.csv), empty for this study (migration m0120, SAM3 concepts); ``condition``,
+``participant_index``, ``latin_row`` (trials.csv, empty) and ``selection_source`` (``model``),
+``human_scope``, ``trial_id``, ``participant``, ``cue_tag`` (faithfulness.csv, empty) (migrations
+m0130 / m0131, issue 13: people's boxes as an explanation, ablated trials). ``session_events.csv`` joined last (the
+study's extras gained two events for it). The three
 values that depend on the run are normalised on both sides: COCO ``info.date_created``, manifest
 ``exported_at`` and ``project``. ``codebook.csv`` is compared with the codebook written as before
 (pandas, :func:`geoquiz.csvio.write_csv`): its wording belongs to ``export_codebook``.

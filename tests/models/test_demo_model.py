@@ -13,6 +13,7 @@ pytestmark = pytest.mark.slow
 def test_demo_model_reaches_90_percent_on_held_out_geoscenes(trained_demo):
     from geoquiz.models.demo import DEMO_CONFIG, DEMO_DATASET
     from geoquiz.models.evaluation import load_evaluation
+    from geoquiz.models.spec import ModelSpec
     from geoquiz.models.store import get_model
     from geoquiz.project import Project
 
@@ -27,7 +28,10 @@ def test_demo_model_reaches_90_percent_on_held_out_geoscenes(trained_demo):
     assert training["config"] == DEMO_CONFIG.to_dict()
     assert training["stop_reason"] in ("epochs", "time") and training["best_epoch"] >= 1
     assert [e["epoch"] for e in training["history"]] == list(range(1, len(training["history"]) + 1))
-    assert info.arch == "resnet10" and info.input_size == 128
+    assert info.arch == "resnet10" and info.input_size == 112
+    # the attribution map: Grad-CAM at layer3, a 7x7 grid (issue 17: at least 7x7)
+    assert info.metadata["spec"]["target_layer"] == "layer3"
+    assert ModelSpec.from_dict(info.metadata["spec"]).cam_grid >= 7
 
 
 def test_second_call_reuses_the_cached_model(trained_demo, tmp_path):

@@ -112,3 +112,33 @@ def test_init_from_a_plain_state_dict_and_a_wrong_file(tmp_path):
         build_model(spec, junk)
     with pytest.raises(CheckpointError, match="does not exist"):
         build_model(spec, tmp_path / "nowhere.pt")
+
+
+def test_target_layer_is_a_spec_setting_that_sets_the_cam_grid():
+    from geoquiz.attribution import get_attributor
+    from geoquiz.models.predictor import LoadedModel
+    from geoquiz.models.training import TrainConfig
+
+    spec = ModelSpec("resnet10", "single", ("a", "b", "c"), input_size=128, target_layer="layer3")
+    assert ModelSpec.from_dict(spec.to_dict()) == spec
+    legacy = {k: v for k, v in spec.to_dict().items() if k != "target_layer"}
+    assert ModelSpec.from_dict(legacy).target_layer == "layer4"  # checkpoints from before the setting
+    assert (spec.cam_grid, ModelSpec("resnet10", "single", ("a", "b"), input_size=128).cam_grid) == (8, 4)
+    with pytest.raises(ValueError, match="target_layer"):
+        ModelSpec("resnet10", "single", ("a", "b"), target_layer="fc")
+    with pytest.raises(GeoQuizError, match="target_layer"):
+        TrainConfig(target_layer="layer5")
+    torch.manual_seed(0)
+    model = build_model(spec)
+    assert model.target_layer is model.backbone.layer3[-1]
+    # the raw Grad-CAM is piecewise bilinear between the centres of an 8x8 grid: 16 px cells
+    lm = LoadedModel(model, spec, "cpu")
+    image = (np.random.default_rng(0).random((128, 128, 3)) * 255).astype(np.uint8)
+    att = get_attributor("gradcam", lm)
+    _, raw = att._raw_maps(lm.preprocess([image]), None, None)
+    with torch.no_grad():
+        acts = {}
+        handle = model.backbone.layer3.register_forward_hook(lambda m, i, o: acts.setdefault("a", o))
+        model(lm.preprocess([image]))
+        handle.remove()
+    assert tuple(acts["a"].shape[-2:]) == (8, 8) and raw.shape == (128, 128)

@@ -109,14 +109,19 @@ def test_charts_empty_before_a_session_show_its_data_after_it(qtbot, project):
     times = view.panels["response_times"].plot
     curves = [i for i in times.listDataItems() if i.name()]
     assert curves and curves[0].name().startswith("people (n=")
-    (x0, x1), (y0, y1) = times.viewRange()
     xs, ys = curves[0].getData()
-    assert x0 <= float(np.min(xs)) and float(np.max(xs)) <= x1 and y1 >= float(np.max(ys)) > y0
+
+    def covers_times() -> bool:  # pyqtgraph applies auto-range when it next paints
+        (x0, x1), (y0, y1) = times.viewRange()
+        return x0 <= float(np.min(xs)) and float(np.max(xs)) <= x1 and y1 >= float(np.max(ys)) > y0
+
+    qtbot.waitUntil(covers_times, timeout=5000)
     confidence = view.panels["human_confidence"].plot
     bars = [i for i in confidence.items if isinstance(i, pg.BarGraphItem)]
     assert bars and confidence.getAxis("left").isVisible()
-    (_, _), (cy0, cy1) = confidence.viewRange()
-    assert cy1 >= float(np.max(bars[0].opts["height"]))
+    qtbot.waitUntil(
+        lambda: confidence.viewRange()[1][1] >= float(np.max(bars[0].opts["height"])), timeout=5000
+    )
     # the wheel over a chart scrolls the page; clicking the chart (focus) lets it zoom
     chart = view.panels["response_times"].widget
     assert chart.focusPolicy() == Qt.ClickFocus

@@ -42,10 +42,11 @@ def test_explain_single_image_in_a_worker(qtbot, ctx):
     _select(view.segmenter_combo, "default")
     sam = view.segmenter_combo.findData("sam_vit_b")
     assert not view.segmenter_combo.model().item(sam).isEnabled()  # no checkpoint: not selectable
+    assert view.segmenter_combo.itemText(sam) == "SAM ViT-B (not ready)"  # by name
     qtbot.mouseClick(view.explain_button, Qt.LeftButton)
     qtbot.waitUntil(lambda: view.result is not None, timeout=60000)
     result = view.result
-    assert result.views == [None] and result.images[0].shape == (64, 64, 3)
+    assert result.views == [None] and result.images[0].shape == (40, 40, 3)  # the original image
     assert view.canvases[0].isVisible() and not view.canvases[1].isVisible()
     assert view.canvases[0].heatmap() is not None
     assert view.table.rowCount() == len(result.elements)

@@ -119,6 +119,8 @@ def test_selecting_a_run_draws_figures_and_table(qtbot, view, run_project, tmp_p
     header = [view.table.horizontalHeaderItem(c).text() for c in range(view.table.columnCount())]
     assert view.table.item(0, header.index("Guided acc.")).text() == "0.000"
     assert view.table.item(0, header.index("Faithful direction")).text() == "yes"
+    assert view.table.item(0, header.index("Method")).text() == "Grad-CAM++"  # names, not ids
+    assert {view.table.item(r, header.index("Test")).text() for r in range(2)} == {"Deletion", "Insertion"}
     view.grab().save(str(tmp_path / "faithfulness_view.png"))
 
     # figures: PNG and SVG of the four panels (the last: segments and coverage), drawn as shown

@@ -54,6 +54,12 @@ def test_review_shows_an_image_with_every_layer(review, tmp_path, qtbot):
     view, project, ids = review
     assert view.items.count() == 6  # five images and one location have answers
     assert view.bundle.key == "img0" and view.model_combo.currentText() == "m1"
+    # methods and segmenters by name; the choice passed on is the id
+    assert view.method_combo.currentText() == "Grad-CAM" and view.choice()["method"] == "gradcam"
+    assert (
+        view.segmenter_combo.currentText() == "Default (superpixels)"
+        and view.choice()["segmenter"] == "default"
+    )
     canvas = view.canvases[0]
     assert canvas.image_size() == (64, 48) and view.cells[0].isVisible() and not view.cells[1].isVisible()
     # by default: heatmap, the model's elements and the participants' boxes; planted cues and the box

@@ -188,9 +188,12 @@ def test_faithfulness_tab_shows_segments_and_coverage_per_segmenter(qtbot, ctx, 
     qtbot.mouseClick(bar, Qt.LeftButton, pos=bar.tabRect(index).center())
     assert view.tabs.currentWidget() is view.segments_panel
     counts, coverage = view.segments_panel.charts
-    assert counts.groups == ("default", "sam3") and coverage.groups == ("default", "sam3")
-    segs = dict(zip(counts.groups, counts.series[0].values))
-    assert segs["default"] > 0 and segs["sam3"] > 0
+    from geoquiz.segmentation import segmenter_label
+
+    names = (segmenter_label("default"), segmenter_label("sam3"))  # shown by name, ids in the CSVs
+    assert counts.groups == names and coverage.groups == names
+    segs = dict(zip(counts.groups, counts.series[0].values, strict=True))
+    assert all(segs[name] > 0 for name in names)
     assert all(0.0 < v <= 1.0 for v in coverage.series[0].values)
     for size in ((1366, 768), (1920, 1080)):
         _shot(view, "faithfulness_segments", size)

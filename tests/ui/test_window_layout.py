@@ -8,34 +8,8 @@ size hint, which is what cuts "Rationales" to "ales" or hides a value.
 from __future__ import annotations
 
 import pytest
-from PySide6.QtWidgets import (
-    QAbstractButton,
-    QAbstractSpinBox,
-    QComboBox,
-    QLabel,
-    QLineEdit,
-    QTabWidget,
-    QWidget,
-)
-
-CONTROLS = (QLabel, QAbstractButton, QComboBox, QAbstractSpinBox, QLineEdit)
-INTERNAL = ("qt_spinbox_lineedit", "ScrollLeftButton", "ScrollRightButton", "qt_tabwidget_tabbar")
-
-
-def _squeezed(page: QWidget) -> list[str]:
-    out = []
-    for w in page.findChildren(QWidget):
-        if not isinstance(w, CONTROLS) or not w.isVisibleTo(page) or w.objectName() in INTERNAL:
-            continue
-        if isinstance(w.parentWidget(), QAbstractSpinBox):
-            continue
-        hint = w.minimumSizeHint()
-        if w.width() < hint.width() - 1 or w.height() < hint.height() - 1:
-            text = w.text() if hasattr(w, "text") else ""
-            out.append(
-                f"{type(w).__name__} {w.objectName()!r} {text[:30]!r}: {w.width()}x{w.height()} < {hint.width()}x{hint.height()}"
-            )
-    return out
+from fixtures.layout import squeezed as _squeezed
+from PySide6.QtWidgets import QTabWidget
 
 
 @pytest.mark.parametrize("size", [(1366, 768), (1024, 700)], ids=["1366x768", "1024x700"])

@@ -39,6 +39,7 @@ LABELS = {
     "faithfulness": "Faithfulness results",
     "agreement": "Agreement measures",
     "planted_cues": "Planted cues (GeoScenes)",
+    "session_events": "Session events (pauses, pictures not shown)",
     "coco": "COCO JSON of human and model boxes",
 }
 

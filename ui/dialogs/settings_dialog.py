@@ -14,6 +14,7 @@ import dataclasses
 
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (
+    QComboBox,
     QDialog,
     QDialogButtonBox,
     QDoubleSpinBox,
@@ -81,6 +82,27 @@ ELEMENT_FIELDS: dict[str, tuple[str, float, float, float | None, str]] = {
         "At most this many elements per image or location.",
     ),
     "min_segment_area": ("Minimum segment area (px)", 0, 100000, None, "Smaller segments are ignored."),
+    "box_iou": (
+        "Distinct boxes: IoU above",
+        0.0,
+        1.0,
+        0.05,
+        "Two padded element boxes whose IoU is above this are the same place (merged or dropped).",
+    ),
+    "box_containment": (
+        "Distinct boxes: containment above",
+        0.0,
+        1.0,
+        0.05,
+        "A box lying inside another by more than this share of its area is the same place.",
+    ),
+}
+
+#: ElementSettings.box_rule -> its label in the dialog
+BOX_RULE_LABELS: dict[str, str] = {
+    "merge": "merge overlapping boxes into one element",
+    "drop": "drop the lower-ranked of overlapping boxes",
+    "plain": "paper's rule only (boxes may pile up)",
 }
 
 
@@ -160,6 +182,16 @@ class SettingsDialog(QDialog):
             w.setValue(getattr(settings.elements, name))
             form.addRow(text, w)
             self.element_inputs[name] = w
+        self.box_rule = QComboBox(self)
+        self.box_rule.setObjectName("element_box_rule")
+        for rule, label in BOX_RULE_LABELS.items():
+            self.box_rule.addItem(label, rule)
+        self.box_rule.setCurrentIndex(max(0, self.box_rule.findData(settings.elements.box_rule)))
+        self.box_rule.setToolTip(
+            "After the paper's de-duplication, elements whose padded boxes overlap strongly (the two "
+            "thresholds above) are merged or dropped, so the top boxes show different places."
+        )
+        form.addRow("Distinct boxes", self.box_rule)
 
         buttons = QDialogButtonBox(
             QDialogButtonBox.Save | QDialogButtonBox.Cancel | QDialogButtonBox.RestoreDefaults, self
@@ -186,7 +218,7 @@ class SettingsDialog(QDialog):
         values = {}
         for name, w in self.element_inputs.items():
             values[name] = int(w.value()) if isinstance(w, QSpinBox) else float(w.value())
-        return ElementSettings(**values)
+        return ElementSettings(**values, box_rule=str(self.box_rule.currentData()))
 
     def update_status(self) -> None:
         status = segmenter_status(self.segmenter_settings())
@@ -241,6 +273,7 @@ class SettingsDialog(QDialog):
     def restore_element_defaults(self) -> None:
         for name, w in self.element_inputs.items():
             w.setValue(getattr(ElementSettings(), name))
+        self.box_rule.setCurrentIndex(self.box_rule.findData(ElementSettings().box_rule))
 
     def save(self) -> None:
         project = self.ctx.project

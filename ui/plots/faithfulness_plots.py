@@ -129,6 +129,9 @@ def _draw_bars(plot: pg.PlotItem, chart: BarChart) -> list:
             plot.addItem(err)
     axis = plot.getAxis("bottom")
     axis.setTicks([[(float(i), g) for i, g in enumerate(chart.groups)]])
+    lines = max((g.count("\n") + 1 for g in chart.groups), default=1)
+    if lines > 1:  # group names with a second line (e.g. the coverage) need a taller axis
+        axis.setHeight(16 + 16 * lines)
     plot.setXRange(-0.6, len(chart.groups) - 0.4, padding=0)
     plot.setLabel("left", chart.ylabel)
     return entries

@@ -8,7 +8,9 @@ main window is hidden; it comes back when the kiosk is unlocked, and the views a
 sessions changed.
 
 The study shown first is the one asked for (``study_id``), else the one selected in the Studies tab
-of the window the launcher is opened from (its ``study_id()``), else the first by slug.
+of the window the launcher is opened from (its ``study_id()``), else the first by slug. A study that
+shows pictures with parts removed (``[trials] ablation``) needs them prepared first: the
+"Prepare pictures" row (:mod:`ui.quiz.ablation_prep`) does it in a worker, and Start waits for it.
 """
 
 from __future__ import annotations
@@ -35,6 +37,7 @@ from geoquiz.study.events import event_counts
 from geoquiz.study.passphrase import MIN_LENGTH, has_passphrase, set_passphrase, try_passphrase
 from geoquiz.study.session import QuizSession, list_sessions
 from ui.context import AppContext
+from ui.quiz.ablation_prep import PreparePictures
 from ui.quiz.kiosk import KioskWindow
 from ui.workers import show_error
 
@@ -145,6 +148,9 @@ class SessionLauncher(QDialog):
         self.resume_button.setObjectName("launcherResume")
         self.resume_button.setAutoDefault(False)
         self.resume_button.clicked.connect(self.resume_selected)
+        self.prepare = PreparePictures(ctx, self)  # ablation studies: their pictures are prepared first
+        self.prepare.controls.run_button.clicked.connect(self.prepare.start)
+        self.prepare.readyChanged.connect(lambda _ready: self._update_start())
         close = QPushButton("Close", self)
         close.setAutoDefault(False)
         close.clicked.connect(self.reject)
@@ -160,6 +166,7 @@ class SessionLauncher(QDialog):
         layout.addLayout(form)
         layout.addWidget(QLabel("Unfinished sessions of this study:", self))
         layout.addWidget(self.sessions, 1)
+        layout.addWidget(self.prepare)
         layout.addWidget(self.error)
         buttons = QHBoxLayout()
         buttons.addWidget(self.resume_button)
@@ -231,8 +238,13 @@ class SessionLauncher(QDialog):
     def study_id(self) -> int | None:
         return self.study_combo.currentData()
 
+    def _update_start(self) -> None:
+        self.start_button.setEnabled(self.study_id() is not None and self.prepare.ready)
+
     def refresh_sessions(self) -> None:
         self.sessions.setRowCount(0)
+        self.prepare.set_study(self.study_id())
+        self._update_start()
         if self.study_id() is None:
             return
         rows = [s for s in list_sessions(self.db, int(self.study_id())) if s.state in OPEN_STATES]

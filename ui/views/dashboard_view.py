@@ -29,6 +29,7 @@ from geoquiz.study.dashboard_data import DashboardData
 from geoquiz.study.review_data import list_model_names, list_study_slugs
 from ui.context import AppContext
 from ui.plots.dashboard_plots import FIGURES, PlotPanel
+from ui.views.both_ways_panel import BothWaysPanel
 from ui.widgets.responsive_grid import ResponsiveGrid
 from ui.workers import show_error, start
 
@@ -86,10 +87,16 @@ class DashboardView(QWidget):
             panel = PlotPanel(key, title, grid_host)
             self.panels[key] = panel
             grid_host.add(panel)
+        page = QWidget(self)  # the charts' grid, then the both-ways panel across the whole width
+        page_layout = QVBoxLayout(page)
+        page_layout.setContentsMargins(0, 0, 0, 0)
+        page_layout.addWidget(grid_host)
+        self.both_ways = BothWaysPanel(ctx, page)  # both directions of reliance, for the chosen study
+        page_layout.addWidget(self.both_ways)
         scroll = QScrollArea(self)
         scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarAlwaysOff)
         scroll.setWidgetResizable(True)
-        scroll.setWidget(grid_host)
+        scroll.setWidget(page)
         layout = QVBoxLayout(self)
         layout.addLayout(top)
         layout.addWidget(scroll, 1)
@@ -131,6 +138,7 @@ class DashboardView(QWidget):
         if self.ctx.project is None:
             return
         model, study = self.selection()
+        self.both_ways.load(model, study)
         self.status.setText("Loading…")
         self._loading += 1
         self.worker = start(
@@ -153,7 +161,11 @@ class DashboardView(QWidget):
         self.data = data
         drawn = 0
         for key, _title, draw in FIGURES:
-            drawn += bool(draw(self.panels[key].plot, data))
+            plot = self.panels[key].plot
+            drawn += bool(draw(plot, data))
+            # the range now, not at the next paint: a chart below the fold (the page scrolls) is not
+            # painted until it is scrolled to, and its range is read before that (tests, exports)
+            plot.getViewBox().updateAutoRange()
         kappa = "" if data.kappa is None else f"; Fleiss' kappa of first guesses {data.kappa:.2f}"
         notes = ("; " + "; ".join(data.notes)) if data.notes else ""
         self.status.setText(f"{drawn} of {len(FIGURES)} figures have data{kappa}{notes}")

@@ -1,5 +1,7 @@
 """The Explain tab: pick a model, an image (or 4-view location), a method and a segmenter; see the
-attribution heatmap, the segment outlines and the ranked element boxes with their scores.
+attribution heatmap, the segment outlines and the ranked element boxes with their scores, all over
+the ORIGINAL image at its own resolution (computed at the model's input size, then mapped by
+:class:`geoquiz.explain.frames.ImageFrame`).
 
 Everything is computed by :func:`compute_explanation` in a worker (ui.workers): it opens its own
 project connection and calls :class:`geoquiz.explain.Explainer`, so results are cached and the
@@ -37,8 +39,9 @@ from PySide6.QtWidgets import (
 
 from geoquiz.progress import step
 from geoquiz.types import VIEWS, Element
-from ui.widgets.image_canvas import BoxOverlay, ImageCanvas
+from ui.widgets.image_canvas import BoxOverlay, ImageCanvas, mask_outline
 from ui.widgets.review_canvas import element_label, element_name
+from ui.widgets.training_banner import TrainingBanner
 from ui.workers import Latest
 
 METHOD_LABELS = {
@@ -53,16 +56,23 @@ RANK_COLOURS = ("#ffd400", "#ff8c00", "#ff4fa0", "#b07cff", "#4fc3ff", "#7dff7a"
 
 @dataclass
 class ExplanationResult:
-    """What the worker hands back: per view the model-frame image, heatmap and segment masks."""
+    """What the worker hands back, per view at the ORIGINAL image's resolution (``H x W``, not the
+    model's ``S x S`` input): the image (RGB uint8 ``H x W x 3``), the heatmap upsampled to it
+    (float32 ``H x W``), the segments' outlines (bool ``H x W``: the union of each mask's outline,
+    masks mapped first) and the ranked elements with their boxes in image pixels (all mapped by
+    :class:`geoquiz.explain.frames.ImageFrame`). ``segments``: the masks as computed, bool
+    ``S x S`` (small; hundreds per view with SAM). ``model_size``: ``S``."""
 
     views: list[str | None]
     images: list[np.ndarray]
     heatmaps: list[np.ndarray]
     segments: list[list[np.ndarray]]
+    outlines: list[np.ndarray | None]
     elements: list[tuple[Element, int]]
     prediction: list[tuple[str, float]]
     target: str
     stats: dict = field(default_factory=dict)
+    model_size: int = 0
 
 
 def compute_explanation(
@@ -76,9 +86,13 @@ def compute_explanation(
     *,
     reporter=None,
 ) -> ExplanationResult:
-    """Worker job (no Qt): explain one image (``kind='item'``) or location (``kind='location'``)."""
+    """Worker job (no Qt): explain one image (``kind='item'``) or location (``kind='location'``).
+
+    Computed at the model's input size, then mapped to each view's original image (here, off the
+    GUI thread): maps, segment masks and element boxes, see :class:`ExplanationResult`."""
     from geoquiz.data.dataset import get_item, get_location
-    from geoquiz.explain import Explainer
+    from geoquiz.data.imageio import read_image
+    from geoquiz.explain import Explainer, ImageFrame
     from geoquiz.project import Project
 
     with Project.open(root) as project:
@@ -95,18 +109,34 @@ def compute_explanation(
         segs = ex.segments(sample, segmenter, method=method, target=target, reporter=reporter)
         step(reporter, 3, 4, "elements")
         records = ex.element_records(sample, method, segmenter, target=target, reporter=reporter)
-        images = ex.model_views(sample)
+        size = ex.loaded_model.spec.input_size
+        images = [read_image(it.path) for it in ex.sample_items(sample)]
+        frames = [ImageFrame.of(size, image) for image in images]
+        by_view = {h.view: frame for h, frame in zip(maps, frames)}
         step(reporter, 4, 4, "done")
         return ExplanationResult(
             views=[h.view for h in maps],
             images=images,
-            heatmaps=[h.values for h in maps],
+            heatmaps=[frame.heatmap(h).values for h, frame in zip(maps, frames)],
             segments=[[s.mask for s in view] for view in segs],
-            elements=records,
+            outlines=[segment_outlines([s.mask for s in view], frame) for view, frame in zip(segs, frames)],
+            elements=[(by_view[e.view].element(e), seg) for e, seg in records],
             prediction=prediction.topk(3),
             target=maps[0].target,
             stats=dict(ex.stats),
+            model_size=size,
         )
+
+
+def segment_outlines(masks: list[np.ndarray], frame: Any) -> np.ndarray | None:
+    """Bool ``H x W``: the outlines of ``masks`` (bool ``S x S``) mapped to the image by ``frame``
+    (an :class:`~geoquiz.explain.frames.ImageFrame`); None without masks."""
+    if not masks:
+        return None
+    edge = np.zeros((frame.height, frame.width), dtype=bool)
+    for m in masks:
+        edge |= mask_outline(frame.mask(m))
+    return edge
 
 
 class ExplainView(QWidget):
@@ -211,6 +241,7 @@ class ExplainView(QWidget):
         self.table.setHorizontalHeaderLabels(
             ["Rank", "View", "Score", "Overlap", "Mean", "Centre", "Concept (tag)", "Box (x0, y0, x1, y1)"]
         )
+        self.table.horizontalHeaderItem(7).setToolTip("In the original image's pixels")
         self.table.setEditTriggers(QAbstractItemView.NoEditTriggers)
         self.table.horizontalHeader().setStretchLastSection(True)
         self.table.setSelectionBehavior(QAbstractItemView.SelectRows)
@@ -221,7 +252,12 @@ class ExplainView(QWidget):
         right.addWidget(self.table)
         right.setStretchFactor(0, 4)
         right.setStretchFactor(1, 1)
-        main = QHBoxLayout(self)
+        outer = QVBoxLayout(self)
+        outer.addWidget(
+            TrainingBanner(self.ctx, self, "Explanations of the demo model work once it is ready.")
+        )
+        main = QHBoxLayout()
+        outer.addLayout(main, 1)
         main.addWidget(side)
         main.addWidget(right, 1)
         self._show_views(1)
@@ -265,7 +301,7 @@ class ExplainView(QWidget):
         self._model_changed()
 
     def _fill_segmenters(self, settings) -> None:
-        from geoquiz.segmentation import SEGMENTERS, segmenter_status
+        from geoquiz.segmentation import SEGMENTERS, segmenter_label, segmenter_status
 
         status = segmenter_status(settings)
         model = self.segmenter_combo.model()
@@ -273,7 +309,7 @@ class ExplainView(QWidget):
             specs = [name] if info.family == "default" or info.concepts else [name, f"{name}:guided"]
             for spec in specs:
                 ready = status[name] == "ready"
-                label = spec if ready else f"{spec} (not ready)"
+                label = segmenter_label(spec) if ready else f"{segmenter_label(spec)} (not ready)"
                 self.segmenter_combo.addItem(label, spec)
                 item = model.item(self.segmenter_combo.count() - 1)
                 item.setEnabled(ready)
@@ -391,7 +427,7 @@ class ExplainView(QWidget):
             canvas.set_image(result.images[i])
             canvas.set_heatmap(result.heatmaps[i], opacity=self.opacity.value() / 100)
             canvas.set_heatmap_visible(self.show_heat.isChecked())
-            canvas.set_outlines(result.segments[i] or None)
+            canvas.set_outline_edges(result.outlines[i])
             canvas.set_outlines_visible(self.show_segments.isChecked())
         self.table.setRowCount(len(result.elements))
         for row, (e, _seg) in enumerate(result.elements):
@@ -410,11 +446,17 @@ class ExplainView(QWidget):
         self.table.resizeColumnsToContents()
         self._draw_boxes()
         top = ", ".join(f"{label} {p:.0%}" for label, p in result.prediction)
+        h, w = result.images[0].shape[:2]
         stats = result.stats
         cached = stats.get("maps_cached", 0) + stats.get("segmentations_cached", 0)
         self.status.setText(
             f"Prediction: {top}. Explained class: {result.target}. {len(result.elements)} element(s)"
             + (" (from the cache)." if cached and not stats.get("maps_computed") else ".")
+            + (
+                f" Shown at the image's {w} x {h} px; the model reads {result.model_size} px."
+                if result.model_size
+                else ""
+            )
         )
 
     def _selected_rank(self) -> int | None:

@@ -3,7 +3,9 @@
 Methods and segmenters are listed from the library's registries (:data:`geoquiz.attribution.REGISTRY`,
 :data:`geoquiz.segmentation.SEGMENTERS`) with their display names; a segmenter that cannot run yet
 (package missing, no checkpoint set) is listed but disabled, its tooltip saying why. The ids go into
-the request (and so into the stored run and the CSVs); the labels are only shown.
+the request (and so into the stored run and the CSVs); the labels are only shown. "Boxes" chooses
+whose boxes are tested: the model's elements and / or the cue boxes of a study's participants
+(``GridRequest.selections`` and ``study``, the same fields as ``geoquiz evaluate --selections``).
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from PySide6.QtWidgets import (
     QListWidget,
     QListWidgetItem,
     QSpinBox,
+    QVBoxLayout,
     QWidget,
 )
 
@@ -90,7 +93,7 @@ class FaithfulnessForm(QGroupBox):
         self.dataset_box.setObjectName("datasetSelector")
         self.split_box = QComboBox(self)
         self.split_box.setObjectName("splitSelector")
-        self.split_box.addItems(list(SPLITS))
+        self.split_box.addItems([*SPLITS, "all"])
         self.split_box.setCurrentText("test")
         methods = [(name, info.label) for name, info in METHOD_REGISTRY.items()]
         self.methods_list = check_list(methods, ("gradcampp",), self, "methodsList")
@@ -123,6 +126,26 @@ class FaithfulnessForm(QGroupBox):
         self.curves_check = QCheckBox("progressive curves", self)
         self.curves_check.setObjectName("curvesCheck")
         self.curves_check.setChecked(True)
+        # whose boxes are tested: the model's elements and / or a study's participants' cue boxes
+        self.model_check = QCheckBox("model elements", self)
+        self.model_check.setObjectName("selectModel")
+        self.model_check.setChecked(True)
+        self.people_check = QCheckBox("participants' boxes", self)
+        self.people_check.setObjectName("selectPeople")
+        self.people_check.setToolTip(
+            "Also test the cue boxes a study's participants drew (per trial, their union per item, per cue "
+            "tag) against random boxes of the same coverage, on the items they answered"
+        )
+        self.study_box = QComboBox(self)
+        self.study_box.setObjectName("peopleStudy")
+        self.study_box.setEnabled(False)
+        self.people_check.toggled.connect(self.study_box.setEnabled)
+        boxes = QWidget(self)
+        column = QVBoxLayout(boxes)  # one above the other: side by side they widen the narrow form
+        column.setContentsMargins(0, 0, 0, 0)
+        column.setSpacing(2)
+        column.addWidget(self.model_check)
+        column.addWidget(self.people_check)
 
         form = QFormLayout(self)
         form.setFieldGrowthPolicy(QFormLayout.AllNonFixedFieldsGrow)
@@ -131,6 +154,8 @@ class FaithfulnessForm(QGroupBox):
         form.addRow("Split", self.split_box)
         form.addRow("Methods", self.methods_list)
         form.addRow("Segmenters", self.segmenters_list)
+        form.addRow("Boxes", boxes)
+        form.addRow("Study", self.study_box)
         form.addRow("Fill", self.fill_box)
         form.addRow("Random repeats", self.repeats_spin)
         form.addRow("Seed", self.seed_spin)
@@ -147,6 +172,8 @@ class FaithfulnessForm(QGroupBox):
 
         fill_combo(self.model_box, [(m.name, m.name) for m in list_models(project.db)])
         fill_combo(self.dataset_box, [(d.name, d.name) for d in list_datasets(project.db)])
+        slugs = [r[0] for r in project.db.execute("SELECT slug FROM studies ORDER BY slug")]
+        fill_combo(self.study_box, [(slug, slug) for slug in slugs])
         self.top_p_spin.setValue(project.settings.elements.top_p)
         status = segmenter_status(project.settings.segmenters)
         for i in range(self.segmenters_list.count()):
@@ -164,8 +191,18 @@ class FaithfulnessForm(QGroupBox):
             raise ValueError("The project has no model yet: train or register one first.")
         if self.dataset_box.currentData() is None:
             raise ValueError("The project has no dataset yet: import one first.")
-        if not methods or not segmenters:
+        selections = tuple(
+            name
+            for name, box in (("model", self.model_check), ("human", self.people_check))
+            if box.isChecked()
+        )
+        if not selections:
+            raise ValueError("Tick the model's elements, the participants' boxes, or both.")
+        if "model" in selections and (not methods or not segmenters):
             raise ValueError("Tick at least one attribution method and one segmenter.")
+        study = self.study_box.currentData() if "human" in selections else None
+        if "human" in selections and study is None:
+            raise ValueError("Install a study first: the participants' boxes come from its answers.")
         return GridRequest(
             model_name=self.model_box.currentData(),
             dataset=self.dataset_box.currentData(),
@@ -178,5 +215,7 @@ class FaithfulnessForm(QGroupBox):
             limit=self.limit_spin.value() or None,
             curves=self.curves_check.isChecked(),
             top_p=self.top_p_spin.value(),
-            choose_p=self.choose_p_check.isChecked(),
+            choose_p=self.choose_p_check.isChecked() and "model" in selections,
+            selections=selections,
+            study=study,
         )

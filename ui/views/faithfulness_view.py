@@ -4,7 +4,8 @@ Left: the run's settings (model, dataset, split, methods, segmenters, fill, repe
 top-p or a sweep on the val split), Run / Cancel with a progress bar, and the list of past runs
 with CSV and figure export. Right: the paper's Figure 2 (methods, one segmenter) and Figure 3
 (segmenters, one method) grouped bars with 95% CIs, the progressive curves, the paired
-comparison table, and the segments and coverage of each segmenter. Every computation runs in a worker (:mod:`ui.workers`) that opens its own project
+comparison table, the segments and coverage of each segmenter, and for runs with participants' cue
+boxes the model's elements vs people's boxes vs random at equal coverage (``faithfulness_people``). Every computation runs in a worker (:mod:`ui.workers`) that opens its own project
 connection; the view only lists rows and draws what comes back.
 """
 
@@ -27,7 +28,6 @@ from PySide6.QtWidgets import (
     QScrollArea,
     QSplitter,
     QTableWidget,
-    QTableWidgetItem,
     QTabWidget,
     QVBoxLayout,
     QWidget,
@@ -37,8 +37,10 @@ from geoquiz.faithfulness.request import GridRequest
 from ui.context import AppContext
 from ui.plots.faithfulness_plots import ChartPanel
 from ui.views.faithfulness_form import FaithfulnessForm, display_name, fill_combo
+from ui.views.faithfulness_people import PeoplePage, results_extra
 from ui.widgets.job_controls import JobControls
 from ui.widgets.method_params import MethodParamsEditor
+from ui.widgets.result_table import fill_table
 from ui.workers import Latest, project_job, show_error, start
 
 COMPARISON_COLUMNS = (
@@ -86,6 +88,7 @@ def results_job(project, run_id: int, reporter=None) -> dict:
         out["summary"] = stats.summarise(df)
         out["comparison"] = stats.compare(df)
         out["segmenters"] = stats.segmenter_summary(df)
+        out["people"] = results_extra(df)
     if len(curves):
         step(reporter, 2, 3, "curves")
         out["curves"] = stats.curve_summary(curves)
@@ -212,6 +215,8 @@ class FaithfulnessView(QWidget):
         self.tabs.addTab(self.table, "Guided vs random")
         # segment counts and coverage per segmenter (Fig. 3's method): paper 000 ties SAM3's results to them
         self.tabs.addTab(self.segments_panel, "Segments && coverage")
+        self.people_page = PeoplePage(self)  # model elements vs people's boxes vs random
+        self.tabs.addTab(self.people_page, "Model vs people")
         right = QWidget(self)
         right_layout = QVBoxLayout(right)
         right_layout.addWidget(self.summary_label)
@@ -248,7 +253,7 @@ class FaithfulnessView(QWidget):
 
     # ------------------------------------------------------------- listing
     def _data_changed(self, kind: str) -> None:
-        if kind in ("models", "datasets", "evaluations", "settings"):
+        if kind in ("models", "datasets", "evaluations", "settings", "studies"):
             self.refresh()
 
     def refresh(self) -> None:
@@ -379,7 +384,8 @@ class FaithfulnessView(QWidget):
             self.fig3_method.blockSignals(True)
             self.fig3_method.setCurrentIndex(self.fig3_method.findData("gradcampp"))
             self.fig3_method.blockSignals(False)
-        self._fill_table(results["comparison"])
+        fill_table(self.table, results["comparison"], COMPARISON_COLUMNS)
+        self.people_page.show_results(results.get("people"))
         self._redraw()
         self._update_export_buttons()
 
@@ -417,30 +423,6 @@ class FaithfulnessView(QWidget):
             if curves is not None
             else []
         )
-
-    def _fill_table(self, comparison) -> None:
-        self.table.clear()
-        self.table.setColumnCount(len(COMPARISON_COLUMNS))
-        self.table.setHorizontalHeaderLabels([h for _, h in COMPARISON_COLUMNS])
-        rows = [] if comparison is None else comparison.to_dict(orient="records")
-        self.table.setRowCount(len(rows))
-        for r, row in enumerate(rows):
-            for c, (key, _) in enumerate(COMPARISON_COLUMNS):
-                value = row.get(key)
-                if isinstance(value, bool):
-                    text = "yes" if value else "no"
-                elif isinstance(value, float):
-                    text = (
-                        f"{value:.3g}"
-                        if key.startswith("p_")
-                        else f"{value:+.3f}"
-                        if "diff" in key
-                        else f"{value:.3f}"
-                    )
-                else:
-                    text = str(value)
-                self.table.setItem(r, c, QTableWidgetItem(text))
-        self.table.resizeColumnsToContents()
 
     # ------------------------------------------------------------- export
     def _choose_csv_dir(self) -> None:
@@ -480,6 +462,7 @@ class FaithfulnessView(QWidget):
                 ("figure3", self.fig3),
                 ("curve_plot", self.curves),
                 ("segmenters", self.segments_panel),
+                ("sources", self.people_page.chart),
             )
             for name, panel in panels:
                 if not panel.charts:

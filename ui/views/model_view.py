@@ -39,6 +39,7 @@ from ui.plots.dashboard_plots import PlotPanel
 from ui.plots.model_plots import EVAL_FIGURES, TRAIN_FIGURES, metrics_summary
 from ui.views.model_evaluation import EvaluationPanel, make_table, table_item
 from ui.widgets.responsive_grid import ResponsiveGrid
+from ui.widgets.training_banner import TrainingBanner
 from ui.workers import Worker, show_error, start
 
 MODEL_COLUMNS = ("Name", "Arch", "Integration", "Classes", "Input", "Dataset")
@@ -144,6 +145,7 @@ class ModelView(QWidget):
         splitter.setSizes([400, 880])
         splitter.setChildrenCollapsible(False)
         layout = QVBoxLayout(self)
+        layout.addWidget(TrainingBanner(ctx, self, "Its curves and evaluation appear here when it is ready."))
         layout.addLayout(top)
         layout.addWidget(splitter, 1)
 

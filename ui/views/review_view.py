@@ -39,6 +39,8 @@ from PySide6.QtWidgets import (
 )
 
 from geoquiz import agreement as ag
+from geoquiz.attribution import METHODS, method_label  # torch-free at import time
+from geoquiz.segmentation import SEGMENTERS, segmenter_label
 from geoquiz.study.review_data import (
     HumanAnswer,
     ItemRef,
@@ -57,17 +59,6 @@ from ui.widgets.review_canvas import (
     planted_overlays,
 )
 from ui.workers import run_with_progress, show_error, start
-
-try:  # torch-free at import time
-    from geoquiz.attribution import METHODS
-except ImportError:  # pragma: no cover - engineer D's package not installed
-    METHODS = ("gradcam", "gradcampp", "scorecam", "smoothgrad", "ig")
-try:
-    from geoquiz.segmentation import SEGMENTERS as _SEGMENTERS
-
-    SEGMENTER_NAMES: tuple[str, ...] = tuple(_SEGMENTERS)
-except ImportError:  # pragma: no cover
-    SEGMENTER_NAMES = ("default", "sam_vit_b", "sam_vit_l", "sam_vit_h", "mobilesam_vit_t", "sam2_hiera_t")
 
 ALL_STUDIES = "All studies"
 NO_MODEL = "(no model)"
@@ -217,8 +208,10 @@ class ReviewView(QWidget):
             ("reviewSegmenter", self.segmenter_combo),
         ):
             combo.setObjectName(name)
-        self.method_combo.addItems(METHODS)
-        self.segmenter_combo.addItems(SEGMENTER_NAMES)
+        for method in METHODS:  # shown by name, chosen by id
+            self.method_combo.addItem(method_label(method), method)
+        for name in SEGMENTERS:
+            self.segmenter_combo.addItem(segmenter_label(name), name)
         self.study_combo.activated.connect(lambda _=0: self.refresh_items())
         for combo in (self.model_combo, self.method_combo, self.segmenter_combo):
             combo.activated.connect(lambda _=0: self.load_current())
@@ -352,8 +345,8 @@ class ReviewView(QWidget):
         return {
             "model": None if model in ("", NO_MODEL) else model,
             "study": None if study in ("", ALL_STUDIES) else study,
-            "method": self.method_combo.currentText(),
-            "segmenter": self.segmenter_combo.currentText(),
+            "method": self.method_combo.currentData(),
+            "segmenter": self.segmenter_combo.currentData(),
         }
 
     def refresh_items(self) -> None:

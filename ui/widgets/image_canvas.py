@@ -239,6 +239,14 @@ class ImageCanvas(QGraphicsView):
             edge = np.zeros(np.asarray(stack[0]).shape, dtype=bool)
             for m in stack:
                 edge |= mask_outline(m)
+        self.set_outline_edges(edge, color)
+
+    def set_outline_edges(self, edge: np.ndarray | None, color: str = "#00e5ff") -> None:
+        """Draw a ready bool HxW edge map (e.g. outlines already mapped to the image's pixels)."""
+        if edge is None:
+            self._outline_item.setPixmap(QPixmap())
+            return
+        edge = np.asarray(edge, dtype=bool)
         c = QColor(color)
         rgba = np.zeros(edge.shape + (4,), dtype=np.uint8)
         rgba[edge] = (c.red(), c.green(), c.blue(), 230)

@@ -57,7 +57,7 @@ def building(cv: Canvas, cam: Camera, b: Building) -> None:
             cv.line(
                 [cam.project(xi, y, za), cam.project(xi, y, zb)],
                 cam.fade(_shade(b.wall, b.side_shade * 0.85), zm),
-                0.4,
+                0.4 * cv.px,
             )
     floor_h = H / b.floors
     for f in range(b.floors):
@@ -108,7 +108,7 @@ def building(cv: Canvas, cam: Camera, b: Building) -> None:
             cv.line(
                 [cam.project(X, Y, za - 0.3), cam.project(X, Y, zb)],
                 cam.fade(_shade(b.roof_colour, 0.7), zm),
-                0.5,
+                0.5 * cv.px,
             )
         cv.line(
             [cam.project(xm, H + r, za - 0.3), cam.project(xm, H + r, zb)],
@@ -147,10 +147,10 @@ def block_wall(cv: Canvas, cam: Camera, side: int, X: float, z0: float, z1: floa
     cv.polygon(_quad_side(cam, Xs, 0, 1.3, z0, z1), cam.fade(colour, z0))
     joint = cam.fade(mix(colour, (0, 0, 0), 0.3), (z0 + z1) / 2)
     for y in (0.43, 0.86):
-        cv.line([cam.project(Xs, y, z0), cam.project(Xs, y, z1)], joint, 0.45)
+        cv.line([cam.project(Xs, y, z0), cam.project(Xs, y, z1)], joint, 0.45 * cv.px)
     z = z0
     while z < z1:
-        cv.line([cam.project(Xs, 0, z), cam.project(Xs, 1.3, z)], joint, 0.45)
+        cv.line([cam.project(Xs, 0, z), cam.project(Xs, 1.3, z)], joint, 0.45 * cv.px)
         z += 0.8
     top = [
         cam.project(Xs, 1.3, z0),

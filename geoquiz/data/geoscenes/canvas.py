@@ -117,6 +117,13 @@ class Canvas:
         self._draw_ids = ImageDraw.Draw(self.ids)
         self.owner = 0
 
+    @property
+    def px(self) -> float:
+        """Output pixels per pixel of the 224 px reference render: hairline widths that are given in
+        pixels (block joints, wires, the thinnest glyph strokes) are multiplied by it, so a 448 px
+        scene is drawn with the same proportions, not as thinner lines on a bigger image."""
+        return self.size / 224.0
+
     def _scaled(self, pts: Sequence[Point]) -> list[Point]:
         s = self.ss
         return [(x * s, y * s) for x, y in pts]

@@ -72,7 +72,7 @@ def draw_text(
     for i in range(lines):
         gh = line_h * 0.72
         gy = y0 + i * line_h + (line_h - gh) / 2.0
-        width = max(0.45, gh * 0.16)
+        width = max(0.45 * cv.px, gh * 0.16)
         if script == "latin":
             _latin_line(cv, rng, x0, x1, gy, gh, colour, width)
         elif script == "kana":

@@ -117,5 +117,5 @@ def rows_field(
     x = xa + 0.6
     while x < xb:
         X = side * x
-        cv.line([cam.project(X, 0.0, z) for z in z_steps(z0, z1, 4)], cam.fade(dark, z0 * 2), 0.5)
+        cv.line([cam.project(X, 0.0, z) for z in z_steps(z0, z1, 4)], cam.fade(dark, z0 * 2), 0.5 * cv.px)
         x += 1.4

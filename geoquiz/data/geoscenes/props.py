@@ -87,7 +87,7 @@ def wire(
         Z = a[2] + (b[2] - a[2]) * t
         pts.append(cam.project(X, Y, Z))
     zmid = (a[2] + b[2]) / 2
-    cv.line(pts, cam.fade((40, 40, 42), zmid), max(0.35, min(1.0, cam.scale(zmid) * 0.03)))
+    cv.line(pts, cam.fade((40, 40, 42), zmid), max(0.35 * cv.px, min(1.0 * cv.px, cam.scale(zmid) * 0.03)))
 
 
 def sign_post(cv: Canvas, cam: Camera, X: float, Z: float, top: float, colour: Colour = GREY) -> None:
