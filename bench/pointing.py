@@ -13,6 +13,11 @@ Uses ``--project`` (written to: explanation cache), else the GeoScenes benchmark
 (:func:`bench.faithfulness_geoscenes.default_project_dir`: the demo dataset and the demo model, built
 on first use in a few minutes; see :mod:`bench.faithfulness_geoscenes`).
 
+The any-cue game is cheap with ~25 cue boxes per image; :mod:`bench.causal` scores the same
+explanations against causal ground truth (which cue the model actually uses), on realistic and on
+single-cue scenes (``--dataset geoscenes-single`` runs this game on the latter, once bench.causal or
+``geoquiz groundtruth scenes`` made it).
+
 Run: ``python -m bench.pointing [--project DIR] [--methods gradcam,gradcampp,scorecam,smoothgrad,ig]
 [--segmenters default] [--split test] [--limit N] [--criterion centre|overlap] [--tolerance PX]``.
 """

@@ -1,4 +1,5 @@
-"""``geoquiz geoscenes OUT_DIR --n-per-class N [--four-view] [--seed S] [--sheet PNG]``: write GeoScenes.
+"""``geoquiz geoscenes OUT_DIR --n-per-class N [--four-view] [--seed S] [--cues realistic|single] [--sheet PNG]``:
+write GeoScenes.
 
 Writes ``OUT_DIR/<Country>/<key>.png``, ``OUT_DIR/manifest.csv`` (id, path, country, split[, location,
 view]) and ``OUT_DIR/cues.json`` (the planted cue boxes). The folder can be imported with
@@ -28,6 +29,12 @@ def register(sub) -> None:
         help=f"comma-separated classes from {', '.join(ALL_COUNTRIES)} (default {','.join(COUNTRIES)})",
     )
     p.add_argument(
+        "--cues",
+        choices=("realistic", "single"),
+        default="realistic",
+        help="realistic: every cue the country plants (default); single: one decisive diagnostic cue per scene",
+    )
+    p.add_argument(
         "--sheet",
         type=Path,
         default=None,
@@ -51,6 +58,7 @@ def run(args: argparse.Namespace) -> int:
                 seed=args.seed,
                 size=args.size,
                 countries=countries,
+                cues=args.cues,
                 reporter=reporter,
             )
     except ValueError as exc:
@@ -62,6 +70,8 @@ def run(args: argparse.Namespace) -> int:
     if args.sheet is not None:
         from geoquiz.data.geoscenes.sheet import contact_sheet, save_contact_sheet
 
-        sheet = contact_sheet(countries, min(6, args.n_per_class), seed=args.seed, size=args.size)
+        sheet = contact_sheet(
+            countries, min(6, args.n_per_class), seed=args.seed, size=args.size, cues=args.cues
+        )
         print(f"contact sheet: {save_contact_sheet(args.sheet, sheet)}")
     return 0

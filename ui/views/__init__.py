@@ -8,6 +8,7 @@ VIEWS: list[tuple[str, str, str]] = [
     ("Model", "ui.views.model_view", "ModelView"),
     ("Explain", "ui.views.explain_view", "ExplainView"),
     ("Faithfulness", "ui.views.faithfulness_view", "FaithfulnessView"),
+    ("Causal", "ui.views.causal_view", "CausalView"),
     ("Studies", "ui.views.studies_view", "StudiesView"),
     ("Review", "ui.views.review_view", "ReviewView"),
     ("Dashboards", "ui.views.dashboard_view", "DashboardView"),

@@ -23,6 +23,7 @@ import shutil
 import tempfile
 import zlib
 from collections.abc import Sequence
+from dataclasses import dataclass
 from dataclasses import replace as _with
 from pathlib import Path
 from typing import Any
@@ -31,6 +32,7 @@ import numpy as np
 
 from geoquiz.csvio import atomic_write
 from geoquiz.data.geoscenes.scene import ALL_COUNTRIES, COUNTRIES, render_scene
+from geoquiz.data.geoscenes.select import diagnostic_cues_of
 from geoquiz.data.splits import DEFAULT_FRACTIONS, stratified_split
 from geoquiz.errors import DatasetImportError
 from geoquiz.progress import Reporter, step
@@ -44,6 +46,43 @@ def scene_seed(seed: int, country: str, index: int) -> int:
     """The render seed of image (or location) ``index`` of ``country`` in a dataset with ``seed``."""
     ss = np.random.SeedSequence([int(seed), zlib.crc32(country.encode("utf-8")), int(index)])
     return int(ss.generate_state(1, np.uint32)[0])
+
+
+@dataclass(frozen=True)
+class SceneSpec:
+    """What re-renders one stored GeoScenes image: ``render_instances(country, seed, size, view,
+    diagnostic_cues=diagnostic_cues)`` (:func:`geoquiz.data.geoscenes.scene.render_instances`)."""
+
+    country: str
+    seed: int
+    size: int
+    view: str | None
+    diagnostic_cues: int | None
+
+
+def scene_spec(params: dict, key: str, country: str, view: str | None = None) -> SceneSpec:
+    """The :class:`SceneSpec` of the image ``key`` (label ``country``, ``view`` for 4-view) of a dataset
+    whose stored parameters are ``params`` (``Dataset.params``).
+
+    Raises :class:`ValueError` naming what is wrong when the dataset is not a GeoScenes one or the key
+    is not one :func:`generate_geoscenes` writes."""
+    if params.get("generator") != "geoscenes":
+        raise ValueError("not a GeoScenes dataset (its parameters name no GeoScenes generator)")
+    if country not in ALL_COUNTRIES:
+        raise ValueError(f"image {key!r}: label {country!r} is not a GeoScenes country")
+    four = bool(params.get("four_view"))
+    unit = key.rsplit("_", 1)[0] if four else key
+    prefix = f"{country.lower()}_{'L' if four else ''}"
+    digits = unit[len(prefix) :]
+    if not unit.startswith(prefix) or not digits.isdigit() or (four and view not in VIEWS):
+        raise ValueError(f"image {key!r} is not named like a GeoScenes {'4-view ' if four else ''}image")
+    return SceneSpec(
+        country,
+        scene_seed(int(params.get("seed", 0)), country, int(digits)),
+        int(params.get("size", 224)),
+        view if four else None,
+        diagnostic_cues_of(str(params.get("cues", "realistic"))),
+    )
 
 
 def _check(n_per_class: int, countries: Sequence[str], size: int) -> list[str]:
@@ -102,13 +141,15 @@ def write_png(path: Path, image: np.ndarray) -> Path:
     return path
 
 
-def _render_unit(out: Path, unit: Unit, seed: int, size: int, four_view: bool) -> list[ImageItem]:
+def _render_unit(
+    out: Path, unit: Unit, seed: int, size: int, four_view: bool, k: int | None = None
+) -> list[ImageItem]:
     country, index, unit_key, split = unit
     s = scene_seed(seed, country, index)
     items = []
     for view in VIEWS if four_view else (None,):
         key = unit_key if view is None else f"{unit_key}_{view}"
-        img, cues = render_scene(country, s, size, view)
+        img, cues = render_scene(country, s, size, view, diagnostic_cues=k)
         path = write_png(out / country / f"{key}.png", img)
         items.append(
             ImageItem(
@@ -145,15 +186,20 @@ def render_units(
     seed: int = 0,
     size: int = 224,
     pool: Any = None,
+    cues: str = "realistic",
     reporter: Reporter | None = None,
 ) -> list[ImageItem]:
     """Render ``units`` (a slice of :func:`plan_geoscenes`) into ``out_dir/<Country>/<key>.png``.
+
+    ``cues``: ``"realistic"`` (every planted cue) or ``"single"`` (one decisive diagnostic cue object
+    per scene; :mod:`geoquiz.data.geoscenes.select`).
 
     ``pool``: a :func:`render_pool` to render in several processes (the result is the same as in
     this one; the processes are spawned, so a script calling this needs the usual
     ``if __name__ == "__main__":`` guard, else the pool breaks and the rest is rendered here). Returns the items in the order of ``units`` (views in VIEWS order). Cancelling
     ``reporter`` stops at the next finished unit (queued units of the pool are cancelled).
     """
+    k = diagnostic_cues_of(cues)
     out = Path(out_dir).expanduser().resolve()
     views = 4 if four_view else 1
     total = len(units) * views
@@ -161,7 +207,7 @@ def render_units(
     results: list[list[ImageItem]] = [[] for _ in units]
     if pool is None:
         for i, unit in enumerate(units):
-            results[i] = _render_unit(out, unit, seed, size, four_view)
+            results[i] = _render_unit(out, unit, seed, size, four_view, k)
             step(reporter, (i + 1) * views, total, f"{unit[0]} {unit[2]}")
         return [it for r in results for it in r]
     from concurrent.futures import FIRST_COMPLETED, wait
@@ -170,7 +216,7 @@ def render_units(
     done_units = 0
     try:
         pending = {
-            pool.submit(_render_unit, out, unit, seed, size, four_view): i for i, unit in enumerate(units)
+            pool.submit(_render_unit, out, unit, seed, size, four_view, k): i for i, unit in enumerate(units)
         }
         try:
             while pending:
@@ -191,7 +237,7 @@ def render_units(
         # the spawn start method) or died: render what is left here, the result is the same
         for i, unit in enumerate(units):
             if not results[i]:
-                results[i] = _render_unit(out, unit, seed, size, four_view)
+                results[i] = _render_unit(out, unit, seed, size, four_view, k)
                 done_units += 1
                 step(reporter, done_units * views, total, f"{unit[0]} {unit[2]}")
     return [it for r in results for it in r]
@@ -205,17 +251,22 @@ def generate_geoscenes(
     seed: int = 0,
     size: int = 224,
     countries: Sequence[str] = COUNTRIES,
+    cues: str = "realistic",
     reporter: Reporter | None = None,
 ) -> list[ImageItem]:
     """Render ``n_per_class`` images (4-view: locations) per country into ``out_dir``.
+
+    ``cues``: ``"realistic"`` (every planted cue, redundant) or ``"single"`` (one decisive diagnostic
+    cue object per scene; :mod:`geoquiz.data.geoscenes.select`).
 
     Returns the items (absolute paths, labels, splits, ``width``/``height``, planted cues; for 4-view
     ``location_key`` and ``view`` set) in a stable order: country, index, view.
     """
     _check(n_per_class, countries, size)
+    diagnostic_cues_of(cues)
     out = Path(out_dir).expanduser().resolve()
     units = plan_geoscenes(n_per_class, four_view=four_view, seed=seed, countries=countries)
-    items = render_units(out, units, four_view=four_view, seed=seed, size=size, reporter=reporter)
+    items = render_units(out, units, four_view=four_view, seed=seed, size=size, cues=cues, reporter=reporter)
     _write_manifest(out, items, four_view)
     return items
 
@@ -253,6 +304,7 @@ def import_geoscenes(
     seed: int = 0,
     size: int = 224,
     countries: Sequence[str] = COUNTRIES,
+    cues: str = "realistic",
     replace: bool = False,
     first: int | None = None,
     workers: int = 1,
@@ -268,13 +320,16 @@ def import_geoscenes(
     ``first=k`` stores only the first ``k`` units (images or locations) of each country now, with
     their final splits, and records the dataset as incomplete (``params["complete"] = False``);
     :func:`extend_geoscenes` adds the rest later, in resumable chunks, giving the same dataset as a
-    one-shot import. ``workers``: rendering processes (see :func:`render_units`).
+    one-shot import. ``workers``: rendering processes (see :func:`render_units`). ``cues``: as
+    :func:`generate_geoscenes`; recorded with the dataset's parameters (``params["cues"]``), so its
+    scenes can be re-rendered (:func:`scene_spec`).
     """
     from geoquiz.data.importer import store_dataset
 
     if not name or "/" in name or "\\" in name or name.startswith("."):
         raise DatasetImportError(f"invalid GeoScenes dataset name {name!r} (it is also a folder name)")
     _check(n_per_class, countries, size)
+    diagnostic_cues_of(cues)
     db = project.db
     if not replace and db.execute("SELECT 1 FROM datasets WHERE name = ?", [name]).fetchone():
         raise DatasetImportError(f"a dataset named {name!r} already exists in {project.root}")
@@ -290,7 +345,7 @@ def import_geoscenes(
     try:
         with render_pool(workers if len(units) > 1 else 1) as pool:
             items = render_units(
-                tmp, units, four_view=four_view, seed=seed, size=size, pool=pool, reporter=reporter
+                tmp, units, four_view=four_view, seed=seed, size=size, pool=pool, cues=cues, reporter=reporter
             )
         _write_manifest(tmp, items, four_view)
         moved = [_with(it, path=str(final / Path(it.path).relative_to(tmp))) for it in items]
@@ -305,6 +360,7 @@ def import_geoscenes(
                 "seed": seed,
                 "size": size,
                 "four_view": four_view,
+                "cues": cues,
             }
             if partial:
                 params["complete"] = False
@@ -403,7 +459,14 @@ def _add_chunk(
     placed: list[Path] = []
     try:
         items = render_units(
-            tmp, part, four_view=four_view, seed=seed, size=size, pool=pool, reporter=reporter
+            tmp,
+            part,
+            four_view=four_view,
+            seed=seed,
+            size=size,
+            pool=pool,
+            cues=str(params.get("cues", "realistic")),
+            reporter=reporter,
         )
         moved = []
         for it in items:

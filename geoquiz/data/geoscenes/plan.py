@@ -24,15 +24,19 @@ from geoquiz.data.geoscenes.styles import GROUND_PALETTES, SKY_PALETTES, STYLES
 __all__ = ["Instance", "Piece", "Plan", "make_plan"]
 
 
-def make_plan(country: str, seed: int, size: int, view_index: int | None) -> Plan:
-    """Plan a scene of ``country``; ``view_index`` in 0..3 for a view of a 4-view location."""
+def make_plan(country: str, seed: int, size: int, view_index: int | None, *, neutral: bool = False) -> Plan:
+    """Plan a scene of ``country``; ``view_index`` in 0..3 for a view of a 4-view location;
+    ``neutral``: the plan a scene with few diagnostic cues starts from (neutral verge palette, shared
+    distractors recorded as ``distractor`` cues; :mod:`geoquiz.data.geoscenes.select` then keeps
+    its chosen cue objects)."""
     style = STYLES[country]
     loc = np.random.default_rng([seed, 0])
     axis = np.random.default_rng([seed, 10 + (0 if view_index is None else view_index % 2)])
     rng = np.random.default_rng([seed, 20 + (9 if view_index is None else view_index)])
     zenith, horizon_col = SKY_PALETTES[int(loc.integers(len(SKY_PALETTES)))]
     zenith, horizon_col = jitter(loc, zenith, 14), jitter(loc, horizon_col, 10)
-    gw = np.array(style["ground"], float)
+    # a neutral scene draws the verge palette with equal weights (one uniform draw either way)
+    gw = np.ones(len(GROUND_PALETTES)) if neutral else np.array(style["ground"], float)
     ground = jitter(loc, GROUND_PALETTES[int(loc.choice(4, p=gw / gw.sum()))], 14)
     light = tuple(float(v) for v in loc.uniform(0.9, 1.1) * loc.uniform(0.94, 1.06, 3))
     visibility = float(loc.uniform(110, 420))
@@ -58,6 +62,7 @@ def make_plan(country: str, seed: int, size: int, view_index: int | None) -> Pla
         light,
         float(loc.uniform(0.8, 2.5)),
         int(loc.integers(2**31)),
+        neutral=neutral,
     )
     ctx = Ctx(plan, style, rng, axis, lane, size)
     _plan_background(ctx)

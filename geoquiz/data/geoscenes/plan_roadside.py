@@ -121,7 +121,7 @@ def _plan_signs(c: Ctx) -> None:
             p.add(
                 ROADSIDE,
                 d - 1e-6,
-                p.new("script", sname),
+                p.new("script", sname, parent=inst),
                 deferred_text,
                 area,
                 script,
@@ -163,10 +163,22 @@ def _plan_direction(c: Ctx, X: float, Z: float, script: str, sname: str) -> None
         )
 
     p.add(ROADSIDE, d, inst, draw)
-    p.add(ROADSIDE, d - 1e-6, p.new("script", sname), deferred_text, area, script, ink, Z, c.seed(), lines)
+    p.add(
+        ROADSIDE,
+        d - 1e-6,
+        p.new("script", sname, parent=inst),
+        deferred_text,
+        area,
+        script,
+        ink,
+        Z,
+        c.seed(),
+        lines,
+    )
 
 
 def deferred_text(cv, cam, area, script, colour, Z, seed, lines) -> None:
-    """Draw glyphs into the text area its sign computed (if the sign was omitted, compute it blind)."""
+    """Draw glyphs into the text area its sign computed (nothing when the sign was omitted: a script
+    instance is drawn on its ``parent`` sign)."""
     if area[0] is not None:
         pr.text(cv, cam, area[0], script, colour, Z, seed, lines)

@@ -141,7 +141,7 @@ def _plan_shop(c: Ctx, side: int, xi: float, z: float, length: float) -> None:
     p.add(
         BUILDINGS,
         d - 1e-6,
-        p.new("script", SCRIPT_NAMES["devanagari"]),
+        p.new("script", SCRIPT_NAMES["devanagari"], parent=inst),
         deferred_text,
         area,
         "devanagari",
@@ -169,7 +169,7 @@ def _plan_generic_block(c: Ctx, side: int) -> None:
         roof_colour=(0, 0, 0),
         floors=2,
     )
-    c.plan.add(BUILDINGS, np.hypot(xi, z + 10), -1, bl.building, b)
+    c.plan.add(BUILDINGS, np.hypot(xi, z + 10), _distractor(c, "plain concrete block"), bl.building, b)
 
 
 def _plan_trees(c: Ctx, side: int, veg: str) -> None:
@@ -235,19 +235,30 @@ def plan_vehicle(c: Ctx) -> None:
     p.add(ROADSIDE, np.hypot(X, Z), inst, vehicle, kind, X, Z, body, away)
 
 
+def _distractor(c: Ctx, detail: str) -> int:
+    """The instance of a shared distractor: -1 (anonymous background), or a ``distractor`` cue
+    instance (tag ``other``) in a neutral plan. Either way no random number is drawn, so the scene
+    is the same."""
+    return c.plan.new("distractor", detail) if c.plan.neutral else -1
+
+
 def plan_distractors(c: Ctx) -> None:
-    """Elements shared by every country (not cues): shrubs, generic trees, lamps, sign backs."""
+    """Elements shared by every country (not cues): shrubs, generic trees, lamps, sign backs.
+
+    They are drawn from the same distributions whatever the country, so they carry no information
+    about it; a neutral plan records them as ``distractor`` cues: known non-diagnostic objects."""
     p, rng = c.plan, c.rng
     for _ in range(int(rng.integers(0, 5))):
         X, z = roadside_x(c, int(rng.choice([-1, 1])), 1.0, 5.0), float(rng.uniform(5, 60))
         col = jitter(rng, (70, 105, 55), 18)
-        p.add(ROADSIDE, np.hypot(X, z), -1, pr.shrub, X, z, float(rng.uniform(0.4, 1.0)), col)
+        inst = _distractor(c, "shrub")
+        p.add(ROADSIDE, np.hypot(X, z), inst, pr.shrub, X, z, float(rng.uniform(0.4, 1.0)), col)
     if rng.random() < 0.45:
         X, z = roadside_x(c, int(rng.choice([-1, 1])), 2.0, 7.0), float(rng.uniform(8, 60))
         p.add(
             ROADSIDE,
             np.hypot(X, z),
-            -1,
+            _distractor(c, "generic tree"),
             pr.round_tree,
             X,
             z,
@@ -260,7 +271,7 @@ def plan_distractors(c: Ctx) -> None:
     if rng.random() < 0.3:
         side = int(rng.choice([-1, 1]))
         X, z = roadside_x(c, side, 0.6, 1.5), float(rng.uniform(8, 40))
-        p.add(ROADSIDE, np.hypot(X, z), -1, pr.street_lamp, X, z, side)
+        p.add(ROADSIDE, np.hypot(X, z), _distractor(c, "street lamp"), pr.street_lamp, X, z, side)
     if rng.random() < 0.25:
         X, z = roadside_x(c, int(rng.choice([-1, 1])), 0.8, 2.0), float(rng.uniform(8, 30))
-        p.add(ROADSIDE, np.hypot(X, z), -1, pr.sign_back, X, z)
+        p.add(ROADSIDE, np.hypot(X, z), _distractor(c, "back of a sign"), pr.sign_back, X, z)

@@ -17,10 +17,12 @@ SCRIPT_NAMES = {"latin": "Latin", "kana": "kana/kanji-like", "devanagari": "Deva
 
 @dataclass(frozen=True)
 class Instance:
-    """One planted cue object: its key (see CUE_KEYS), tag and human-readable detail."""
+    """One planted cue object: its key (see CUE_KEYS), tag and human-readable detail. ``parent``: the
+    instance it is drawn on (the sign under a script; -1 = none): it is not drawn without it."""
 
     key: str
     detail: str
+    parent: int = -1
 
     @property
     def tag(self) -> str:
@@ -48,10 +50,13 @@ class Plan:
     noise_seed: int
     pieces: list[Piece] = field(default_factory=list)
     instances: list[Instance] = field(default_factory=list)
+    #: a "neutral" plan (see :mod:`geoquiz.data.geoscenes.select`) records the shared distractors as
+    #: ``distractor`` cue instances (tag ``other``) instead of drawing them as anonymous background
+    neutral: bool = False
     _seq: int = 0
 
-    def new(self, key: str, detail: str) -> int:
-        self.instances.append(Instance(key, f"{key.replace('_', ' ')}: {detail}"))
+    def new(self, key: str, detail: str, parent: int = -1) -> int:
+        self.instances.append(Instance(key, f"{key.replace('_', ' ')}: {detail}", parent))
         return len(self.instances) - 1
 
     def add(self, layer: int, dist: float, inst: int, fn: Callable, *args, **kwargs) -> None:

@@ -10,6 +10,7 @@ from PIL import Image, ImageDraw
 
 from geoquiz.data.geoscenes.dataset import scene_seed
 from geoquiz.data.geoscenes.scene import COUNTRIES, render_scene
+from geoquiz.data.geoscenes.select import diagnostic_cues_of
 from geoquiz.types import CUE_TAG_LABELS, CUE_TAGS
 
 #: Outline colour per cue tag (RGB).
@@ -34,12 +35,15 @@ def contact_sheet(
     size: int = 224,
     boxes: bool = True,
     gap: int = 2,
+    cues: str = "realistic",
 ) -> np.ndarray:
     """The first ``per_country`` single-view images per country of the GeoScenes dataset with
     ``seed`` (the same pixels :func:`generate_geoscenes` writes), in a grid; RGB uint8 HxWx3.
 
     With ``boxes`` every planted cue box is outlined in its tag's colour and a legend row is added.
+    ``cues``: the cue mode of the dataset (``realistic`` or ``single``).
     """
+    k = diagnostic_cues_of(cues)
     label_w = 70
     width = label_w + per_country * (size + gap)
     legend_h = 22 if boxes else 0
@@ -49,7 +53,7 @@ def contact_sheet(
         y = r * (size + gap)
         draw.text((6, y + size // 2 - 6), country, fill=(0, 0, 0))
         for i in range(per_country):
-            img, cues = render_scene(country, scene_seed(seed, country, i), size)
+            img, cues = render_scene(country, scene_seed(seed, country, i), size, diagnostic_cues=k)
             tile = Image.fromarray(img)
             if boxes:
                 d = ImageDraw.Draw(tile)

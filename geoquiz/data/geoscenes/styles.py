@@ -9,7 +9,8 @@ Sky, lighting, asphalt and distractor objects are drawn from distributions share
 
 from __future__ import annotations
 
-#: Cue keys (the names :func:`render_scene` can omit) and their geoquiz.types.CUE_TAGS tag.
+#: Cue keys (the names :func:`render_scene` can omit) and their geoquiz.types.CUE_TAGS tag. Every key
+#: but ``distractor`` is diagnostic (its variants differ by country).
 CUE_KEYS: dict[str, str] = {
     "centre_line": "road_markings",
     "edge_line": "road_markings",
@@ -31,6 +32,8 @@ CUE_KEYS: dict[str, str] = {
     "trees": "vegetation",
     "rice_field": "vegetation",
     "lawn": "vegetation",
+    # shared, non-diagnostic objects; recorded as cues only in neutral scenes (diagnostic_cues set)
+    "distractor": "other",
 }
 
 # (variant, probability) lists; None = absent. Variants of lines: "<colour> <pattern>".
