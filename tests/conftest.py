@@ -26,6 +26,24 @@ def _geoquiz_home(tmp_path_factory, monkeypatch):
     monkeypatch.setenv("GEOQUIZ_HOME", str(tmp_path_factory.mktemp("geoquiz_home")))
 
 
+@pytest.fixture(autouse=True)
+def _garbage_on_the_gui_thread(request):
+    """As in the app (:class:`ui.workers.MainThreadGC`): during a Qt test Python's cyclic garbage
+    collector runs on the GUI thread only, and the test's garbage is collected there when it ends, so
+    no worker thread (of this test or a later one) ever destroys a Qt object; PySide6 deadlocks when
+    one does."""
+    if "qtbot" not in request.fixturenames and "qapp" not in request.fixturenames:
+        yield
+        return
+    request.getfixturevalue("qapp")
+    from ui.workers import MainThreadGC
+
+    guard = MainThreadGC()
+    yield
+    guard.stop()
+    guard.deleteLater()
+
+
 @pytest.fixture
 def project(tmp_path):
     from geoquiz.project import Project

@@ -19,7 +19,7 @@ from geoquiz.paths import demo_project_dir
 from geoquiz.project import Project
 from ui.context import AppContext
 from ui.main_window import MainWindow
-from ui.workers import show_error
+from ui.workers import MainThreadGC, show_error
 
 
 def parse_args(argv: list[str]) -> argparse.Namespace:
@@ -57,9 +57,13 @@ def main(argv: list[str] | None = None) -> int:
     app = QApplication.instance() or QApplication(sys.argv[:1])
     app.setApplicationName("GeoQuiz")
     app.setOrganizationName("GeoQuiz")
+    gc_guard = MainThreadGC(app)  # no worker may destroy a Qt object (see ui.workers)
     window = create_window(args.project)
     window.raise_()
-    return app.exec()
+    try:
+        return app.exec()
+    finally:
+        gc_guard.stop()
 
 
 if __name__ == "__main__":

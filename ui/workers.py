@@ -10,6 +10,9 @@ Database rule: a job that touches the project database opens its own connection
 (``Project.open(root)``) and closes it; SQLite connections are not shared across threads.
 :func:`project_job` turns ``fn(project, ...)`` into such a job.
 
+Garbage rule: Python's cyclic garbage collector runs on the GUI thread only
+(:class:`MainThreadGC`, installed by the app), so that no worker ever destroys a Qt object.
+
 Shared pieces for views: :class:`Latest` (only the most recent job of a kind counts: starting one
 cancels the previous and drops its callbacks) and :class:`ui.widgets.job_controls.JobControls`
 (Run / Cancel / progress / status for one kind of job).
@@ -18,11 +21,12 @@ cancels the previous and drops its callbacks) and :class:`ui.widgets.job_control
 from __future__ import annotations
 
 import functools
+import gc
 import traceback
 from collections.abc import Callable
 from typing import Any
 
-from PySide6.QtCore import QObject, QRunnable, Qt, QThreadPool, Signal
+from PySide6.QtCore import QObject, QRunnable, Qt, QThreadPool, QTimer, Signal
 from PySide6.QtWidgets import QMessageBox, QProgressDialog, QWidget
 
 from geoquiz.progress import Cancelled, Reporter
@@ -164,6 +168,43 @@ class Latest:
     @property
     def running(self) -> bool:
         return self.worker is not None and not self.worker.is_done
+
+
+class MainThreadGC(QObject):
+    """Python's cyclic garbage collector, run on the GUI thread only.
+
+    Left alone, the collector runs in whichever thread allocates past its threshold, often a worker.
+    When the garbage holds a Qt object (the wrapper of a closed dialog caught in a reference cycle),
+    its C++ destructor then runs on that worker thread and PySide6 deadlocks there (seen: an Explain
+    job stuck for minutes in ``~QObject`` inside a collection triggered by ``torch``'s
+    ``state_dict``). So automatic collection is switched off and a timer on the GUI thread collects
+    by the same generation thresholds every ``interval_ms``; :meth:`stop` collects once more and
+    switches automatic collection back on.
+    """
+
+    def __init__(self, parent: QObject | None = None, interval_ms: int = 250) -> None:
+        super().__init__(parent)
+        self.threshold = gc.get_threshold()
+        self.was_enabled = gc.isenabled()
+        gc.disable()
+        self.timer = QTimer(self)
+        self.timer.timeout.connect(self.check)
+        self.timer.start(interval_ms)
+
+    def check(self) -> int | None:
+        """Collect the generation due, if any (returns it); called by the timer."""
+        counts = gc.get_count()
+        if counts[0] <= self.threshold[0]:
+            return None
+        generation = 2 if counts[2] > self.threshold[2] else 1 if counts[1] > self.threshold[1] else 0
+        gc.collect(generation)
+        return generation
+
+    def stop(self) -> None:
+        self.timer.stop()
+        gc.collect()
+        if self.was_enabled:
+            gc.enable()
 
 
 def wait_all(timeout_ms: int = 30000) -> bool:

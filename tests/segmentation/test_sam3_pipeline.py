@@ -18,8 +18,11 @@ from geoquiz.data.dataset import load_items
 from geoquiz.explain import CheckpointExplainCore, Explainer
 from geoquiz.project import Project
 
-#: keep every segment as an element (the tiny model's masks are arbitrary), without de-duplication
-KEEP_ALL = ElementSettings(top_p=100.0, s_min=0.0, iou_threshold=1.01, max_elements=0, min_segment_area=0)
+#: keep every segment as an element (the tiny model's masks are arbitrary): no de-duplication and
+#: the paper's plain box rule (no merging of overlapping boxes)
+KEEP_ALL = ElementSettings(
+    top_p=100.0, s_min=0.0, iou_threshold=1.01, max_elements=0, min_segment_area=0, box_rule="plain"
+)
 TAGS = {"yellow centre line": "road_markings", "utility pole": "poles", "palm tree": "vegetation"}
 
 
