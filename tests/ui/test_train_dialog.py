@@ -56,7 +56,7 @@ def _curve(panel, name: str):
     return next(item for item in panel.plot.listDataItems() if item.name() == name)
 
 
-def test_form_covers_every_setting_with_the_papers_defaults(dialog):
+def test_form_covers_every_setting_with_the_papers_defaults(dialog, qtbot):
     from geoquiz.models.registry import ARCHS
     from ui.dialogs.train_form import ARCHS as DIALOG_ARCHS
     from ui.dialogs.train_form import NO_IMAGENET
@@ -67,6 +67,12 @@ def test_form_covers_every_setting_with_the_papers_defaults(dialog):
         a for a, (_, w) in ARCHS.items() if w is None
     }
     assert dialog.form.lr.text() == "0.0003"
+    # the CAM layer: layer4 by default, one key press away from the finer layer3
+    assert dialog.form.target_layer_box.currentData() == "layer4"
+    dialog.form.target_layer_box.setFocus()
+    qtbot.keyClick(dialog.form.target_layer_box, Qt.Key_Down)
+    assert dialog.form.config().target_layer == "layer3"
+    qtbot.keyClick(dialog.form.target_layer_box, Qt.Key_Up)
 
     def enabled(box):
         return {box.itemData(i) for i in range(box.count()) if box.model().item(i).isEnabled()}

@@ -33,6 +33,7 @@ from PySide6.QtWidgets import (
 
 from geoquiz.data.dataset import DatasetInfo, list_datasets
 from geoquiz.errors import GeoQuizError
+from geoquiz.models.spec import TARGET_LAYERS
 from geoquiz.models.training import TrainConfig
 from geoquiz.types import SPLITS
 from ui.context import AppContext
@@ -101,6 +102,14 @@ def _dspin(
     return box
 
 
+#: How the CAM layer choices are shown.
+CAM_LAYER_TEXT = {
+    "layer4": "layer4 (last stage, the papers')",
+    "layer3": "layer3 (2x finer map)",
+    "layer2": "layer2 (4x finer map)",
+}
+
+
 def _combo(items: list[tuple[str, str]], value: str, name: str) -> QComboBox:
     box = QComboBox()
     box.setObjectName(name)
@@ -159,6 +168,15 @@ class TrainForm(QTabWidget):
             d.pooling,
             "trainPooling",
         )
+        self.target_layer_box = _combo(
+            [(layer, CAM_LAYER_TEXT.get(layer, layer)) for layer in TARGET_LAYERS],
+            d.target_layer,
+            "trainCamLayer",
+        )
+        self.target_layer_box.setToolTip(
+            "The ResNet stage Grad-CAM, Grad-CAM++ and Score-CAM read: an earlier stage gives a finer map "
+            "(at 224 px: layer4 7x7, layer3 14x14); it changes no weight."
+        )
         self.init_box = _combo(list(INITS), d.init, "trainInit")
         self.init_path = QLineEdit(w)
         self.init_path.setObjectName("trainInitPath")
@@ -186,6 +204,7 @@ class TrainForm(QTabWidget):
         form.addRow("Architecture", self.arch_box)
         form.addRow("Integration", self.integration_box)
         form.addRow("4-view pooling", self.pooling_box)
+        form.addRow("CAM layer", self.target_layer_box)
         form.addRow("Initial weights", self.init_box)
         form.addRow("Weights file", self.init_row)
         form.addRow("Input size", self.input_size)
@@ -398,6 +417,7 @@ class TrainForm(QTabWidget):
             "arch": self.arch_box.currentData(),
             "integration": self.integration_box.currentData(),
             "pooling": self.pooling_box.currentData(),
+            "target_layer": self.target_layer_box.currentData(),
             "init": self.init_path.text().strip() if init == "file" else init,
             "input_size": self.input_size.value(),
             "epochs": self.epochs.value(),
