@@ -244,3 +244,45 @@ def test_participants_boxing_the_causal_cue_score_above_random(causal_project):
         main(["groundtruth", "humans", "-p", str(causal_project.root), "--model", "single", "--study", "s"])
         == 0
     )
+
+
+def _causal_rows(root) -> list[tuple]:
+    from geoquiz.project import Project
+
+    with Project.open(root) as project:
+        return project.db.execute(
+            "SELECT u.unit_key, u.label, u.true_prob, u.pred_label, u.n_renders, c.kind, c.view, c.instance, "
+            "c.cue_key, c.tag, c.x0, c.y0, c.x1, c.y1, c.true_prob, c.drop_prob, c.pred_label, c.flipped "
+            "FROM causal_cues c JOIN causal_units u ON u.id = c.unit_id "
+            "WHERE u.model_name = 'single' ORDER BY u.unit_key, c.kind, c.view, c.instance, c.tag"
+        ).fetchall()
+
+
+@pytest.mark.ray
+def test_ray_engine_stores_what_the_local_engine_stores(causal_project, ray_local, tmp_path, capsys):
+    """``geoquiz groundtruth run --engine ray`` (the session's local Ray, 2 workers) on a copy of the
+    project stores exactly the rows the local engine stored."""
+    from fixtures.engine import copy_project
+
+    from geoquiz.cli import main
+    from geoquiz.db import transaction
+    from geoquiz.project import Project
+
+    args = ["--model", "single", "--dataset", "gs", "--split", "all"]
+    assert main(["groundtruth", "run", "-p", str(causal_project.root), *args]) == 0  # local (or done)
+    causal_project.db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    copy = copy_project(causal_project.root, tmp_path / "ray_copy")
+    with Project.open(copy) as project, transaction(project.db):
+        project.db.execute("DELETE FROM causal_units")  # the cues go with them (ON DELETE CASCADE)
+    capsys.readouterr()
+    assert main(["groundtruth", "run", "-p", str(copy), *args, "--engine", "ray", "--concurrency", "2"]) == 0
+    out = capsys.readouterr().out
+    local, remote = _causal_rows(causal_project.root), _causal_rows(copy)
+    with Project.open(copy) as project:
+        units = project.db.execute("SELECT COUNT(*) FROM causal_units").fetchone()[0]
+    assert units >= 8 and f"engine ray: {units} computed" in out and ", 0 failed" in out
+    assert len(local) > 3 * len({r[0] for r in local})  # units with cues: one row per object and per tag
+    assert len(remote) == len(local)
+    for a, b in zip(local, remote, strict=True):
+        assert a[:2] == b[:2] and a[3:14] == b[3:14] and a[16:] == b[16:]
+        assert a[2] == pytest.approx(b[2], abs=1e-5) and a[14:16] == pytest.approx(b[14:16], abs=1e-5)
