@@ -423,23 +423,3 @@ def pointing_on_dataset(
     if not samples:
         raise GeoQuizError(f"dataset {dataset!r} has no images in split {split!r}")
     return pointing_game(explainer, balanced(samples, limit), methods, segmenters, **kwargs)
-
-
-__all__ = [
-    "CRITERIA",
-    "PointingRecord",
-    "PointingResult",
-    "PointingSettings",
-    "balanced",
-    "cues_of",
-    "frames_of",
-    "hit_cues",
-    "hits",
-    "point_to_box_distance",
-    "pointing_game",
-    "pointing_on_dataset",
-    "random_box",
-    "random_hit_rate",
-    "score_image",
-    "to_image_frame",
-]

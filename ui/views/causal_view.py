@@ -28,7 +28,6 @@ from PySide6.QtWidgets import (
     QSpinBox,
     QSplitter,
     QTableWidget,
-    QTableWidgetItem,
     QTabWidget,
     QVBoxLayout,
     QWidget,
@@ -41,6 +40,7 @@ from geoquiz.types import CUE_TAG_LABELS
 from ui.context import AppContext
 from ui.views.faithfulness_form import check_list, checked_keys, display_name, fill_combo
 from ui.widgets.job_controls import JobControls
+from ui.widgets.result_table import fill_table
 from ui.workers import Latest, project_job, show_error
 
 SPLIT_CHOICES = ("test", "val", "train", "all")
@@ -128,19 +128,6 @@ def _label(key: str, value) -> str:
     if key == "measure":
         return MEASURE_LABELS.get(value, value)
     return _cell(value)
-
-
-def _fill_table(table: QTableWidget, columns, rows: list[dict]) -> None:
-    table.clear()
-    table.setColumnCount(len(columns))
-    table.setHorizontalHeaderLabels([label for _, label in columns])
-    table.setRowCount(len(rows))
-    for r, row in enumerate(rows):
-        for c, (key, _) in enumerate(columns):
-            item = QTableWidgetItem(_label(key, row.get(key, "")))
-            item.setData(Qt.UserRole, row.get(key))
-            table.setItem(r, c, item)
-    table.resizeColumnsToContents()
 
 
 class CausalView(QWidget):
@@ -314,7 +301,7 @@ class CausalView(QWidget):
         )
 
     def _shown(self, result: dict) -> None:
-        _fill_table(self.tag_table, TAG_COLUMNS, result["tags"])
+        fill_table(self.tag_table, result["tags"], TAG_COLUMNS, shown=_label)
         text = f"{result['n_units']} images with causal ground truth stored for this model and split."
         if result["summary"] is not None:
             s = result["summary"]
@@ -331,7 +318,7 @@ class CausalView(QWidget):
         self.tabs.setCurrentWidget(self.tag_table)
 
     def _scored(self, result: dict) -> None:
-        _fill_table(self.score_table, SCORE_COLUMNS, result["rows"])
+        fill_table(self.score_table, result["rows"], SCORE_COLUMNS, shown=_label)
         self.summary_label.setText(
             f"{result['images']} correctly classified images scored ({result['n']} explanations); "
             f"{result['wrong']} misclassified images left out, "

@@ -7,9 +7,10 @@ cue tags); the ids stay in the data and the CSVs.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
+from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QTableWidget, QTableWidgetItem
 
 from geoquiz.types import CUE_TAG_LABELS
@@ -37,15 +38,27 @@ def shown_value(key: str, value: Any) -> str:
     return text
 
 
-def fill_table(table: QTableWidget, frame, columns: Sequence[tuple[str, str]]) -> None:
-    """Show ``frame``'s ``columns`` (``(key, header)`` pairs) in ``table``; None or an empty frame
-    leaves the headers only."""
+def fill_table(
+    table: QTableWidget,
+    data,
+    columns: Sequence[tuple[str, str]],
+    shown: Callable[[str, Any], str] = shown_value,
+) -> None:
+    """Show the ``columns`` (``(key, header)`` pairs) of ``data`` (a frame or a list of dicts) in
+    ``table``, each cell as ``shown(key, value)`` with the value itself under ``Qt.UserRole``; None or
+    no rows leaves the headers only."""
     table.clear()
     table.setColumnCount(len(columns))
     table.setHorizontalHeaderLabels([h for _, h in columns])
-    rows = [] if frame is None or not len(frame) else frame.to_dict(orient="records")
+    if data is None or not len(data):
+        rows = []
+    else:
+        rows = data.to_dict(orient="records") if hasattr(data, "to_dict") else list(data)
     table.setRowCount(len(rows))
     for r, row in enumerate(rows):
         for c, (key, _) in enumerate(columns):
-            table.setItem(r, c, QTableWidgetItem(shown_value(key, row.get(key))))
+            value = row.get(key)
+            item = QTableWidgetItem(shown(key, value))
+            item.setData(Qt.UserRole, value)
+            table.setItem(r, c, item)
     table.resizeColumnsToContents()
