@@ -50,6 +50,8 @@ _HELP = {
     "num_workers": "DataLoader worker processes",
     "max_seconds": "stop after the epoch that exceeds this many seconds (0 = no limit)",
     "device": "auto | cpu | cuda",
+    "target_layer": "the ResNet stage CAM methods read (layer1-layer4)",
+    "precision": "fp32 | bf16 (mixed precision) | auto (bf16 where the GPU or CPU runs it natively)",
 }
 
 

@@ -84,7 +84,13 @@ def save_checkpoint(
     """Write ``model``'s weights and metadata to ``path`` atomically; returns the path.
 
     ``source``: where an imported model came from (family, file, prompts), stored as ``"source"``."""
-    state = {k: v.detach().cpu().clone() for k, v in model.state_dict().items()}
+    import torch
+
+    # contiguous (a model trained channels-last stores the same layout as any other)
+    state = {
+        k: v.detach().cpu().clone(memory_format=torch.contiguous_format)
+        for k, v in model.state_dict().items()
+    }
     obj = {
         "format": FORMAT,
         "format_version": FORMAT_VERSION,

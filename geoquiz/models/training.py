@@ -45,6 +45,9 @@ _MODEL_FIELDS = (
 )
 
 
+PRECISIONS = ("fp32", "bf16", "auto")
+
+
 @dataclass(frozen=True)
 class TrainConfig:
     """Every training setting. ``init``: ``imagenet`` | ``scratch`` | path to weights.
@@ -60,6 +63,11 @@ class TrainConfig:
     ``target_layer``: a ResNet's stage that CAM methods read, recorded in the model's
     :class:`~geoquiz.models.spec.ModelSpec` (it does not change training; other families take a
     dotted path as ``model_options["target_layer"]``).
+    ``precision``: ``fp32``, ``bf16`` (mixed precision: the forward pass under bfloat16 autocast,
+    weights, optimiser and loss in float32) or ``auto`` (bf16 where the hardware runs it natively: a
+    CUDA GPU with bfloat16, a CPU with AVX512-BF16 or AMX, about twice as fast as fp32 there; fp32
+    elsewhere). Left out of :meth:`to_dict` when ``fp32``; the precision a run used is recorded in
+    its checkpoint's training metadata.
     """
 
     arch: str = "resnet50"
@@ -89,6 +97,7 @@ class TrainConfig:
     max_seconds: float = 0.0
     device: str = "auto"
     target_layer: str = "layer4"
+    precision: str = "fp32"
     model_options: dict[str, Any] = field(default_factory=dict, hash=False)
 
     def __post_init__(self) -> None:
@@ -117,6 +126,8 @@ class TrainConfig:
             problems.append(
                 f"target_layer must be one of {', '.join(TARGET_LAYERS)} (got {self.target_layer!r})"
             )
+        if self.precision not in PRECISIONS:
+            problems.append(f"precision must be one of {', '.join(PRECISIONS)} (got {self.precision!r})")
         if not 0 < self.val_fraction < 1:
             problems.append(f"val_fraction must be in (0, 1) (got {self.val_fraction})")
         if problems:
@@ -126,6 +137,8 @@ class TrainConfig:
         out = {k: list(v) if isinstance(v, tuple) else v for k, v in dataclasses.asdict(self).items()}
         if not out["model_options"]:
             del out["model_options"]
+        if out["precision"] == "fp32":
+            del out["precision"]
         return out
 
     @classmethod
@@ -262,7 +275,8 @@ def train(
     )
 
     _seed_all(cfg.seed)
-    model = build_model(spec, "scratch" if state is not None else cfg.init).to(device)
+    layout, precision = _input_layout(cfg), resolve_precision(cfg.precision, device)
+    model = build_model(spec, "scratch" if state is not None else cfg.init).to(device, memory_format=layout)
     optimizer = torch.optim.AdamW(
         model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay, betas=tuple(cfg.betas)
     )
@@ -281,6 +295,7 @@ def train(
     total_steps = cfg.epochs * n_batches
     meta = {
         "config": cfg.to_dict(),
+        "precision": precision,
         "n_train": len(train_ds),
         "n_val": len(val_ds),
         "mean": list(mean),
@@ -306,10 +321,11 @@ def train(
         loss_sum, correct, seen = 0.0, 0, 0
         for bi, (x, y) in enumerate(loader):
             step(reporter, epoch * n_batches + bi, total_steps, f"epoch {epoch + 1}/{cfg.epochs}")
-            x, y = x.to(device), y.to(device)
+            x, y = x.to(device, memory_format=layout), y.to(device)
             optimizer.zero_grad(set_to_none=True)
-            logits = model(x)
-            loss = criterion(logits, y)
+            with _autocast(precision, device):
+                logits = model(x)
+            loss = criterion(logits.float(), y)
             loss.backward()
             optimizer.step()
             loss_sum += float(loss.detach()) * len(y)
@@ -318,7 +334,7 @@ def train(
         epoch_train_time = time.perf_counter() - t0
         train_time += epoch_train_time
         n_seen += seen
-        val_loss, val_acc = _validate(model, val_ds, criterion, cfg, device, reporter)
+        val_loss, val_acc = _validate(model, val_ds, criterion, cfg, device, reporter, layout)
         entry = {
             "epoch": epoch + 1,
             "train_loss": loss_sum / max(seen, 1),
@@ -393,9 +409,52 @@ def _set_lr(optimizer, cfg: TrainConfig, epoch: int) -> None:
         group["lr"] = lr
 
 
-def _validate(model, dataset, criterion, cfg: TrainConfig, device, reporter) -> tuple[float, float]:
+def resolve_precision(precision: str, device) -> str:
+    """``fp32`` or ``bf16``: what ``precision`` (:data:`PRECISIONS`) means on ``device``. ``auto`` is
+    ``bf16`` only where bfloat16 runs natively (CUDA with bf16 support; a CPU with AVX512-BF16 or
+    AMX tiles, where oneDNN's bf16 convolutions are about twice as fast), else ``fp32``: emulated
+    bf16 would be slower than fp32."""
     import torch
 
+    if precision != "auto":
+        return precision
+    if device.type == "cuda":
+        return "bf16" if torch.cuda.is_bf16_supported() else "fp32"
+    if device.type == "cpu":
+        native = [
+            getattr(torch.cpu, n, None) for n in ("_is_avx512_bf16_supported", "_is_amx_tile_supported")
+        ]
+        return "bf16" if any(f is not None and f() for f in native) else "fp32"
+    return "fp32"
+
+
+def _autocast(precision: str, device):
+    """The context of a training forward pass at ``precision`` (``fp32``: none)."""
+    import contextlib
+
+    import torch
+
+    if precision == "bf16":
+        return torch.autocast(device.type, dtype=torch.bfloat16)
+    return contextlib.nullcontext()
+
+
+def _input_layout(cfg: TrainConfig):
+    """Memory layout of the batches and weights while training: channels-last for a single image or
+    early-integrated views (4-D batches), which oneDNN (CPU) and cuDNN run about 10 % faster (the
+    demo model: 8.4 -> 7.6 s per epoch on 2 cores); medium integration's 5-D batches stay as they are.
+    Checkpoints are stored contiguous either way (:func:`geoquiz.models.checkpoint.save_checkpoint`)."""
+    import torch
+
+    return torch.channels_last if cfg.integration != "medium" else torch.contiguous_format
+
+
+def _validate(
+    model, dataset, criterion, cfg: TrainConfig, device, reporter, layout=None
+) -> tuple[float, float]:
+    import torch
+
+    layout = torch.contiguous_format if layout is None else layout
     loader = torch.utils.data.DataLoader(
         dataset, batch_size=cfg.batch_size * 2, shuffle=False, num_workers=cfg.num_workers
     )
@@ -405,7 +464,7 @@ def _validate(model, dataset, criterion, cfg: TrainConfig, device, reporter) -> 
         for x, y in loader:
             if reporter is not None:
                 reporter.check()
-            x, y = x.to(device), y.to(device)
+            x, y = x.to(device, memory_format=layout), y.to(device)
             logits = model(x)
             loss_sum += float(criterion(logits, y)) * len(y)
             correct += int((logits.argmax(1) == y).sum())

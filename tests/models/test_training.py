@@ -195,3 +195,44 @@ def test_cli_train_models_and_evaluate(proj, capsys, tmp_path):
     assert main(["models", "delete", "cli", "-p", root]) == 0
     assert main(["evaluate-model", "-p", root, "--model", "cli", "--dataset", "tiny"]) == 2
     assert "no model named 'cli'" in capsys.readouterr().err
+
+
+def test_bf16_mixed_precision_trains_and_stores_contiguous_float32_weights(proj, tmp_path):
+    """``precision="bf16"``: the forward pass under bfloat16 autocast (channels-last batches), the
+    loss still falls, the checkpoint holds float32 weights in the usual contiguous layout and says
+    which precision the run used; an fp32 recipe's dict is what it was before the setting existed."""
+    tr, va = _samples(proj)
+    seen = []
+    result = train(
+        tr,
+        va,
+        ("France", "India", "Japan"),
+        TrainConfig(epochs=3, precision="bf16", **TINY),
+        tmp_path / "m.pt",
+        on_epoch=seen.append,
+    )
+    assert seen[-1]["train_loss"] < seen[0]["train_loss"]
+    saved = torch.load(result.checkpoint, weights_only=True)
+    assert saved["training"]["precision"] == "bf16"
+    assert saved["training"]["config"]["precision"] == "bf16"
+    weights = [t for t in saved["state_dict"].values() if t.is_floating_point()]
+    assert weights and all(t.dtype == torch.float32 and t.is_contiguous() for t in weights)
+    assert any(t.dim() == 4 for t in weights)  # conv kernels: contiguous, not channels-last
+    assert "precision" not in TrainConfig(**TINY).to_dict()
+    assert TrainConfig.from_dict(TrainConfig(precision="auto", **TINY).to_dict()).precision == "auto"
+    with pytest.raises(GeoQuizError, match="precision must be one of fp32, bf16, auto"):
+        TrainConfig(precision="fp8")
+
+
+def test_auto_precision_is_bf16_only_on_native_hardware(monkeypatch):
+    from geoquiz.models.training import resolve_precision
+
+    cpu = torch.device("cpu")
+    assert resolve_precision("fp32", cpu) == "fp32" and resolve_precision("bf16", cpu) == "bf16"
+    monkeypatch.setattr(torch.cpu, "_is_avx512_bf16_supported", lambda: False, raising=False)
+    monkeypatch.setattr(torch.cpu, "_is_amx_tile_supported", lambda: False, raising=False)
+    assert resolve_precision("auto", cpu) == "fp32"  # emulated bf16 would be slower than fp32
+    monkeypatch.setattr(torch.cpu, "_is_amx_tile_supported", lambda: True, raising=False)
+    assert resolve_precision("auto", cpu) == "bf16"
+    monkeypatch.setattr(torch.cuda, "is_bf16_supported", lambda *a, **k: False)
+    assert resolve_precision("auto", torch.device("cuda")) == "fp32"

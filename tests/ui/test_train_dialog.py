@@ -73,6 +73,12 @@ def test_form_covers_every_setting_with_the_papers_defaults(dialog, qtbot):
     qtbot.keyClick(dialog.form.target_layer_box, Qt.Key_Down)
     assert dialog.form.config().target_layer == "layer3"
     qtbot.keyClick(dialog.form.target_layer_box, Qt.Key_Up)
+    # precision: float32 by default, "auto" (bfloat16 where native) one key press away
+    assert dialog.form.config().precision == "fp32"
+    dialog.form.precision_box.setFocus()
+    qtbot.keyClick(dialog.form.precision_box, Qt.Key_Down)
+    assert dialog.form.config().precision == "auto"
+    qtbot.keyClick(dialog.form.precision_box, Qt.Key_Up)
 
     def enabled(box):
         return {box.itemData(i) for i in range(box.count()) if box.model().item(i).isEnabled()}
