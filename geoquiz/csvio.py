@@ -23,12 +23,14 @@ import contextlib
 import csv
 import json
 import os
+import shutil
 import tempfile
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import pandas as pd
+if TYPE_CHECKING:  # pandas is imported where a frame is written (export workers never need it)
+    import pandas as pd
 
 #: Leading characters that make a spreadsheet evaluate a text cell.
 FORMULA_PREFIXES: tuple[str, ...] = ("=", "+", "-", "@", "\t", "\r")
@@ -63,6 +65,8 @@ def neutralise_sql(expr: str) -> str:
 def neutralise_frame(df: pd.DataFrame) -> pd.DataFrame:
     """A copy of ``df`` with :func:`neutralise` applied to every text cell (numeric columns untouched),
     vectorised: one ``str.startswith`` per column, the quote added to the matching cells only."""
+    import pandas as pd
+
     out = df.copy()
     for col in out.columns:
         series = out[col]
@@ -116,13 +120,36 @@ def write_rows(
 
     def write(fh: Any) -> None:
         nonlocal count
-        writer = csv.writer(fh, lineterminator="\r\n")
-        writer.writerow(header)
-        for chunk in chunks:
-            writer.writerows(chunk)
-            count += len(chunk)
+        csv.writer(fh, lineterminator="\r\n").writerow(header)
+        count = write_body(fh, chunks)
 
     return atomic_write(Path(path), write), count
+
+
+def write_body(fh: Any, chunks: Iterable[Sequence[Sequence[Any]]]) -> int:
+    """Write ``chunks`` of rows to the text file ``fh`` (opened with ``newline=""``) as
+    :func:`write_rows` does, without a header; returns the number of rows. For a table written in
+    parts (:mod:`geoquiz.study.export_parts`), each part is a body and :func:`write_joined` joins them."""
+    writer, count = csv.writer(fh, lineterminator="\r\n"), 0
+    for chunk in chunks:
+        writer.writerows(chunk)
+        count += len(chunk)
+    return count
+
+
+def write_joined(path: str | Path, header: Sequence[str], parts: Iterable[str | Path]) -> Path:
+    """Write a CSV atomically: ``header``, then the bytes of the files ``parts`` in order (bodies
+    written by :func:`write_body`); the same file :func:`write_rows` writes for all their rows."""
+
+    def write(fh: Any) -> None:
+        csv.writer(fh, lineterminator="\r\n").writerow(header)
+        fh.flush()
+        for part in parts:
+            with open(part, "rb") as src:
+                shutil.copyfileobj(src, fh.buffer, 1 << 20)
+        fh.buffer.flush()
+
+    return atomic_write(Path(path), write)
 
 
 def write_json(data: Any, path: str | Path) -> Path:
@@ -137,6 +164,8 @@ __all__ = [
     "neutralise_sql",
     "risky_sql",
     "write_csv",
+    "write_body",
+    "write_joined",
     "write_json",
     "write_rows",
 ]

@@ -28,12 +28,13 @@ import sqlite3
 import threading
 from collections.abc import Iterable, Iterator
 from pathlib import Path
-from typing import Any
-
-import sqlite_utils
+from typing import TYPE_CHECKING, Any
 
 from geoquiz.db.migrations import all_migrations
 from geoquiz.errors import ProjectError
+
+if TYPE_CHECKING:  # imported by connect(): a reader (an export worker) never needs it (nor pandas)
+    import sqlite_utils
 
 MIGRATIONS_TABLE = "_migrations"
 #: How long (seconds) a write waits for another writer's lock by default ([limits] lock_wait_s).
@@ -179,6 +180,8 @@ def connect(
                 raise ProjectError(f"cannot open the project database {path}: {exc}") from exc
     conn.execute("PRAGMA foreign_keys=ON")
     conn.execute(f"PRAGMA busy_timeout={int(round(lock_wait_s * 1000))}")
+    import sqlite_utils
+
     db = sqlite_utils.Database(conn)
     _meta(db).update(path=str(path), lock_wait_s=float(lock_wait_s), read_only=reason)
     return db

@@ -29,10 +29,9 @@ The ``*_frame`` functions return a table as a typed DataFrame (un-neutralised) f
 
 from __future__ import annotations
 
+import contextlib
 import datetime as _dt
-import queue
 import sqlite3
-import threading
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -40,12 +39,14 @@ from typing import Any
 import pandas as pd
 
 from geoquiz import __version__
-from geoquiz.csvio import neutralise, neutralise_frame, write_csv, write_json, write_rows
+from geoquiz.csvio import neutralise, neutralise_frame, write_csv, write_joined, write_json, write_rows
 from geoquiz.errors import GeoQuizError
 from geoquiz.progress import Reporter, step
 from geoquiz.study import snapshot
 from geoquiz.study.export_coco import COCO_NAME, MODEL_CATEGORY, write_coco
 from geoquiz.study.export_codebook import EXPORTS, TABLES, codebook_rows, column_names
+from geoquiz.study.export_parts import WorkerError, WorkerPool, WorkerStartError, part_path, plan_parts
+from geoquiz.study.export_sql import profile_wants
 from geoquiz.study.export_tables import SPECS, Profile, prefetch, prepare, table_chunks
 
 
@@ -128,14 +129,13 @@ def default_export_dir(project: Any) -> Path:
     return Path(project.root) / "exports" / f"study-{stamp}"
 
 
-#: Threads writing files at once, each on its own connection to one shared snapshot.
+#: Worker processes an export uses (1: everything in the calling process).
 WORKERS = 2
-#: The order files are started in (largest first, so that two workers finish together).
+#: Below this many rows in the chosen tables the export is written in the calling process: starting
+#: workers costs about 0.1 s, more than they save on a small study.
+PARALLEL_MIN_ROWS = 50_000
+#: The order whole files are written in by one process (largest first).
 _BY_COST = ("coco", "trials", "guesses", "cue_boxes", "elements", "model_predictions", "faithfulness")
-
-
-class _Stopped(Exception):
-    """Another worker failed: this one stops at its next chunk."""
 
 
 def _write_file(
@@ -150,49 +150,125 @@ def _write_file(
     )
 
 
-def _write_files(
-    conns: list[sqlite3.Connection], jobs: list[str], out: Path, reporter: Reporter | None, total: int
+def _check_of(reporter: Reporter | None) -> Callable[[], None] | None:
+    return reporter.check if reporter is not None else None
+
+
+def _write_here(
+    db_path: Path, jobs: list[str], out: Path, reporter: Reporter | None, total: int
 ) -> dict[str, tuple[Path, int]]:
-    """Write every job, ``len(conns)`` at a time (one thread per connection; a single connection
-    reads ahead on a helper thread instead). The first error stops the others and is raised."""
-    profile, lock, stop = Profile(), threading.Lock(), threading.Event()
-    pending: queue.SimpleQueue[str] = queue.SimpleQueue()
-    for job in sorted(jobs, key=lambda j: _BY_COST.index(j) if j in _BY_COST else len(_BY_COST)):
-        pending.put(job)
+    """Write every job in this process, one after another, on one snapshot connection (the next
+    chunk of rows is read on a helper thread while the previous one is written)."""
     results: dict[str, tuple[Path, int]] = {}
-    errors: list[BaseException] = []
+    with read_snapshot(db_path) as conn:
+        prepare(conn)
+        profile = Profile()
+        for job in sorted(jobs, key=lambda j: _BY_COST.index(j) if j in _BY_COST else len(_BY_COST)):
+            results[job] = _write_file(conn, job, out, profile, _check_of(reporter), ahead=True)
+            step(reporter, len(results), total, f"wrote {results[job][0].name}")
+    return results
 
-    def check() -> None:
-        if stop.is_set():
-            raise _Stopped
-        if reporter is not None:
-            reporter.check()
 
-    def work(conn: sqlite3.Connection) -> None:
-        while not stop.is_set():
-            try:
-                job = pending.get_nowait()
-            except queue.Empty:
-                return
-            try:
-                results[job] = _write_file(conn, job, out, profile, check, ahead=len(conns) == 1)
-                with lock:
-                    step(reporter, len(results), total, f"wrote {results[job][0].name}")
-            except _Stopped:
-                return
-            except BaseException as exc:  # handed to the caller
-                errors.append(exc)
-                stop.set()
-                return
+def _write_in_workers(
+    db_path: Path,
+    csv_names: list[str],
+    coco: bool,
+    out: Path,
+    reporter: Reporter | None,
+    total: int,
+    workers: int,
+) -> dict[str, tuple[Path, int]] | None:
+    """Write the files on ``workers`` processes sharing one snapshot (:mod:`geoquiz.study.export_parts`):
+    large tables in parts, joined here as each table completes. None when the study is too small to
+    gain from it, or the workers or the shared snapshot cannot be had (the caller writes here)."""
+    conn = snapshot.begin_reader(db_path)
+    written: list[Path] = []
+    try:
+        estimate = plan_parts(conn, csv_names)
+        rows = sum(p.rows for parts in estimate.values() for p in parts)
+        if coco:
+            rows += conn.execute("SELECT count(*) FROM cue_boxes").fetchone()[0]
+        if rows < PARALLEL_MIN_ROWS:
+            return None
+        try:
+            pool = WorkerPool(workers, _check_of(reporter))
+        except WorkerStartError:
+            return None
+        with pool:
+            pool.call({"op": "open", "db": str(db_path)})
+            with snapshot.gate(db_path, what="export") as held:
+                if not held:
+                    return None
+                snapshot.begin(conn)
+                pool.call({"op": "begin"})
+            return _run_parts(conn, pool, csv_names, coco, out, reporter, total, written)
+    finally:
+        snapshot.end(conn)
+        for path in written:
+            with contextlib.suppress(OSError):
+                path.unlink()
 
-    helpers = [threading.Thread(target=work, args=(c,), name="geoquiz-export") for c in conns[1:]]
-    for helper in helpers:
-        helper.start()
-    work(conns[0])
-    for helper in helpers:
-        helper.join()
-    if errors:
-        raise errors[0]
+
+def _run_parts(
+    conn: sqlite3.Connection,
+    pool: WorkerPool,
+    csv_names: list[str],
+    coco: bool,
+    out: Path,
+    reporter: Reporter | None,
+    total: int,
+    written: list[Path],
+) -> dict[str, tuple[Path, int]]:
+    """Profile, then every part and COCO on the pool's workers; join each table once its parts are in.
+    ``written``: the part files, for the caller to remove whatever happens."""
+    plan = plan_parts(conn, csv_names)
+    results: dict[str, tuple[Path, int]] = {}
+
+    def finish(name: str, path: Path, n: int) -> None:
+        results[name] = (path, n)
+        step(reporter, len(results), total, f"wrote {path.name}")
+
+    # 1. the profile questions, one source table per request, answered on the workers
+    profile, by_table = Profile(), {}
+    for name, parts in plan.items():
+        if parts:
+            for table, column, check in profile_wants(name, SPECS[name](conn), safe=True):
+                by_table.setdefault(table, set()).add((table, column, check))
+    sizes = {t: conn.execute(f"SELECT count(*) FROM [{t}]").fetchone()[0] for t in by_table}  # noqa: S608
+    asks = [
+        {"op": "ask", "wanted": sorted(w)} for t, w in sorted(by_table.items(), key=lambda kv: -sizes[kv[0]])
+    ]
+    pool.run(asks, lambda _task, answer: profile.merge(tuple(k) for k in answer["known"]))
+    pool.call({"op": "known", "known": [[*k, v] for k, v in profile.known.items()]})
+
+    # 2. the parts (largest first, by cells) and COCO; a table is joined as soon as it is complete
+    left = {name: len(parts) for name, parts in plan.items()}
+    counts: dict[str, int] = dict.fromkeys(plan, 0)
+    for name, parts in plan.items():
+        if not parts:  # a table the project does not have yet: its header alone
+            finish(name, write_joined(out / f"{name}.csv", column_names(name), []), 0)
+    tasks = [{"op": "coco", "path": str(out / COCO_NAME)}] if coco else []
+    parts = sorted((p for ps in plan.values() for p in ps), key=lambda p: -p.rows * len(TABLES[p.table]))
+    for part in parts:
+        path = part_path(out, part)
+        written.append(path)
+        tasks.append({"op": "part", **part.to_json(), "path": str(path)})
+
+    def done(task: dict, answer: dict) -> None:
+        if task["op"] == "coco":
+            finish("coco", out / COCO_NAME, answer["rows"])
+            return
+        name = task["table"]
+        counts[name] += answer["rows"]
+        left[name] -= 1
+        if left[name] == 0:
+            paths = [part_path(out, p) for p in plan[name]]
+            finish(name, write_joined(out / f"{name}.csv", column_names(name), paths), counts[name])
+            for path in paths:
+                with contextlib.suppress(OSError):
+                    path.unlink()
+
+    pool.run(tasks, done)
     return results
 
 
@@ -209,9 +285,11 @@ def export_all(
     ``what`` picks among :data:`EXPORTS` (default: all). Returns the files written: the chosen CSVs,
     ``codebook.csv``, ``coco_boxes.json`` when chosen, and ``manifest.json``. Raises GeoQuizError
     for an unknown choice or an unwritable folder; files already in ``out_dir`` are only ever
-    replaced whole. ``workers`` files are written at once, on connections that share one snapshot
-    (:func:`geoquiz.study.snapshot.read_snapshots`). ``reporter`` gets a step per file and can
-    cancel between chunks of rows (the files being written are then left as they were).
+    replaced whole. A study of :data:`PARALLEL_MIN_ROWS` rows or more is written by ``workers``
+    processes sharing one snapshot (large tables in parts, :mod:`geoquiz.study.export_parts`); a
+    smaller one, or ``workers=1``, in this process. The files are the same bytes either way.
+    ``reporter`` gets a step per file and can cancel while rows are written (the files not yet
+    complete are then left as they were, the parts written so far removed).
     """
     chosen = _check_what(what)
     out = Path(out_dir) if out_dir is not None else default_export_dir(project)
@@ -224,12 +302,13 @@ def export_all(
     total = len(jobs) + 2
     step(reporter, 0, total, "reading the database")
     try:
-        with snapshot.read_snapshots(
-            project.db_path, max(1, min(workers, len(jobs))), what="export"
-        ) as conns:
-            for conn in conns:
-                prepare(conn)
-            results = _write_files(conns, jobs, out, reporter, total)
+        results = None
+        if workers > 1:
+            results = _write_in_workers(
+                Path(project.db_path), csv_names, "coco" in chosen, out, reporter, total, workers
+            )
+        if results is None:
+            results = _write_here(Path(project.db_path), jobs, out, reporter, total)
         written = [results[name][0] for name in csv_names]
         step(reporter, len(jobs), total, "writing codebook.csv")
         written.append(write_csv(pd.DataFrame(codebook_rows(csv_names)), out / "codebook.csv"))
@@ -244,6 +323,10 @@ def export_all(
             "files": [p.name for p in written] + ["manifest.json"],
         }
         written.append(write_json(manifest, out / "manifest.json"))
+    except WorkerError as exc:
+        if exc.oserror:
+            raise GeoQuizError(f"cannot write the export to {out}: {exc.strerror or exc}") from exc
+        raise GeoQuizError(f"cannot export: {exc}") from exc
     except OSError as exc:
         raise GeoQuizError(f"cannot write the export to {out}: {exc.strerror or exc}") from exc
     step(reporter, total, total, f"exported to {out}")

@@ -40,7 +40,9 @@ class TableSQL:
     the others are stored columns, checked by the profile (``sources`` names the stored columns of
     an expression that is not just ``alias.column``, e.g. a subquery). ``python``: columns left
     NULL here and filled by ``post(rows, safe)`` from the ``extra`` expressions, which follow the
-    codebook columns in each row and are dropped by ``post``.
+    codebook columns in each row and are dropped by ``post``. ``key``: ``alias.column`` of the
+    integer column ``order`` starts with; a table is written in parts by ranges of it
+    (:func:`select_sql` with ``ranged=True``, :mod:`geoquiz.study.export_parts`).
     """
 
     tables: dict[str, str]
@@ -52,6 +54,12 @@ class TableSQL:
     python: tuple[str, ...] = ()
     extra: tuple[str, ...] = ()
     post: Callable[[list[tuple], bool], list[tuple]] | None = field(default=None, compare=False)
+    key: str = ""
+
+    def key_source(self) -> tuple[str, str]:
+        """``(table, column)`` of :attr:`key`."""
+        alias, _, column = self.key.partition(".")
+        return self.tables[alias], column
 
 
 # ------------------------------------------------------------------------------- typed values
@@ -152,6 +160,11 @@ class Profile:
                 for (column, check), flag in zip(checks, row):
                     self.known[(table, column, check)] = bool(flag)
 
+    def merge(self, known: Iterable[tuple[str, str, str, bool]]) -> None:
+        """Add answers found on another connection to the same snapshot (another process)."""
+        with self._lock:
+            self.known.update({(t, c, k): bool(v) for t, c, k, v in known})
+
     def needs(self, conn: sqlite3.Connection, table: str, column: str, check: str) -> bool:
         if column == "id":
             return False
@@ -177,6 +190,25 @@ def _typed(kind: str, expr: str, safe: bool) -> str:
     return neutralise_sql(expr) if safe else expr
 
 
+def _chosen(table: str, columns: Sequence[str] | None) -> list:
+    return (
+        TABLES[table] if columns is None else [next(c for c in TABLES[table] if c.name == n) for n in columns]
+    )
+
+
+def profile_wants(
+    table: str, spec: TableSQL, *, safe: bool, columns: Sequence[str] | None = None
+) -> set[tuple[str, str, str]]:
+    """The ``(table, column, check)`` questions :func:`select_sql` asks the :class:`Profile` for
+    ``table`` (answer them first with :meth:`Profile.ask`, e.g. one source table per process)."""
+    wanted = set()
+    for c in _chosen(table, columns):
+        check = _check_kind(c.type, safe)
+        if check and c.name in spec.columns and c.name not in spec.computed:
+            wanted |= {(t, col, check) for t, col in _sources(spec, c.name, spec.columns[c.name])}
+    return wanted
+
+
 def select_sql(
     conn: sqlite3.Connection,
     table: str,
@@ -185,19 +217,14 @@ def select_sql(
     *,
     safe: bool,
     columns: Sequence[str] | None = None,
+    ranged: bool = False,
 ) -> str:
     """The query of ``table``: codebook columns in order (one ``spec`` lacks is empty, as the pandas
     export left it), typed / neutralised where ``profile`` says a value needs it, then ``extra``.
-    ``columns``: only these codebook columns, in this order (and no ``extra``)."""
-    chosen = (
-        TABLES[table] if columns is None else [next(c for c in TABLES[table] if c.name == n) for n in columns]
-    )
-    wanted = set()
-    for c in chosen:
-        check = _check_kind(c.type, safe)
-        if check and c.name in spec.columns and c.name not in spec.computed:
-            wanted |= {(t, col, check) for t, col in _sources(spec, c.name, spec.columns[c.name])}
-    profile.ask(conn, wanted)
+    ``columns``: only these codebook columns, in this order (and no ``extra``). ``ranged``: only
+    the rows whose ``spec.key`` is in ``[:lo, :hi)`` (one part of the table)."""
+    chosen = _chosen(table, columns)
+    profile.ask(conn, profile_wants(table, spec, safe=safe, columns=columns))
     cols = []
     for c in chosen:
         expr = spec.columns.get(c.name, "NULL") if c.name not in spec.python else "NULL"
@@ -210,7 +237,8 @@ def select_sql(
             expr = _typed(c.type, expr, safe)
         cols.append(f'{expr} AS "{c.name}"')
     extra = spec.extra if columns is None else ()
-    return f"SELECT {', '.join([*cols, *extra])} {spec.source} {spec.order}"
+    where = f" WHERE {spec.key} >= :lo AND {spec.key} < :hi" if ranged else ""  # no source has a WHERE
+    return f"SELECT {', '.join([*cols, *extra])} {spec.source}{where} {spec.order}"
 
 
 class _Raised:
@@ -266,4 +294,4 @@ def prefetch(items: Iterable[Any], depth: int = 3) -> Iterator[Any]:
         helper.join()
 
 
-__all__ = ["Profile", "TableSQL", "file_image_size", "prefetch", "prepare", "select_sql"]
+__all__ = ["Profile", "TableSQL", "file_image_size", "prefetch", "prepare", "profile_wants", "select_sql"]

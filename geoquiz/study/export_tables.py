@@ -50,6 +50,7 @@ def _trials(conn: sqlite3.Connection) -> TableSQL:
             f"LEFT JOIN guesses gc ON gc.trial_id = t.id AND gc.rank = {first} AND g.label = t.true_label)"
         ),
         order="ORDER BY t.id",
+        key="t.id",
         columns={
             "trial_id": "t.id",
             "study": "st.slug",
@@ -91,6 +92,7 @@ def _guesses(conn: sqlite3.Connection) -> TableSQL:
         tables={**_PEOPLE_TABLES, "g": "guesses"},
         source=f"FROM guesses g JOIN trials t ON t.id = g.trial_id {PEOPLE}",
         order="ORDER BY g.trial_id, g.rank",
+        key="g.trial_id",
         columns={
             "trial_id": "g.trial_id",
             "study": "st.slug",
@@ -115,6 +117,7 @@ def _cue_boxes(conn: sqlite3.Connection) -> TableSQL:
             "LEFT JOIN images img ON img.id = COALESCE(t.image_id, vi.id)"
         ),
         order="ORDER BY c.id",
+        key="c.id",
         columns={
             "box_id": "c.id",
             "trial_id": "c.trial_id",
@@ -180,6 +183,7 @@ def _model_predictions(conn: sqlite3.Connection) -> TableSQL:
             "LEFT JOIN datasets d ON d.id = COALESCE(i.dataset_id, l.dataset_id)"
         ),
         order="ORDER BY pr.id",
+        key="pr.id",
         columns={
             "prediction_id": "pr.id",
             "model": "m.name",
@@ -257,6 +261,7 @@ def _elements(conn: sqlite3.Connection) -> TableSQL:
             "LEFT JOIN images i ON i.id = am.image_id"
         ),
         order="ORDER BY e.id",
+        key="e.id",
         columns=columns,
         computed=frozenset({"x0", "y0", "x1", "y1"}),
     )
@@ -307,6 +312,7 @@ def _faithfulness(conn: sqlite3.Connection) -> TableSQL:
             "LEFT JOIN images i ON i.id = r.image_id"
         ),
         order="ORDER BY r.id",
+        key="r.id",
         columns=columns,
         sources={"participant": (("participants", "code"),)},
     )
@@ -337,6 +343,7 @@ def _agreement(conn: sqlite3.Connection) -> TableSQL | None:
             "LEFT JOIN images i ON i.id = a.image_id LEFT JOIN locations l ON l.id = a.location_id"
         ),
         order="ORDER BY a.run_id, a.id",
+        key="a.run_id",
         columns=columns,
     )
 
@@ -349,6 +356,7 @@ def _planted_cues(conn: sqlite3.Connection) -> TableSQL:
         tables={"c": "planted_cues", "i": "images", "d": "datasets"},
         source="FROM planted_cues c JOIN images i ON i.id = c.image_id JOIN datasets d ON d.id = i.dataset_id",
         order="ORDER BY c.id",
+        key="c.id",
         columns=columns,
     )
 
@@ -369,6 +377,7 @@ def _session_events(conn: sqlite3.Connection) -> TableSQL | None:
             "JOIN participants p ON p.id = s.participant_id JOIN studies st ON st.id = s.study_id"
         ),
         order="ORDER BY e.id",
+        key="e.id",
         columns=columns,
     )
 
@@ -393,6 +402,7 @@ def table_sql(
     safe: bool,
     profile: Profile | None = None,
     columns: Sequence[str] | None = None,
+    ranged: bool = False,
 ) -> tuple[str, TableSQL] | None:
     """The query of ``table`` and its spec (None when the project has no such table yet)."""
     spec = SPECS[table](conn)
@@ -400,7 +410,9 @@ def table_sql(
         return None
     if columns is not None and spec.python and set(columns) & set(spec.python):
         raise ValueError(f"columns {', '.join(spec.python)} of {table} are computed in Python")
-    return select_sql(conn, table, spec, profile or Profile(), safe=safe, columns=columns), spec
+    return select_sql(
+        conn, table, spec, profile or Profile(), safe=safe, columns=columns, ranged=ranged
+    ), spec
 
 
 def table_chunks(
@@ -412,18 +424,21 @@ def table_chunks(
     check: Callable[[], None] | None = None,
     size: int = CHUNK,
     columns: Sequence[str] | None = None,
+    part: tuple[int, int] | None = None,
 ) -> Iterator[list[tuple]]:
     """The rows of ``table`` in codebook column order (or only ``columns``), ``size`` at a time
     (call :func:`prepare` on ``conn`` first). ``safe``: text neutralised for a CSV; ``profile``:
     shared by the tables of one export; ``check`` runs before each chunk (e.g. a progress
-    reporter's cancellation check)."""
-    found = table_sql(conn, table, safe=safe, profile=profile, columns=columns)
+    reporter's cancellation check); ``part``: only the rows whose key is in ``[lo, hi)``."""
+    found = table_sql(conn, table, safe=safe, profile=profile, columns=columns, ranged=part is not None)
     if found is None:
         return
     sql, spec = found
     if columns is not None:
-        spec = TableSQL(spec.tables, spec.source, spec.order, spec.columns)  # no post-processing
-    cursor = conn.execute(sql)
+        spec = TableSQL(
+            spec.tables, spec.source, spec.order, spec.columns, key=spec.key
+        )  # no post-processing
+    cursor = conn.execute(sql, {"lo": part[0], "hi": part[1]} if part is not None else {})
     while True:
         if check is not None:
             check()

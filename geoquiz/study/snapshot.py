@@ -71,6 +71,44 @@ def read_snapshot(db_path: str | Path, *, what: str = "read the study data") -> 
 
 
 @contextlib.contextmanager
+def gate(db_path: str | Path, *, what: str = "read the study data") -> Iterator[bool]:
+    """Hold the database's write lock for the ``with`` block, so that readers starting their
+    snapshots inside it (here or in other processes) all see one and the same state; yields False
+    (and holds nothing) when the lock cannot be taken within :data:`GATE_WAIT_S` (a read-only file,
+    a long write in progress). A writer waits for the block: keep it to the readers' ``BEGIN``."""
+    path = _existing(db_path, what)
+    conn = sqlite3.connect(str(path), isolation_level=None, timeout=GATE_WAIT_S)  # read at call time
+    try:
+        try:
+            conn.execute("BEGIN IMMEDIATE")  # no writer can commit until the readers have their snapshot
+        except sqlite3.OperationalError:
+            yield False
+            return
+        try:
+            yield True
+        finally:
+            with contextlib.suppress(sqlite3.Error):
+                conn.execute("ROLLBACK")
+    finally:
+        conn.close()
+
+
+def begin_reader(db_path: str | Path) -> sqlite3.Connection:
+    """A reader connection (query-only) that has not begun its snapshot yet: :func:`begin` starts it."""
+    return _reader(Path(db_path))
+
+
+def begin(conn: sqlite3.Connection) -> None:
+    """Start ``conn``'s read transaction (its snapshot is the database as of now)."""
+    _begin(conn)
+
+
+def end(conn: sqlite3.Connection) -> None:
+    """End ``conn``'s read transaction and close it."""
+    _close(conn)
+
+
+@contextlib.contextmanager
 def read_snapshots(
     db_path: str | Path, n: int, *, what: str = "read the study data"
 ) -> Iterator[list[sqlite3.Connection]]:
@@ -80,23 +118,14 @@ def read_snapshots(
     path = _existing(db_path, what)
     conns: list[sqlite3.Connection] = []
     try:
-        gate = sqlite3.connect(str(path), isolation_level=None, timeout=GATE_WAIT_S)  # read at call time
-        try:
-            gate.execute("BEGIN IMMEDIATE")  # no writer can commit until the readers have their snapshot
-        except sqlite3.OperationalError:  # a read-only file, or a long write in progress: one reader
-            n = 1
-        try:
-            for _ in range(n):
+        with gate(path, what=what) as held:
+            for _ in range(n if held else 1):
                 conns.append(_reader(path))
                 _begin(conns[-1])
-        finally:
-            with contextlib.suppress(sqlite3.Error):
-                gate.execute("ROLLBACK")
-            gate.close()
         yield conns
     finally:
         for conn in conns:
             _close(conn)
 
 
-__all__ = ["read_snapshot", "read_snapshots"]
+__all__ = ["begin", "begin_reader", "end", "gate", "read_snapshot", "read_snapshots"]

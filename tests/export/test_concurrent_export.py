@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 import pandas as pd
+import pytest
 from fixtures.quiz import small_study_text
 
 from geoquiz.project import Project
@@ -85,7 +86,15 @@ def test_snapshot_never_blocks_the_quiz_writer(quiz_project_root, tmp_path):
         assert project.db.execute("SELECT count(*) FROM trials").fetchone()[0] == 3 * 5
 
 
-def test_export_all_while_a_session_submits(quiz_project_root, tmp_path):
+@pytest.mark.parametrize("way", ["here", "workers"])
+def test_export_all_while_a_session_submits(quiz_project_root, tmp_path, way, monkeypatch):
+    """``workers``: each export on 2 worker processes, every table in parts of 3 rows, all parts of
+    all tables read from the one snapshot the coordinator opened them on."""
+    if way == "workers":
+        from geoquiz.study import export_parts
+
+        monkeypatch.setattr(ex, "PARALLEL_MIN_ROWS", 0)
+        monkeypatch.setattr(export_parts, "PART_ROWS", 3)
     study = tmp_path / "tiny.toml"
     study.write_text(small_study_text(), encoding="utf-8")
     with Project.open(quiz_project_root) as project:

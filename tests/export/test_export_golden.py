@@ -54,9 +54,34 @@ def bench_project(tmp_path_factory):
     return root
 
 
-def test_export_is_byte_identical_to_the_frame_export(bench_project, tmp_path):
+@pytest.fixture(params=["here", "workers"])
+def way(request, monkeypatch):
+    """``here``: the study is small, so the export runs in the calling process; ``workers``: forced
+    onto 2 worker processes with parts of 7 rows (every table of more than 7 rows in several
+    parts, joined by the coordinator): the same bytes either way."""
+    if request.param == "workers":
+        from geoquiz.study import export_parts
+
+        started = []
+
+        class Pool(export_parts.WorkerPool):
+            def __init__(self, *args, **kwargs):
+                super().__init__(*args, **kwargs)
+                started.append(len(self.procs))
+
+        monkeypatch.setattr(ex, "PARALLEL_MIN_ROWS", 0)
+        monkeypatch.setattr(export_parts, "PART_ROWS", 7)
+        monkeypatch.setattr(ex, "WorkerPool", Pool)
+        yield request.param
+        assert started == [2]  # the export really ran on two worker processes
+    else:
+        yield request.param
+
+
+def test_export_is_byte_identical_to_the_frame_export(bench_project, tmp_path, way):
     with Project.open(bench_project) as project:
         files = ex.export_all(project, tmp_path / "out")
+    assert not list((tmp_path / "out").glob(".*"))  # no part or temporary file left behind
     names = sorted(p.name for p in files)
     assert names == sorted([p.name for p in GOLDEN.iterdir()] + ["codebook.csv"])
     for path in files:
@@ -73,7 +98,7 @@ def test_export_is_byte_identical_to_the_frame_export(bench_project, tmp_path):
     assert (tmp_path / "out" / "codebook.csv").read_bytes() == old_codebook.read_bytes()
 
 
-def test_a_partial_export_writes_the_same_bytes(bench_project, tmp_path):
+def test_a_partial_export_writes_the_same_bytes(bench_project, tmp_path, way):
     what = ["elements", "guesses", "coco"]
     with Project.open(bench_project) as project:
         files = ex.export_all(project, tmp_path / "out", what=what)

@@ -1,0 +1,97 @@
+"""The export's worker processes (geoquiz.study.export_parts): errors named, a crash reported, a
+cancelled export leaves no part file and no worker behind, files not yet complete untouched."""
+
+from __future__ import annotations
+
+import pytest
+
+from bench._study_data import build
+from geoquiz.errors import GeoQuizError
+from geoquiz.progress import Cancelled, Reporter
+from geoquiz.project import Project
+from geoquiz.study import export as ex
+from geoquiz.study import export_parts
+from geoquiz.study.export_parts import Part, WorkerError, WorkerPool
+
+
+@pytest.fixture(scope="module")
+def study_root(tmp_path_factory):
+    root = tmp_path_factory.mktemp("workers") / "proj"
+    build(root, 8, 5, 16, 2)
+    return root
+
+
+@pytest.fixture
+def forced(monkeypatch):
+    """Every export on worker processes, in parts of 5 rows; the pools started, to look at after."""
+    pools: list[list] = []
+
+    class Pool(WorkerPool):
+        def __init__(self, *args, **kwargs):
+            super().__init__(*args, **kwargs)
+            pools.append(list(self.procs))
+
+    monkeypatch.setattr(ex, "PARALLEL_MIN_ROWS", 0)
+    monkeypatch.setattr(export_parts, "PART_ROWS", 5)
+    monkeypatch.setattr(ex, "WorkerPool", Pool)
+    return pools
+
+
+def test_a_worker_names_a_file_it_cannot_write_and_keeps_serving(study_root, tmp_path):
+    db = Project.open(study_root).db_path
+    with WorkerPool(1) as pool:
+        pool.call({"op": "open", "db": str(db)})
+        pool.call({"op": "begin"})
+        missing = tmp_path / "no-such-folder" / "part.tmp"
+        part = Part("guesses", 0, None, None, 0).to_json()
+        with pytest.raises(WorkerError, match="no-such-folder") as err:
+            pool.call({"op": "part", **part, "path": str(missing)})
+        assert err.value.oserror and err.value.strerror == "No such file or directory"
+        with pytest.raises(WorkerError, match="unknown request 'nonsense'"):
+            pool.call({"op": "nonsense"})
+        # still answering: the whole guesses table as one part
+        answers = pool.call({"op": "part", **part, "path": str(tmp_path / "g.tmp")})
+        assert (
+            answers[0]["rows"]
+            == Project.open(study_root).db.execute("SELECT count(*) FROM guesses").fetchone()[0]
+        )
+        assert (tmp_path / "g.tmp").read_bytes().count(b"\r\n") == answers[0]["rows"]
+
+
+def test_a_worker_that_dies_is_reported(study_root):
+    with WorkerPool(2) as pool:
+        pool.procs[1].kill()
+        with pytest.raises(WorkerError, match="export worker 2 stopped unexpectedly"):
+            pool.call({"op": "open", "db": str(Project.open(study_root).db_path)})
+
+
+def test_a_failing_worker_fails_the_export_with_the_reason(study_root, tmp_path, forced, monkeypatch):
+    monkeypatch.setattr(ex, "part_path", lambda out, part: out / "gone" / f"{part.table}.{part.index}.tmp")
+    out = tmp_path / "out"
+    with Project.open(study_root) as project, pytest.raises(GeoQuizError) as err:
+        ex.export_all(project, out, what=["trials", "guesses"])
+    assert str(err.value) == f"cannot write the export to {out}: No such file or directory"
+    assert not (out / "trials.csv").exists() and not (out / "guesses.csv").exists()
+    assert all(proc.poll() is not None for proc in forced[0])  # the workers are gone
+
+
+def test_cancelling_stops_the_workers_and_leaves_what_was_there(study_root, tmp_path, forced):
+    out = tmp_path / "out"
+    out.mkdir()
+    old = {name: f"an earlier {name}\r\n".encode() for name in ("trials.csv", "guesses.csv", "cue_boxes.csv")}
+    for name, data in old.items():
+        (out / name).write_bytes(data)
+
+    def on_step(done, total, message):
+        if message.startswith("wrote"):  # the first file is complete: stop the rest
+            reporter.token.cancel()
+
+    reporter = Reporter(on_step)
+    with Project.open(study_root) as project, pytest.raises(Cancelled):
+        ex.export_all(project, out, what=["trials", "guesses", "cue_boxes"], reporter=reporter)
+    assert all(proc.poll() is not None for proc in forced[0])
+    assert not list(out.glob(".*"))  # no part or temporary file
+    replaced = [name for name, data in old.items() if (out / name).read_bytes() != data]
+    assert len(replaced) <= 1  # the file completed before the cancel; the others as they were
+    for name in replaced:
+        assert (out / name).read_bytes().startswith(b"box_id," if name == "cue_boxes.csv" else b"trial_id,")
