@@ -178,6 +178,35 @@ def try_passphrase_in(db_file: str, passphrase: str) -> Attempt:
         db.conn.close()
 
 
+def authorise_in(db_file: str, current: str, new: str | None = None) -> tuple[Attempt, bool]:
+    """What the session launcher asks before it starts or resumes a session, on a connection of
+    its own to ``db_file`` (for a worker thread: each key derivation takes a noticeable fraction of
+    a second). With ``new``: the current passphrase is tried first when one is set (a counted try)
+    and ``new`` saved; without: ``current`` is tried. Returns the
+    attempt (its message says why not) and whether ``new`` was saved; a new passphrase that breaks
+    the policy is refused with the policy's words."""
+    from geoquiz.db import connect
+
+    db = connect(db_file)
+    try:
+        if new is not None:
+            try:
+                check_new_passphrase(new)
+            except GeoQuizError as exc:
+                return Attempt(False, str(exc)), False
+            if has_passphrase(db):
+                attempt = try_passphrase(db, current)
+                if not attempt:
+                    return Attempt(
+                        False, f"Enter the current passphrase first. {attempt.message}", attempt.wait_s
+                    ), False
+            set_passphrase(db, new)
+            return Attempt(True), True
+        return try_passphrase(db, current), False
+    finally:
+        db.conn.close()
+
+
 def verify_passphrase(db: Any, passphrase: str) -> bool:
     """True when ``passphrase`` is the project's researcher passphrase; a try under the policy
     (:func:`try_passphrase`: counted, delayed after repeated wrong tries). False if none is set."""

@@ -45,3 +45,25 @@ def test_too_short_is_refused(memdb):
     with pytest.raises(GeoQuizError, match="at least 8"):
         set_passphrase(memdb, " ab ")
     assert not has_passphrase(memdb)
+
+
+def test_authorise_in_sets_checks_and_counts_on_its_own_connection(tmp_path):
+    """The launcher's worker job: a new passphrase is saved (after the current one, when set), a
+    wrong current one saves nothing and counts as a try, a too-short one is refused in words."""
+    from geoquiz.project import Project
+    from geoquiz.study.passphrase import Attempt, authorise_in, failures, has_passphrase, verify_passphrase
+
+    with Project.open(tmp_path / "p", create=True) as project:
+        db_file = str(project.db_path)
+        attempt, saved = authorise_in(db_file, "", "short")
+        assert not attempt and not saved and "at least 8 characters" in attempt.message
+        assert authorise_in(db_file, "", None)[0].message == "No researcher passphrase is set."
+        assert authorise_in(db_file, "", "first-key-1") == (Attempt(True), True)
+        attempt, saved = authorise_in(db_file, "wrong-key-0", "second-key-2")
+        assert not saved and attempt.message.startswith(
+            "Enter the current passphrase first. Wrong passphrase"
+        )
+        assert failures(project.db)[0] == 1
+        assert authorise_in(db_file, "first-key-1", None)[0].ok
+        assert authorise_in(db_file, "first-key-1", "second-key-2") == (Attempt(True), True)
+        assert has_passphrase(project.db) and verify_passphrase(project.db, "second-key-2")

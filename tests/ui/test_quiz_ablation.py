@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from fixtures.both_ways import ablation_text
-from fixtures.quiz_ui import PASS, activate, confidence, consent_and_start, type_guess, visible_texts
+from fixtures.quiz_ui import PASS, activate, confidence, consent_and_start, press, type_guess, visible_texts
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QWidget
 
@@ -51,7 +51,7 @@ def _participant(qtbot, ctx, main, study_id: int, p: int, shown: dict, shots: Pa
     dlg.full_screen = False
     assert dlg.prepare.isVisible() and dlg.prepare.ready and dlg.start_button.isEnabled()
     qtbot.keyClicks(dlg.passphrase, PASS)
-    qtbot.mouseClick(dlg.start_button, Qt.LeftButton)
+    press(qtbot, dlg, dlg.start_button)
     kiosk = dlg.kiosk
     assert kiosk is not None
     kiosk.resize(1366, 768)

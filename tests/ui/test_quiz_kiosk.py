@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import pytest
 from fixtures.quiz import small_study_text
+from fixtures.quiz_ui import press
 from PySide6.QtCore import QPoint, QPointF, Qt
 from PySide6.QtWidgets import QWidget
 
@@ -40,7 +41,7 @@ def main_window(qtbot):
 def _launch(qtbot, ctx, main_window, passphrase=PASS) -> KioskWindow:
     dlg = open_session_launcher(ctx, main_window)
     qtbot.keyClicks(dlg.passphrase, passphrase)
-    qtbot.mouseClick(dlg.start_button, Qt.LeftButton)
+    press(qtbot, dlg, dlg.start_button)
     kiosk = dlg.kiosk
     assert kiosk is not None
     _track(qtbot, kiosk)
@@ -289,10 +290,10 @@ def test_resume_from_the_launcher(qtbot, quiz_project, tmp_path, main_window):
     assert dlg.sessions.rowCount() == 1 and dlg.sessions.item(0, 0).text() == session.code
     assert dlg.sessions.item(0, 2).text() == "2/5"
     dlg.sessions.selectRow(0)
-    qtbot.mouseClick(dlg.resume_button, Qt.LeftButton)
+    press(qtbot, dlg, dlg.resume_button)
     assert dlg.kiosk is None and "Wrong" in dlg.error.text()
     qtbot.keyClicks(dlg.passphrase, PASS)
-    qtbot.mouseClick(dlg.resume_button, Qt.LeftButton)
+    press(qtbot, dlg, dlg.resume_button)
     kiosk = dlg.kiosk
     _track(qtbot, kiosk)
     assert kiosk.session.id == session.id and kiosk.page() == "message"
@@ -308,22 +309,22 @@ def test_resume_from_the_launcher(qtbot, quiz_project, tmp_path, main_window):
 def test_launcher_sets_the_passphrase_first(qtbot, quiz_project, tmp_path, main_window):
     ctx = _ctx(quiz_project, tmp_path)
     dlg = open_session_launcher(ctx, main_window)
-    qtbot.mouseClick(dlg.start_button, Qt.LeftButton)
+    press(qtbot, dlg, dlg.start_button)
     assert dlg.kiosk is None and "Set a researcher passphrase" in dlg.error.text()
     qtbot.keyClicks(dlg.new_pass, "abcd1")
     qtbot.keyClicks(dlg.confirm_pass, "abcd2")
-    qtbot.mouseClick(dlg.set_pass_button, Qt.LeftButton)
+    press(qtbot, dlg, dlg.set_pass_button)
     assert "differ" in dlg.error.text() and not has_passphrase(quiz_project.db)
     dlg.new_pass.setText("ab")
     dlg.confirm_pass.setText("ab")
-    qtbot.mouseClick(dlg.set_pass_button, Qt.LeftButton)
+    press(qtbot, dlg, dlg.set_pass_button)
     assert "at least 8" in dlg.error.text()
     dlg.new_pass.setText(PASS)
     dlg.confirm_pass.setText(PASS)
-    qtbot.mouseClick(dlg.set_pass_button, Qt.LeftButton)
+    press(qtbot, dlg, dlg.set_pass_button)
     assert has_passphrase(quiz_project.db) and dlg.error.text() == ""
     dlg.full_screen = False
-    qtbot.mouseClick(dlg.start_button, Qt.LeftButton)  # the passphrase just set is filled in
+    press(qtbot, dlg, dlg.start_button)  # the passphrase just set is filled in
     kiosk = dlg.kiosk
     _track(qtbot, kiosk)
     assert kiosk.page() == "consent"

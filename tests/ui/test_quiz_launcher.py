@@ -3,7 +3,7 @@ pressed, and Study -> Start a participant session opens on the study selected in
 
 from __future__ import annotations
 
-from fixtures.quiz_ui import PASS, track
+from fixtures.quiz_ui import PASS, press, track
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QApplication, QWidget
 
@@ -34,11 +34,11 @@ def test_a_new_passphrase_typed_before_start_is_saved_and_used(qtbot, quiz_proje
     dlg.full_screen = False
     assert not has_passphrase(quiz_project.db) and not dlg.passphrase.isEnabled()
     qtbot.keyClicks(dlg.new_pass, PASS)
-    qtbot.mouseClick(dlg.start_button, Qt.LeftButton)  # not repeated yet: asked for, nothing saved
+    press(qtbot, dlg, dlg.start_button)  # not repeated yet: asked for, nothing saved
     assert dlg.kiosk is None and "a second time" in dlg.error.text() and dlg.focusWidget() is dlg.confirm_pass
     assert not has_passphrase(quiz_project.db)
     qtbot.keyClicks(dlg.confirm_pass, PASS)
-    qtbot.mouseClick(dlg.start_button, Qt.LeftButton)
+    press(qtbot, dlg, dlg.start_button)
     kiosk = dlg.kiosk
     assert kiosk is not None and verify_passphrase(quiz_project.db, PASS)
     track(qtbot, kiosk)
@@ -53,11 +53,11 @@ def test_a_changed_passphrase_typed_before_start_needs_the_current_one(qtbot, qu
     dlg.full_screen = False
     qtbot.keyClicks(dlg.new_pass, "new-key-77")
     qtbot.keyClicks(dlg.confirm_pass, "new-key-77")
-    qtbot.mouseClick(dlg.start_button, Qt.LeftButton)
+    press(qtbot, dlg, dlg.start_button)
     assert dlg.kiosk is None and "current passphrase" in dlg.error.text()
     assert verify_passphrase(quiz_project.db, PASS)  # unchanged
     qtbot.keyClicks(dlg.passphrase, PASS)
-    qtbot.mouseClick(dlg.start_button, Qt.LeftButton)
+    press(qtbot, dlg, dlg.start_button)
     assert dlg.kiosk is not None and verify_passphrase(quiz_project.db, "new-key-77")
     track(qtbot, dlg.kiosk)
 
@@ -89,3 +89,31 @@ def test_the_study_menu_opens_on_the_study_selected_in_the_studies_tab(qtbot, qu
     assert "(geoscenes-countries)" in dlg.study_combo.currentText()
     dlg.reject()
     ctx.project = None  # the fixture closes the project
+
+
+def test_the_passphrase_is_checked_in_a_worker_while_the_window_waits(qtbot, quiz_project, monkeypatch):
+    """Start: the key derivation runs off the GUI thread; meanwhile the launcher says so, its buttons
+    wait and a second press starts nothing; then the kiosk opens on one new session."""
+    import threading
+
+    from geoquiz.study import passphrase
+
+    _install_both(quiz_project)
+    set_passphrase(quiz_project.db, PASS)
+    threads, real = [], passphrase.check_hash
+    monkeypatch.setattr(
+        passphrase, "check_hash", lambda *a: threads.append(threading.current_thread()) or real(*a)
+    )
+    main = _researcher_window(qtbot)
+    dlg = open_session_launcher(AppContext(quiz_project), main)
+    dlg.full_screen = False
+    qtbot.keyClicks(dlg.passphrase, PASS)
+    with qtbot.waitSignal(dlg.settled, timeout=30000):
+        qtbot.mouseClick(dlg.start_button, Qt.LeftButton)
+        assert dlg.checking and dlg.kiosk is None and dlg.error.text() == "Checking the passphrase…"
+        assert not dlg.start_button.isEnabled() and not dlg.set_pass_button.isEnabled()
+        dlg.start_new()  # pressed again (e.g. Enter) while checking: ignored
+    assert threads and all(t is not threading.main_thread() for t in threads)
+    track(qtbot, dlg.kiosk)
+    assert dlg.kiosk.page() == "consent" and not dlg.checking
+    assert quiz_project.db.execute("SELECT count(*) FROM sessions").fetchone()[0] == 1

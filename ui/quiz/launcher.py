@@ -3,7 +3,9 @@ researcher passphrase, and starts a new session or resumes an interrupted one in
 
 The passphrase is required to start (so nobody locks a screen they cannot unlock) and to leave the
 kiosk. A new passphrase typed into the two "new passphrase" fields is saved when Start (or Resume)
-is pressed, as if "Set passphrase" had been pressed first. While the kiosk is up, the researcher's
+is pressed, as if "Set passphrase" had been pressed first. Checking and saving a passphrase (a
+deliberately slow key derivation) run in a worker on a connection of their own: the window stays
+responsive, "Checking the passphrase…" is shown and the buttons wait. While the kiosk is up, the researcher's
 main window is hidden; it comes back when the kiosk is unlocked, and the views are told that
 sessions changed.
 
@@ -16,7 +18,7 @@ shows pictures with parts removed (``[trials] ablation``) needs them prepared fi
 from __future__ import annotations
 
 import shiboken6
-from PySide6.QtCore import Qt
+from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
     QApplication,
     QComboBox,
@@ -34,12 +36,12 @@ from PySide6.QtWidgets import (
 
 from geoquiz.errors import GeoQuizError
 from geoquiz.study.events import event_counts
-from geoquiz.study.passphrase import MIN_LENGTH, has_passphrase, set_passphrase, try_passphrase
+from geoquiz.study.passphrase import MIN_LENGTH, Attempt, authorise_in, has_passphrase
 from geoquiz.study.session import QuizSession, list_sessions
 from ui.context import AppContext
 from ui.quiz.ablation_prep import PreparePictures
 from ui.quiz.kiosk import KioskWindow
-from ui.workers import show_error
+from ui.workers import show_error, start
 
 OPEN_STATES = ("created", "consented", "running")
 _kiosks: set[KioskWindow] = set()  # keep open kiosks alive
@@ -90,7 +92,11 @@ def start_kiosk(
 
 
 class SessionLauncher(QDialog):
-    """See the module docstring. ``kiosk`` is the kiosk it opened (None until then)."""
+    """See the module docstring. ``kiosk`` is the kiosk it opened (None until then); ``settled`` is
+    emitted when a press of Start, Resume or Set passphrase has had its answer (the kiosk opened,
+    the passphrase saved, or the reason in the error line)."""
+
+    settled = Signal()
 
     def __init__(self, ctx: AppContext, parent: QWidget | None = None, study_id: int | None = None) -> None:
         super().__init__(parent)
@@ -98,6 +104,8 @@ class SessionLauncher(QDialog):
         self.setWindowTitle("Start a participant session")
         self.ctx = ctx
         self.db = ctx.project.db
+        self.db_file = str(ctx.project.db_path)
+        self.checking = False
         self.kiosk: KioskWindow | None = None
         self.full_screen = True
 
@@ -194,45 +202,75 @@ class SessionLauncher(QDialog):
             self.set_pass_button.setText("Set passphrase")
         self.passphrase.setEnabled(has_passphrase(self.db))
 
-    def save_passphrase(self) -> bool:
+    def save_passphrase(self) -> None:
+        """The "Set passphrase" button: the new passphrase is saved (after the current one, if set)."""
         self.error.clear()
-        attempt = try_passphrase(self.db, self.passphrase.text()) if has_passphrase(self.db) else True
-        if not attempt:
-            self.error.setText(f"Enter the current passphrase first. {attempt.message}")
-            return False
-        if self.new_pass.text() and not self.confirm_pass.text():
-            self.error.setText("Type the new passphrase a second time, in 'Repeat new passphrase'.")
-            self.confirm_pass.setFocus()
-            return False
-        if self.new_pass.text() != self.confirm_pass.text():
-            self.error.setText("The two new passphrases differ.")
-            return False
-        try:
-            set_passphrase(self.db, self.new_pass.text())
-        except GeoQuizError as exc:
-            self.error.setText(str(exc))
-            return False
-        self.passphrase.setText(self.new_pass.text())
-        self.new_pass.clear()
-        self.confirm_pass.clear()
-        self.refresh_passphrase()
-        self.pass_info.setText("Passphrase saved.")
-        return True
+        self._authorise(None)
 
-    def _authorised(self) -> bool:
-        if self.new_pass.text() or self.confirm_pass.text():
-            if not self.save_passphrase():  # a new passphrase typed but not yet saved
-                return False
-        if not has_passphrase(self.db):
-            self.error.setText(
-                "Set a researcher passphrase first: it is needed to leave the participant screen."
+    def _authorise(self, then) -> None:
+        """Check what was typed, then run ``then()`` (None: only save a new passphrase). The slow part
+        (the key derivation of each try, and of saving) runs in a worker with a connection of its own,
+        so the window never freezes; the buttons wait meanwhile. ``settled`` is emitted at the end."""
+        if self.checking:
+            return
+        new, confirm = self.new_pass.text(), self.confirm_pass.text()
+        wants_new = then is None or bool(new or confirm)
+        if wants_new and new and not confirm:
+            self._fail(
+                "Type the new passphrase a second time, in 'Repeat new passphrase'.", self.confirm_pass
             )
-            return False
-        attempt = try_passphrase(self.db, self.passphrase.text())
+            return
+        if wants_new and new != confirm:
+            self._fail("The two new passphrases differ.")
+            return
+        if not wants_new and not has_passphrase(self.db):
+            self._fail("Set a researcher passphrase first: it is needed to leave the participant screen.")
+            return
+        self._set_checking(True)
+        start(
+            lambda current, new_one, reporter=None: authorise_in(self.db_file, current, new_one),
+            self.passphrase.text(),
+            new if wants_new else None,
+            on_result=lambda result: self._authorised(result, new, then),
+            on_error=lambda message, _tb: self._authorised(
+                (Attempt(False, f"Cannot check it: {message}"), False), new, then
+            ),
+        )
+
+    def _authorised(self, result: tuple[Attempt, bool], new: str, then) -> None:
+        attempt, saved = result
+        self._set_checking(False)
+        if saved:
+            self.passphrase.setText(new)
+            self.new_pass.clear()
+            self.confirm_pass.clear()
+            self.refresh_passphrase()
+            self.pass_info.setText("Passphrase saved.")
         if not attempt:
-            self.error.setText(attempt.message)
-            return False
-        return True
+            self._fail(attempt.message or "Wrong passphrase.")
+            return
+        self.error.clear()
+        if then is not None:
+            then()
+        self.settled.emit()
+
+    def _fail(self, message: str, focus: QWidget | None = None) -> None:
+        self.error.setStyleSheet("color: #c62828;")
+        self.error.setText(message)
+        if focus is not None:
+            focus.setFocus()
+        self.settled.emit()
+
+    def _set_checking(self, checking: bool) -> None:
+        self.checking = checking
+        for button in (self.start_button, self.resume_button, self.set_pass_button):
+            button.setEnabled(not checking)
+        if checking:
+            self.error.setStyleSheet("color: #555555;")
+            self.error.setText("Checking the passphrase…")
+        else:
+            self._update_start()
+            self.resume_button.setEnabled(self.sessions.rowCount() > 0)
 
     # -- sessions --------------------------------------------------------------------------------
     def study_id(self) -> int | None:
@@ -264,31 +302,38 @@ class SessionLauncher(QDialog):
                 self.sessions.setItem(r, c, item)
         self.resume_button.setEnabled(bool(rows))
 
-    def start_new(self) -> KioskWindow | None:
+    def start_new(self) -> None:
+        """Start: once the passphrase is checked (in a worker), a new session opens in the kiosk."""
         self.error.clear()
-        if self.study_id() is None or not self._authorised():
-            return None
+        if self.study_id() is None:
+            return
+        self._authorise(self._start_now)
+
+    def _start_now(self) -> None:
         try:
             session = QuizSession.create(self.db, int(self.study_id()))
         except GeoQuizError as exc:
             show_error(self, "Cannot start the session", str(exc))
-            return None
-        return self._open(session)
+            return
+        self._open(session)
 
-    def resume_selected(self) -> KioskWindow | None:
+    def resume_selected(self) -> None:
+        """Resume: once the passphrase is checked, the selected session reopens in the kiosk."""
         self.error.clear()
         row = self.sessions.currentRow()
         if row < 0:
-            self.error.setText("Select a session to resume.")
-            return None
-        if not self._authorised():
-            return None
+            self._fail("Select a session to resume.")
+            return
+        session_id = int(self.sessions.item(row, 0).data(Qt.UserRole))
+        self._authorise(lambda: self._resume_now(session_id))
+
+    def _resume_now(self, session_id: int) -> None:
         try:
-            session = QuizSession.load(self.db, int(self.sessions.item(row, 0).data(Qt.UserRole)))
+            session = QuizSession.load(self.db, session_id)
         except GeoQuizError as exc:
             show_error(self, "Cannot resume the session", str(exc))
-            return None
-        return self._open(session)
+            return
+        self._open(session)
 
     def _open(self, session: QuizSession) -> KioskWindow:
         parent = self.parentWidget()
