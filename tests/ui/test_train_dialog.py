@@ -186,3 +186,39 @@ def test_closing_during_a_run_cancels_it(qtbot, dialog, ctx):
     assert dialog.isVisible()  # stays until the worker has stopped
     qtbot.waitUntil(lambda: not dialog.isVisible(), timeout=60_000)
     assert list_models(ctx.project.db) == []
+
+
+def test_a_timm_architecture_typed_in_trains_and_registers(qtbot, dialog, ctx):
+    """The architecture field takes any timm / torchvision name: typed with the keyboard, the form
+    explains where its weights come from, leaves ImageNet and the ResNet CAM layers out, names an
+    unknown family in words, and a real 1-epoch run registers the timm model."""
+    form = dialog.form
+    _fill(dialog, "tiny-timm", epochs=1)
+    line = form.arch_box.lineEdit()
+    line.selectAll()
+    qtbot.keyClicks(line, "nonsense:net")
+    assert "Unknown architecture 'nonsense:net'" in form.arch_hint.text() and form.arch_hint.isVisible()
+    with pytest.raises(Exception, match="unknown architecture 'nonsense:net'"):
+        form.config()
+    line.selectAll()
+    qtbot.keyClicks(line, "timm:resnet18")
+    assert form.arch() == "timm:resnet18" and "A timm model" in form.arch_hint.text()
+    assert not form.target_layer_box.isEnabled()
+    assert form.init_box.currentData() == "scratch"  # ImageNet: not for timm / torchvision (no download)
+    assert not form.init_box.model().item(form.init_box.findData("imagenet")).isEnabled()
+    line.selectAll()
+    qtbot.keyClicks(line, "clip:StreetCLIP")
+    with pytest.raises(Exception, match="zero-shot"):
+        form.config()
+    line.selectAll()
+    qtbot.keyClicks(line, "timm:resnet18")
+    assert form.config().arch == "timm:resnet18" and form.config().target_layer == "layer4"
+    worker = dialog.start_training()
+    assert worker is not None
+    qtbot.waitUntil(lambda: not dialog.running, timeout=120_000)
+    assert dialog.error is None, dialog.error
+    info = get_model(ctx.project.db, "tiny-timm")
+    assert info.arch == "timm:resnet18" and info.input_size == 32
+    line.selectAll()
+    qtbot.keyClicks(line, "resnet18")
+    assert form.target_layer_box.isEnabled() and not form.arch_hint.isVisible()

@@ -41,6 +41,9 @@ from ui.context import AppContext
 #: geoquiz.models.registry.ARCHS keys, listed here so that opening the dialog does not import torch
 #: (a test checks they match). ``resnet10`` has no ImageNet weights.
 ARCHS = ("resnet10", "resnet18", "resnet34", "resnet50", "resnet101", "resnet152")
+#: Examples of the other trainable families, listed under the ResNets (any timm / torchvision
+#: classifier name may be typed; geoquiz.models.families)
+OTHER_ARCHS = ("timm:convnext_tiny", "timm:vit_small_patch16_224", "torchvision:efficientnet_b0")
 NO_IMAGENET = {"resnet10"}
 INTEGRATIONS = {
     "single": "single — one image per sample",
@@ -115,6 +118,27 @@ PRECISION_TEXT = {
 }
 
 
+def _arch_hint(arch: str) -> str:
+    """What the form says under the architecture ("" for a ResNet)."""
+    if arch in ARCHS:
+        return ""
+    from geoquiz.models.families import family_name, family_status
+
+    try:
+        family = family_name(arch)
+    except GeoQuizError as exc:
+        return str(exc).capitalize()
+    status = family_status(family)
+    if status != "ready":
+        return f"{family}: {status}."
+    if family == "clip":
+        return "CLIP models are zero-shot: they are registered, not trained."
+    return (
+        f"A {family} model: initial weights from a local file, or random (GeoQuiz downloads none); "
+        "CAM methods read its last feature stage."
+    )
+
+
 def _combo(items: list[tuple[str, str]], value: str, name: str) -> QComboBox:
     box = QComboBox()
     box.setObjectName(name)
@@ -145,6 +169,7 @@ class TrainForm(QTabWidget):
         ):
             sig.connect(self.update_form)
         self.name_edit.textChanged.connect(self.update_form)
+        self.arch_box.editTextChanged.connect(self.update_form)
         ctx.data_changed.connect(self._data_changed)
         ctx.project_changed.connect(self.refresh_datasets)
         self.refresh_datasets()
@@ -166,7 +191,17 @@ class TrainForm(QTabWidget):
         self.dataset_hint = QLabel(w)
         self.dataset_hint.setWordWrap(True)
         self.dataset_hint.setStyleSheet("color: #666")
-        self.arch_box = _combo([(a, a) for a in ARCHS], d.arch, "trainArch")
+        self.arch_box = _combo([(a, a) for a in (*ARCHS, *OTHER_ARCHS)], d.arch, "trainArch")
+        self.arch_box.setEditable(True)
+        self.arch_box.setInsertPolicy(QComboBox.NoInsert)
+        self.arch_box.setToolTip(
+            "A ResNet, or any timm or torchvision classifier typed as timm:NAME or torchvision:NAME "
+            "(their starting weights come from a local file: GeoQuiz downloads none)."
+        )
+        self.arch_hint = QLabel(w)
+        self.arch_hint.setObjectName("trainArchHint")
+        self.arch_hint.setWordWrap(True)
+        self.arch_hint.setStyleSheet("color: #666")
         self.integration_box = _combo(list(INTEGRATIONS.items()), d.integration, "trainIntegration")
         self.pooling_box = _combo(
             [("mean", "mean of the 4 views"), ("concat", "concatenate the 4 views")],
@@ -212,6 +247,7 @@ class TrainForm(QTabWidget):
         form.addRow("Dataset", self.dataset_box)
         form.addRow("", self.dataset_hint)
         form.addRow("Architecture", self.arch_box)
+        form.addRow("", self.arch_hint)
         form.addRow("Integration", self.integration_box)
         form.addRow("4-view pooling", self.pooling_box)
         form.addRow("CAM layer", self.target_layer_box)
@@ -379,7 +415,12 @@ class TrainForm(QTabWidget):
         if not four and self.integration_box.currentData() != "single":
             self.integration_box.setCurrentIndex(self.integration_box.findData("single"))
         self.pooling_box.setEnabled(self.integration_box.currentData() == "medium")
-        no_imagenet = self.arch_box.currentData() in NO_IMAGENET
+        arch = self.arch()
+        resnet = arch in ARCHS
+        no_imagenet = arch in NO_IMAGENET or not resnet
+        self.target_layer_box.setEnabled(resnet)
+        self.arch_hint.setText(_arch_hint(arch))
+        self.model_form.setRowVisible(self.arch_hint, bool(self.arch_hint.text()))
         self.init_box.model().item(self.init_box.findData("imagenet")).setEnabled(not no_imagenet)
         if no_imagenet and self.init_box.currentData() == "imagenet":
             self.init_box.setCurrentIndex(self.init_box.findData("scratch"))
@@ -425,10 +466,10 @@ class TrainForm(QTabWidget):
         """Every TrainConfig field from the widgets (``init`` is the file path when "file")."""
         init = self.init_box.currentData()
         values = {
-            "arch": self.arch_box.currentData(),
+            "arch": self.arch(),
             "integration": self.integration_box.currentData(),
             "pooling": self.pooling_box.currentData(),
-            "target_layer": self.target_layer_box.currentData(),
+            "target_layer": self.target_layer_box.currentData() if self.arch() in ARCHS else "layer4",
             "precision": self.precision_box.currentData(),
             "init": self.init_path.text().strip() if init == "file" else init,
             "input_size": self.input_size.value(),
@@ -458,8 +499,23 @@ class TrainForm(QTabWidget):
         known = {f.name for f in dataclasses.fields(TrainConfig)}
         return {k: v for k, v in values.items() if k in known}
 
+    def arch(self) -> str:
+        """The architecture chosen or typed."""
+        return self.arch_box.currentText().strip()
+
     def config(self) -> TrainConfig:
         """The TrainConfig of the form (:class:`GeoQuizError` naming every invalid setting)."""
+        from geoquiz.models.families import family_name, family_status
+
+        family = family_name(self.arch())  # an unknown name: the known forms, in words
+        if family == "clip":
+            raise GeoQuizError(
+                "CLIP models are zero-shot: register one (geoquiz models register, docs/models.md) instead "
+                "of training it."
+            )
+        status = family_status(family)
+        if status != "ready":
+            raise GeoQuizError(f"{self.arch()}: {status}")
         return TrainConfig(**self.config_values())
 
     def check(self) -> tuple[str, str, TrainConfig]:
