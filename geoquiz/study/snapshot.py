@@ -11,7 +11,9 @@ callers open the project properly first (the app and the CLI do) and use this fo
 work can be spread over threads (SQLite runs a query without Python's GIL): they start their read
 transactions while a gate connection holds the database's write lock, which a writer therefore
 waits for during that instant (about a millisecond). When a writer holds the lock for longer than
-half a second (an import), a single connection is used instead of waiting.
+half a second (an import), a single connection is used instead of waiting. :func:`gate` is that
+write lock on its own, for readers in other processes (the export's workers): each opens a reader
+(:func:`begin_reader`) and starts its snapshot (:func:`begin`) inside the ``with gate(...)`` block.
 """
 
 from __future__ import annotations
