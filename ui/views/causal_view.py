@@ -17,19 +17,15 @@ from __future__ import annotations
 
 import math
 
-from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QComboBox,
     QFormLayout,
     QGroupBox,
     QLabel,
-    QScrollArea,
     QSpinBox,
-    QSplitter,
     QTableWidget,
     QTabWidget,
-    QVBoxLayout,
     QWidget,
 )
 
@@ -41,6 +37,7 @@ from ui.context import AppContext
 from ui.views.faithfulness_form import check_list, checked_keys, display_name, fill_combo
 from ui.widgets.job_controls import JobControls
 from ui.widgets.result_table import fill_table
+from ui.widgets.split_view import controls_beside_results
 from ui.workers import Latest, project_job, show_error
 
 SPLIT_CHOICES = ("test", "val", "train", "all")
@@ -190,18 +187,6 @@ class CausalView(QWidget):
         self.score_controls.run_button.clicked.connect(self.start_score)
         score_form.addRow(self.score_controls)
 
-        left_inner = QWidget(self)
-        left_layout = QVBoxLayout(left_inner)
-        left_layout.setContentsMargins(0, 0, 0, 0)
-        left_layout.addWidget(target)
-        left_layout.addWidget(score_box)
-        left_layout.addStretch(1)
-        left = QScrollArea(self)
-        left.setWidgetResizable(True)
-        left.setHorizontalScrollBarPolicy(Qt.ScrollBarAlwaysOff)
-        left.setWidget(left_inner)
-        left.setMinimumWidth(300)
-
         self.summary_label = QLabel(
             "Compute the causal ground truth of a model on a GeoScenes dataset.", self
         )
@@ -213,19 +198,9 @@ class CausalView(QWidget):
         self.tabs.setObjectName("causalTabs")
         self.tabs.addTab(self.tag_table, "Cue importance")
         self.tabs.addTab(self.score_table, "Explanations vs causal truth")
-        right = QWidget(self)
-        right_layout = QVBoxLayout(right)
-        right_layout.addWidget(self.summary_label)
-        right_layout.addWidget(self.tabs, 1)
-
-        splitter = QSplitter(Qt.Horizontal, self)
-        splitter.addWidget(left)
-        splitter.addWidget(right)
-        splitter.setStretchFactor(1, 1)
-        splitter.setChildrenCollapsible(False)
-        layout = QVBoxLayout(self)
-        layout.setContentsMargins(4, 4, 4, 4)
-        layout.addWidget(splitter)
+        controls_beside_results(
+            self, [target, score_box], [self.summary_label, self.tabs], min_controls_width=300
+        )
 
         for box in (self.model_box, self.dataset_box, self.split_box):
             box.currentIndexChanged.connect(self._selection_changed)

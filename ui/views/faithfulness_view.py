@@ -25,8 +25,6 @@ from PySide6.QtWidgets import (
     QListWidget,
     QListWidgetItem,
     QPushButton,
-    QScrollArea,
-    QSplitter,
     QTableWidget,
     QTabWidget,
     QVBoxLayout,
@@ -41,6 +39,7 @@ from ui.views.faithfulness_people import PeoplePage, results_extra
 from ui.widgets.job_controls import JobControls
 from ui.widgets.method_params import MethodParamsEditor
 from ui.widgets.result_table import fill_table
+from ui.widgets.split_view import controls_beside_results
 from ui.workers import Latest, project_job, show_error, start
 
 COMPARISON_COLUMNS = (
@@ -153,18 +152,6 @@ class FaithfulnessView(QWidget):
         runs_layout.addWidget(self.runs_list)
         runs_layout.addLayout(export_row)
 
-        left_inner = QWidget(self)
-        left_layout = QVBoxLayout(left_inner)
-        left_layout.setContentsMargins(0, 0, 0, 0)
-        left_layout.addWidget(self.form)
-        left_layout.addWidget(self.controls)
-        left_layout.addWidget(runs_box, 1)
-        left = QScrollArea(self)
-        left.setWidgetResizable(True)
-        left.setHorizontalScrollBarPolicy(Qt.ScrollBarAlwaysOff)
-        left.setWidget(left_inner)
-        left.setMinimumWidth(280)
-
         # --- results
         self.fig2_segmenter = QComboBox(self)
         self.fig2_segmenter.setObjectName("fig2Segmenter")
@@ -217,19 +204,12 @@ class FaithfulnessView(QWidget):
         self.tabs.addTab(self.segments_panel, "Segments && coverage")
         self.people_page = PeoplePage(self)  # model elements vs people's boxes vs random
         self.tabs.addTab(self.people_page, "Model vs people")
-        right = QWidget(self)
-        right_layout = QVBoxLayout(right)
-        right_layout.addWidget(self.summary_label)
-        right_layout.addWidget(self.tabs, 1)
-
-        splitter = QSplitter(Qt.Horizontal, self)
-        splitter.addWidget(left)
-        splitter.addWidget(right)
-        splitter.setStretchFactor(1, 1)
-        splitter.setChildrenCollapsible(False)
-        layout = QVBoxLayout(self)
-        layout.setContentsMargins(4, 4, 4, 4)
-        layout.addWidget(splitter)
+        controls_beside_results(
+            self,
+            [self.form, self.controls, runs_box],
+            [self.summary_label, self.tabs],
+            stretch_last_control=True,
+        )
 
         ctx.project_changed.connect(self.refresh)
         ctx.data_changed.connect(self._data_changed)
