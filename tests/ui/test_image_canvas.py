@@ -120,3 +120,37 @@ def test_fit_limit_and_wheel_zoom_keep_the_api(qtbot):
     assert not canvas._fit and abs(after.x() - pos.x()) <= 1 and abs(after.y() - pos.y()) <= 1
     canvas.set_zoom(2.0)
     assert canvas.zoom() == 2.0
+
+
+def _label_rects(canvas):
+    """Each box label's rectangle on the screen (viewport pixels)."""
+    from PySide6.QtCore import QRect
+
+    out = []
+    for item in canvas._box_items:
+        text = item.label_item
+        at = canvas.mapFromScene(text.scenePos())
+        r = text.boundingRect()
+        out.append(QRect(at.x(), at.y(), int(r.width()), int(r.height())))
+    return out
+
+
+def test_labels_of_adjacent_boxes_do_not_cover_each_other(qtbot):
+    """Element boxes side by side (corners a few pixels apart): each label moves to a free corner of
+    its box, the first keeps the top-left; after zooming in they still keep apart."""
+    canvas = ImageCanvas()
+    qtbot.addWidget(canvas)
+    canvas.resize(400, 400)
+    canvas.show()
+    canvas.set_image(np.zeros((224, 224, 3), dtype=np.uint8))
+    boxes = [Box(20, 20, 120, 120), Box(26, 24, 130, 126), Box(22, 30, 118, 128)]
+    canvas.set_boxes([BoxOverlay(b, f"{i + 1}  sign 0.9{i}") for i, b in enumerate(boxes)])
+    rects = _label_rects(canvas)
+    assert canvas.mapFromScene(canvas._box_items[0].label_item.scenePos()) == canvas.mapFromScene(20, 20)
+    assert not any(rects[i].intersects(rects[j]) for i in range(3) for j in range(i + 1, 3)), rects
+    for rect, box in zip(rects, boxes):  # inside its own box
+        top_left, bottom_right = canvas.mapFromScene(box.x0, box.y0), canvas.mapFromScene(box.x1, box.y1)
+        assert top_left.x() - 1 <= rect.left() and rect.right() <= bottom_right.x() + 1
+    canvas.set_zoom(canvas.zoom() * 2.5)
+    rects = _label_rects(canvas)
+    assert not any(rects[i].intersects(rects[j]) for i in range(3) for j in range(i + 1, 3)), rects

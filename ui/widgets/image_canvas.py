@@ -157,6 +157,7 @@ class ImageCanvas(QGraphicsView):
         self._heat_colormap = "jet"
         self._opacity = 0.5
         self._box_items: list[_BoxItem] = []
+        self.zoomChanged.connect(lambda _zoom: self._place_labels())
         self._fit = True
         self._fit_limit: float | None = None
         self._draw_mode = False
@@ -266,6 +267,27 @@ class ImageCanvas(QGraphicsView):
         item = _BoxItem(overlay)
         self._scene.addItem(item)
         self._box_items.append(item)
+        self._place_labels()
+
+    def _place_labels(self) -> None:
+        """Keep the box labels apart on the screen: in box order (the first keeps its place), each
+        label takes the first corner of its box, inside top-left, bottom-left, top-right or
+        bottom-right, where it covers no earlier label; else the top-left. Labels keep their screen
+        size at any zoom, so this runs again whenever the zoom changes."""
+        z = max(self.zoom(), 1e-9)
+        placed: list[QRectF] = []
+        for item in self._box_items:
+            text = getattr(item, "label_item", None)
+            if text is None:
+                continue
+            r = text.boundingRect()
+            w, h = (r.width() + 4) / z, (r.height() + 2) / z  # with the label's background margins
+            b = item.overlay.box
+            corners = [(b.x0, b.y0), (b.x0, b.y1 - h), (b.x1 - w, b.y0), (b.x1 - w, b.y1 - h)]
+            rects = [QRectF(x - 2 / z, y - 1 / z, w, h) for x, y in corners]
+            k = next((i for i, rect in enumerate(rects) if not any(rect.intersects(p) for p in placed)), 0)
+            text.setPos(*corners[k])
+            placed.append(rects[k])
 
     def clear_boxes(self) -> None:
         for item in self._box_items:
