@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as _dt
+import secrets
 import sqlite3
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -222,6 +223,7 @@ def _run_parts(
     """Profile, then every part and COCO on the pool's workers; join each table once its parts are in.
     ``written``: the part files, for the caller to remove whatever happens."""
     plan = plan_parts(conn, csv_names)
+    run = secrets.token_hex(4)  # this export's parts: another export into the same folder has its own
     results: dict[str, tuple[Path, int]] = {}
 
     def finish(name: str, path: Path, n: int) -> None:
@@ -250,7 +252,7 @@ def _run_parts(
     tasks = [{"op": "coco", "path": str(out / COCO_NAME)}] if coco else []
     parts = sorted((p for ps in plan.values() for p in ps), key=lambda p: -p.rows * len(TABLES[p.table]))
     for part in parts:
-        path = part_path(out, part)
+        path = part_path(out, part, run)
         written.append(path)
         tasks.append({"op": "part", **part.to_json(), "path": str(path)})
 
@@ -262,7 +264,7 @@ def _run_parts(
         counts[name] += answer["rows"]
         left[name] -= 1
         if left[name] == 0:
-            paths = [part_path(out, p) for p in plan[name]]
+            paths = [part_path(out, p, run) for p in plan[name]]
             finish(name, write_joined(out / f"{name}.csv", column_names(name), paths), counts[name])
             for path in paths:
                 with contextlib.suppress(OSError):

@@ -24,6 +24,7 @@ Qt-free and torch-free; a worker imports neither pandas nor numpy (it starts in 
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import queue
@@ -101,9 +102,10 @@ def write_part(
         return write_body(fh, chunks)
 
 
-def part_path(out: Path, part: Part) -> Path:
-    """Where ``part`` is written while the export runs (removed once its table is joined)."""
-    return out / f".{part.table}.part{part.index:03d}.tmp"
+def part_path(out: Path, part: Part, run: str) -> Path:
+    """Where ``part`` is written while export ``run`` (a token of its own, so that two exports into
+    one folder never share a part) runs; removed once its table is joined."""
+    return out / f".{part.table}.{run}.part{part.index:03d}.tmp"
 
 
 # ------------------------------------------------------------------------------- the processes
@@ -175,11 +177,14 @@ class WorkerPool:
 
     def _listen(self, i: int, proc: subprocess.Popen) -> None:
         assert proc.stdout is not None
-        for line in proc.stdout:
-            try:
-                self.answers.put((i, json.loads(line)))
-            except ValueError:
-                continue
+        try:
+            for line in proc.stdout:
+                try:
+                    self.answers.put((i, json.loads(line)))
+                except ValueError:
+                    continue
+        except (OSError, ValueError):  # the pipe was closed by close(): nobody waits for answers
+            return
         self.answers.put((i, {"gone": proc.wait()}))
 
     def _send(self, i: int, message: dict) -> None:
@@ -265,8 +270,10 @@ class WorkerPool:
             except subprocess.TimeoutExpired:
                 proc.kill()
                 proc.wait()
-            if proc.stdout is not None:
-                proc.stdout.close()
+            for pipe in (proc.stdin, proc.stdout):
+                if pipe is not None:
+                    with contextlib.suppress(OSError, ValueError):
+                        pipe.close()
         self.procs = []
 
 

@@ -66,7 +66,9 @@ def test_a_worker_that_dies_is_reported(study_root):
 
 
 def test_a_failing_worker_fails_the_export_with_the_reason(study_root, tmp_path, forced, monkeypatch):
-    monkeypatch.setattr(ex, "part_path", lambda out, part: out / "gone" / f"{part.table}.{part.index}.tmp")
+    monkeypatch.setattr(
+        ex, "part_path", lambda out, part, run: out / "gone" / f"{part.table}.{part.index}.tmp"
+    )
     out = tmp_path / "out"
     with Project.open(study_root) as project, pytest.raises(GeoQuizError) as err:
         ex.export_all(project, out, what=["trials", "guesses"])
@@ -95,3 +97,32 @@ def test_cancelling_stops_the_workers_and_leaves_what_was_there(study_root, tmp_
     assert len(replaced) <= 1  # the file completed before the cancel; the others as they were
     for name in replaced:
         assert (out / name).read_bytes().startswith(b"box_id," if name == "cue_boxes.csv" else b"trial_id,")
+
+
+def test_two_exports_into_one_folder_at_once_each_write_their_own_parts(study_root, tmp_path, forced):
+    """Two exports started together into the same folder (two researchers, one shared folder): each
+    has its own part files, and what both leave behind is complete and the same as a lone export."""
+    import threading
+
+    out, alone = tmp_path / "shared", tmp_path / "alone"
+    what = ["trials", "guesses", "cue_boxes"]
+    errors = []
+
+    def export() -> None:
+        try:
+            with Project.open(study_root) as project:
+                ex.export_all(project, out, what=what)
+        except Exception as exc:  # reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=export) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == [] and len(forced) == 2
+    with Project.open(study_root) as project:
+        ex.export_all(project, alone, what=what)
+    assert not list(out.glob(".*"))
+    for name in ("trials.csv", "guesses.csv", "cue_boxes.csv"):
+        assert (out / name).read_bytes() == (alone / name).read_bytes(), name
