@@ -37,6 +37,7 @@ def training_summary(info: ModelInfo) -> list[str]:
             f"init {cfg.get('init')}, lr {cfg.get('lr')}, wd {cfg.get('weight_decay')}, "
             f"batch {cfg.get('batch_size')}, smoothing {cfg.get('label_smoothing')}, "
             f"norm {cfg.get('normalization')}, schedule {cfg.get('scheduler')}, seed {cfg.get('seed')}"
+            + (f", precision {tr['precision']}" if tr.get("precision") else "")
         )
     return lines
 

@@ -48,6 +48,7 @@ def register(project, name: str, classes=TINY_CLASSES, dataset: str | None = "ti
         "n_train": 54,
         "n_val": 18,
         "config": {"init": "scratch", "lr": 3e-4},
+        "precision": "bf16",
     }
     path = save_checkpoint(project.root / "models" / f"{name}.pt", build_model(spec), spec, training=training)
     register_model(project, name, path, dataset=dataset)
@@ -102,6 +103,7 @@ def test_lists_models_with_training_curves(view):
     assert list(loss["train loss"][0]) == [1, 2, 3] and loss["val loss"][1] == pytest.approx([0.9, 0.8, 0.7])
     assert "kept: epoch 2" in loss  # the best (kept) epoch is marked
     assert "best epoch 2 of 3" in view.details.text()
+    assert "precision bf16" in view.details.text()  # the precision the run used (geoquiz.models.summary)
 
 
 def test_evaluate_draws_every_figure_and_exports(qtbot, view, tmp_path):

@@ -112,8 +112,9 @@ def test_the_passphrase_is_checked_in_a_worker_while_the_window_waits(qtbot, qui
         qtbot.mouseClick(dlg.start_button, Qt.LeftButton)
         assert dlg.checking and dlg.kiosk is None and dlg.error.text() == "Checking the passphrase…"
         assert not dlg.start_button.isEnabled() and not dlg.set_pass_button.isEnabled()
+        assert not dlg.study_combo.isEnabled() and not dlg.passphrase.isEnabled()
         dlg.start_new()  # pressed again (e.g. Enter) while checking: ignored
     assert threads and all(t is not threading.main_thread() for t in threads)
     track(qtbot, dlg.kiosk)
-    assert dlg.kiosk.page() == "consent" and not dlg.checking
+    assert dlg.kiosk.page() == "consent" and not dlg.checking and dlg.study_combo.isEnabled()
     assert quiz_project.db.execute("SELECT count(*) FROM sessions").fetchone()[0] == 1

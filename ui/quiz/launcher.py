@@ -247,7 +247,12 @@ class SessionLauncher(QDialog):
             self.refresh_passphrase()
             self.pass_info.setText("Passphrase saved.")
         if not attempt:
-            self._fail(attempt.message or "Wrong passphrase.")
+            if self.passphrase.isEnabled():  # ready for the next try
+                self.passphrase.selectAll()
+            self._fail(
+                attempt.message or "Wrong passphrase.",
+                self.passphrase if self.passphrase.isEnabled() else None,
+            )
             return
         self.error.clear()
         if then is not None:
@@ -263,8 +268,16 @@ class SessionLauncher(QDialog):
 
     def _set_checking(self, checking: bool) -> None:
         self.checking = checking
-        for button in (self.start_button, self.resume_button, self.set_pass_button):
-            button.setEnabled(not checking)
+        for widget in (
+            self.start_button,
+            self.resume_button,
+            self.set_pass_button,
+            self.study_combo,
+            self.new_pass,
+            self.confirm_pass,
+        ):
+            widget.setEnabled(not checking)
+        self.passphrase.setEnabled(not checking and has_passphrase(self.db))
         if checking:
             self.error.setStyleSheet("color: #555555;")
             self.error.setText("Checking the passphrase…")
@@ -307,11 +320,12 @@ class SessionLauncher(QDialog):
         self.error.clear()
         if self.study_id() is None:
             return
-        self._authorise(self._start_now)
+        study_id = int(self.study_id())  # the study chosen when Start was pressed
+        self._authorise(lambda: self._start_now(study_id))
 
-    def _start_now(self) -> None:
+    def _start_now(self, study_id: int) -> None:
         try:
-            session = QuizSession.create(self.db, int(self.study_id()))
+            session = QuizSession.create(self.db, study_id)
         except GeoQuizError as exc:
             show_error(self, "Cannot start the session", str(exc))
             return
