@@ -161,3 +161,31 @@ def test_thumbnail_model_loads_off_thread_caches_and_marks_unreadable_files(qtbo
     cached = [r for r in range(3) if loader.key([rows[r].path], 32) in loader.cache]
     pix = model.data(model.index(cached[0]), Qt.DecorationRole)
     assert (pix.width(), pix.height()) == (32, 24)  # 96x72 scaled to a longer side of 32
+
+
+def test_planted_cue_names_do_not_cover_each_other(qtbot):
+    """Five cue kinds crowded at a GeoScenes vanishing point (boxes a few pixels apart): each kind
+    is named once and no name covers another, all inside the picture."""
+    from PySide6.QtGui import QColor, QImage
+
+    from ui.views.dataset_detail import CueImage
+
+    widget = CueImage()
+    qtbot.addWidget(widget)
+    widget.resize(560, 420)
+    widget.show()
+    image = QImage(448, 448, QImage.Format_RGB888)
+    image.fill(QColor(90, 120, 90))
+    tags = ("road_markings", "signs", "bollards", "vegetation", "vehicles")
+    cues = tuple(
+        CueBox(Box(200 + 4 * i, 200 + 3 * i, 230 + 4 * i, 226 + 3 * i), tag) for i, tag in enumerate(tags)
+    )
+    widget.set_content(image, (448, 448), cues)
+    widget.grab()  # paints
+    rects = widget.label_rects
+    assert len(rects) == len(tags)
+    assert not any(
+        rects[i].intersects(rects[j]) for i in range(len(rects)) for j in range(i + 1, len(rects))
+    ), rects
+    picture = widget.image_rect()
+    assert all(picture.contains(r) for r in rects)

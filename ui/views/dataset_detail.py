@@ -20,6 +20,7 @@ from geoquiz.types import CUE_TAG_LABELS, CUE_TAGS, VIEWS, CueBox, ImageItem, Lo
 from ui.context import AppContext
 from ui.qtmodels.thumbnails import ThumbnailLoader, thumbnail_loader
 from ui.views.prediction_panel import PredictionPanel
+from ui.widgets.label_layout import place_labels
 from ui.widgets.palette import CUE_COLOURS
 
 DETAIL_SIZE = 640
@@ -37,6 +38,7 @@ class CueImage(QWidget):
         self.message = ""
         self.orig_size: tuple[int, int] | None = None  # (w, h) of the file, the cue boxes' frame
         self.cues: tuple[CueBox, ...] = ()
+        self.label_rects: list[QRectF] = []  # where the tag names were last drawn (widget pixels)
         self.show_cues = True
         self.tag_filter: str | None = None  # draw only this tag (None = all)
         self.setMinimumSize(120, 100)
@@ -89,13 +91,15 @@ class CueImage(QWidget):
         return sorted(cues, key=lambda c: -c.box.area)
 
     def _paint_cues(self, p: QPainter, rect: QRectF) -> None:
-        """Boxes in their tag's colour; each tag is named once (on its largest box) if there is room."""
+        """Boxes in their tag's colour; each tag is named once (on its largest box) if there is room,
+        the names kept apart (:func:`ui.widgets.label_layout.place_labels`, above a box first)."""
         sx, sy = rect.width() / self.orig_size[0], rect.height() / self.orig_size[1]
         font = QFont(self.font())
         font.setPointSizeF(max(7.0, font.pointSizeF() * 0.85))
         p.setFont(font)
         fm = QFontMetrics(font)
         labelled: set[str] = set()
+        boxes, texts = [], []
         for cue in self.visible_cues():
             colour = QColor(CUE_COLOURS.get(cue.tag, "#ffffff"))
             b = cue.box
@@ -106,13 +110,14 @@ class CueImage(QWidget):
             if cue.tag in labelled or rect.width() < 200:
                 continue
             labelled.add(cue.tag)
-            text = CUE_TAG_LABELS.get(cue.tag, cue.tag)
-            tw, th = fm.horizontalAdvance(text) + 6, fm.height() + 2
-            tx = min(r.x(), rect.right() - tw)
-            ty = r.y() - th if r.y() - th >= rect.y() else r.y()
-            p.fillRect(QRectF(tx, ty, tw, th), colour)
+            boxes.append(r)
+            texts.append((CUE_TAG_LABELS.get(cue.tag, cue.tag), colour))
+        sizes = [(fm.horizontalAdvance(text) + 6, fm.height() + 2) for text, _ in texts]
+        self.label_rects = place_labels(boxes, sizes, rect, outside_first=True)
+        for (text, colour), spot in zip(texts, self.label_rects):
+            p.fillRect(spot, colour)
             p.setPen(QColor(0, 0, 0))
-            p.drawText(QRectF(tx + 3, ty, tw, th), Qt.AlignVCenter | Qt.AlignLeft, text)
+            p.drawText(spot.adjusted(3, 0, 0, 0), Qt.AlignVCenter | Qt.AlignLeft, text)
 
 
 class ViewStrip(QWidget):

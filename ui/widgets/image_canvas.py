@@ -41,6 +41,7 @@ from PySide6.QtWidgets import (
 )
 
 from geoquiz.boxes import Box
+from ui.widgets.label_layout import place_labels
 
 
 @dataclass(frozen=True)
@@ -270,24 +271,29 @@ class ImageCanvas(QGraphicsView):
         self._place_labels()
 
     def _place_labels(self) -> None:
-        """Keep the box labels apart on the screen: in box order (the first keeps its place), each
-        label takes the first corner of its box, inside top-left, bottom-left, top-right or
-        bottom-right, where it covers no earlier label; else the top-left. Labels keep their screen
-        size at any zoom, so this runs again whenever the zoom changes."""
+        """Keep the box labels apart on the screen (:func:`ui.widgets.label_layout.place_labels`:
+        the first keeps the top-left of its box, later ones take a free corner inside or just
+        outside theirs, on the image). Labels keep their screen size at any zoom, so this runs
+        again whenever the zoom changes."""
         z = max(self.zoom(), 1e-9)
-        placed: list[QRectF] = []
-        for item in self._box_items:
-            text = getattr(item, "label_item", None)
-            if text is None:
-                continue
-            r = text.boundingRect()
-            w, h = (r.width() + 4) / z, (r.height() + 2) / z  # with the label's background margins
-            b = item.overlay.box
-            corners = [(b.x0, b.y0), (b.x0, b.y1 - h), (b.x1 - w, b.y0), (b.x1 - w, b.y1 - h)]
-            rects = [QRectF(x - 2 / z, y - 1 / z, w, h) for x, y in corners]
-            k = next((i for i, rect in enumerate(rects) if not any(rect.intersects(p) for p in placed)), 0)
-            text.setPos(*corners[k])
-            placed.append(rects[k])
+        texts = [getattr(item, "label_item", None) for item in self._box_items]
+        boxes = [
+            None
+            if t is None
+            else QRectF(*item.overlay.box.as_tuple()[:2], item.overlay.box.width, item.overlay.box.height)
+            for item, t in zip(self._box_items, texts)
+        ]
+        sizes = [
+            (0.0, 0.0)
+            if t is None
+            else ((t.boundingRect().width() + 4) / z, (t.boundingRect().height() + 2) / z)
+            for t in texts
+        ]
+        bounds = self._scene.sceneRect()
+        rects = place_labels(boxes, sizes, bounds if bounds.width() > 0 else None)
+        for text, rect in zip(texts, rects):
+            if text is not None and rect is not None:
+                text.setPos(rect.left() + 2 / z, rect.top() + 1 / z)  # inside its background margins
 
     def clear_boxes(self) -> None:
         for item in self._box_items:
