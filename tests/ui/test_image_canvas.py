@@ -146,7 +146,10 @@ def test_labels_of_adjacent_boxes_do_not_cover_each_other(qtbot):
     boxes = [Box(20, 20, 120, 120), Box(26, 24, 130, 126), Box(22, 30, 118, 128)]
     canvas.set_boxes([BoxOverlay(b, f"{i + 1}  sign 0.9{i}") for i, b in enumerate(boxes)])
     rects = _label_rects(canvas)
-    first, corner = canvas.mapFromScene(canvas._box_items[0].label_item.scenePos()), canvas.mapFromScene(20, 20)
+    first, corner = (
+        canvas.mapFromScene(canvas._box_items[0].label_item.scenePos()),
+        canvas.mapFromScene(20, 20),
+    )
     assert 0 <= first.x() - corner.x() <= 3 and 0 <= first.y() - corner.y() <= 2  # the first: its top-left
     assert not any(rects[i].intersects(rects[j]) for i in range(3) for j in range(i + 1, 3)), rects
     for rect, box in zip(rects, boxes):  # inside its own box
