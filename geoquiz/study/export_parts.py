@@ -151,15 +151,18 @@ class WorkerPool:
         self.procs: list[subprocess.Popen] = []
         try:
             for i in range(n):
-                proc = subprocess.Popen(
-                    [sys.executable, "-m", "geoquiz.study.export_worker"],
-                    stdin=subprocess.PIPE,
-                    stdout=subprocess.PIPE,
-                    env=_child_env(),
-                    text=True,
-                    encoding="utf-8",
-                    bufsize=1,
-                )
+                try:
+                    proc = subprocess.Popen(
+                        [sys.executable, "-m", "geoquiz.study.export_worker"],
+                        stdin=subprocess.PIPE,
+                        stdout=subprocess.PIPE,
+                        env=_child_env(),
+                        text=True,
+                        encoding="utf-8",
+                        bufsize=1,
+                    )
+                except OSError as exc:  # no interpreter to start (a frozen app), too many processes
+                    raise WorkerStartError(f"cannot start an export worker: {exc}") from exc
                 self.procs.append(proc)
                 threading.Thread(
                     target=self._listen, args=(i, proc), daemon=True, name="geoquiz-export"

@@ -126,3 +126,19 @@ def test_two_exports_into_one_folder_at_once_each_write_their_own_parts(study_ro
     assert not list(out.glob(".*"))
     for name in ("trials.csv", "guesses.csv", "cue_boxes.csv"):
         assert (out / name).read_bytes() == (alone / name).read_bytes(), name
+
+
+def test_no_worker_can_start_so_the_export_is_written_here(study_root, tmp_path, forced, monkeypatch):
+    """Without an interpreter to start (a frozen app): the same files, written in this process."""
+    import subprocess
+
+    def refuse(*args, **kwargs):
+        raise FileNotFoundError(2, "No such file or directory", "python")
+
+    monkeypatch.setattr(subprocess, "Popen", refuse)
+    with Project.open(study_root) as project:
+        files = ex.export_all(project, tmp_path / "out", what=["trials", "guesses"])
+        ex.export_all(project, tmp_path / "here", what=["trials", "guesses"], workers=1)
+    assert forced == [] and [p.name for p in files][:2] == ["trials.csv", "guesses.csv"]
+    for name in ("trials.csv", "guesses.csv"):
+        assert (tmp_path / "out" / name).read_bytes() == (tmp_path / "here" / name).read_bytes()
