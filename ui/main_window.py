@@ -104,18 +104,23 @@ class MainWindow(QMainWindow):
         requests in a row the last one wins (the others' projects are closed again)."""
         self._opening = getattr(self, "_opening", 0) + 1
         token = self._opening
-        self.show_busy(f"Opening {path.name}: checking the database…")
+        note = f"Opening {path.name}: checking the database…"
+        self.statusBar().showMessage(note)  # a message of its own: another job's progress stays shown
+
+        def done() -> None:
+            if self.statusBar().currentMessage() == note:
+                self.statusBar().clearMessage()
 
         def opened(project: Project) -> None:
             if token != self._opening:  # a later request superseded this one
                 project.close()
                 return
-            self.hide_busy()
+            done()
             self.ctx.set_project(project)
 
         def failed(message: str, _tb: str) -> None:
             if token == self._opening:
-                self.hide_busy()
+                done()
                 show_error(self, "Cannot open project", message)
 
         start(lambda p, reporter=None: Project.open(p, create=False), path, on_result=opened, on_error=failed)

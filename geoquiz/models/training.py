@@ -419,7 +419,11 @@ def resolve_precision(precision: str, device) -> str:
     if precision != "auto":
         return precision
     if device.type == "cuda":
-        return "bf16" if torch.cuda.is_bf16_supported() else "fp32"
+        try:  # native only: pre-Ampere GPUs emulate bf16, slower than fp32
+            native = torch.cuda.is_bf16_supported(including_emulation=False)
+        except TypeError:  # an older torch: no emulation to tell apart
+            native = torch.cuda.is_bf16_supported()
+        return "bf16" if native else "fp32"
     if device.type == "cpu":
         native = [
             getattr(torch.cpu, n, None) for n in ("_is_avx512_bf16_supported", "_is_amx_tile_supported")

@@ -31,7 +31,9 @@ from __future__ import annotations
 
 import contextlib
 import datetime as _dt
+import os
 import secrets
+import shutil
 import sqlite3
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -135,6 +137,8 @@ WORKERS = 2
 #: Below this many rows in the chosen tables the export is written in the calling process: starting
 #: workers costs about 0.1 s, more than they save on a small study.
 PARALLEL_MIN_ROWS = 50_000
+#: Longest the workers may take to start their snapshots while the write lock is held.
+GATE_HOLD_S = 5.0
 #: The order whole files are written in by one process (largest first).
 _BY_COST = ("coco", "trials", "guesses", "cue_boxes", "elements", "model_predictions", "faithfulness")
 
@@ -182,7 +186,7 @@ def _write_in_workers(
     """Write the files on ``workers`` processes sharing one snapshot (:mod:`geoquiz.study.export_parts`):
     large tables in parts, joined here as each table completes. None when the study is too small to
     gain from it, or the workers or the shared snapshot cannot be had (the caller writes here)."""
-    conn = snapshot.begin_reader(db_path)
+    conn = snapshot.begin_reader(db_path, what="export")
     written: list[Path] = []
     try:
         estimate = plan_parts(conn, csv_names)
@@ -196,18 +200,24 @@ def _write_in_workers(
         except WorkerStartError:
             return None
         with pool:
-            pool.call({"op": "open", "db": str(db_path)})
-            with snapshot.gate(db_path, what="export") as held:
-                if not held:
-                    return None
-                snapshot.begin(conn)
-                pool.call({"op": "begin"})
+            try:
+                pool.call({"op": "open", "db": str(db_path)}, timeout=WorkerPool.START_S)
+                with snapshot.gate(db_path, what="export") as held:
+                    if not held:
+                        return None
+                    snapshot.begin(conn)
+                    pool.call({"op": "begin"}, timeout=GATE_HOLD_S)  # a quiz's save waits meanwhile
+            except WorkerStartError:
+                return None
             return _run_parts(conn, pool, csv_names, coco, out, reporter, total, written)
     finally:
         snapshot.end(conn)
         for path in written:
-            with contextlib.suppress(OSError):
-                path.unlink()
+            if path.is_dir():
+                shutil.rmtree(path, ignore_errors=True)
+            else:
+                with contextlib.suppress(OSError):
+                    path.unlink()
 
 
 def _run_parts(
@@ -221,7 +231,7 @@ def _run_parts(
     written: list[Path],
 ) -> dict[str, tuple[Path, int]]:
     """Profile, then every part and COCO on the pool's workers; join each table once its parts are in.
-    ``written``: the part files, for the caller to remove whatever happens."""
+    ``written``: the part files and COCO's folder, for the caller to remove whatever happens."""
     plan = plan_parts(conn, csv_names)
     run = secrets.token_hex(4)  # this export's parts: another export into the same folder has its own
     results: dict[str, tuple[Path, int]] = {}
@@ -249,7 +259,13 @@ def _run_parts(
     for name, parts in plan.items():
         if not parts:  # a table the project does not have yet: its header alone
             finish(name, write_joined(out / f"{name}.csv", column_names(name), []), 0)
-    tasks = [{"op": "coco", "path": str(out / COCO_NAME)}] if coco else []
+    # COCO goes to a folder of this export's own (the worker's temporary files live there too, so a
+    # killed worker leaves nothing beside the export's files) and is moved into place here
+    coco_dir = out / f".coco.{run}.tmp"
+    if coco:
+        coco_dir.mkdir()
+        written.append(coco_dir)
+    tasks = [{"op": "coco", "path": str(coco_dir / COCO_NAME)}] if coco else []
     parts = sorted((p for ps in plan.values() for p in ps), key=lambda p: -p.rows * len(TABLES[p.table]))
     for part in parts:
         path = part_path(out, part, run)
@@ -258,6 +274,7 @@ def _run_parts(
 
     def done(task: dict, answer: dict) -> None:
         if task["op"] == "coco":
+            os.replace(coco_dir / COCO_NAME, out / COCO_NAME)
             finish("coco", out / COCO_NAME, answer["rows"])
             return
         name = task["table"]
@@ -305,6 +322,7 @@ def export_all(
     step(reporter, 0, total, "reading the database")
     try:
         results = None
+        workers = min(workers, os.cpu_count() or 1)  # more processes than cores only take turns
         if workers > 1:
             results = _write_in_workers(
                 Path(project.db_path), csv_names, "coco" in chosen, out, reporter, total, workers
@@ -325,6 +343,8 @@ def export_all(
             "files": [p.name for p in written] + ["manifest.json"],
         }
         written.append(write_json(manifest, out / "manifest.json"))
+    except sqlite3.Error as exc:
+        raise GeoQuizError(f"cannot export: the project database {project.db_path}: {exc}") from exc
     except WorkerError as exc:
         if exc.oserror:
             raise GeoQuizError(f"cannot write the export to {out}: {exc.strerror or exc}") from exc

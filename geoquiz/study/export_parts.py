@@ -123,14 +123,22 @@ class WorkerStartError(GeoQuizError):
     """The worker processes could not be started (the caller writes in its own process instead)."""
 
 
-def _child_env() -> dict[str, str]:
-    """The environment of a worker: this one, with the folder holding ``geoquiz`` first on its path."""
+#: How a worker starts: its module, with the folder holding ``geoquiz`` in place of the current
+#: folder at the head of ``sys.path`` (a ``json.py`` or ``geoquiz/`` where the app was started
+#: cannot shadow the real ones).
+_BOOT = "import sys; sys.path[0] = {root!r}; from geoquiz.study.export_worker import main; sys.exit(main())"
+
+
+def _package_root() -> str:
     import geoquiz
 
+    return str(Path(geoquiz.__file__).resolve().parent.parent)
+
+
+def _child_env() -> dict[str, str]:
+    """The environment of a worker: this one, answers in UTF-8."""
     env = dict(os.environ)
-    root = str(Path(geoquiz.__file__).resolve().parent.parent)
-    env["PYTHONPATH"] = os.pathsep.join(p for p in (root, env.get("PYTHONPATH", "")) if p)
-    env.setdefault("PYTHONIOENCODING", "utf-8")
+    env["PYTHONIOENCODING"] = "utf-8"
     return env
 
 
@@ -150,10 +158,12 @@ class WorkerPool:
         self.answers: queue.SimpleQueue[tuple[int, dict]] = queue.SimpleQueue()
         self.procs: list[subprocess.Popen] = []
         try:
+            if getattr(sys, "frozen", False) or not sys.executable:  # no Python interpreter to start
+                raise WorkerStartError("this build of GeoQuiz cannot start export workers")
             for i in range(n):
                 try:
                     proc = subprocess.Popen(
-                        [sys.executable, "-m", "geoquiz.study.export_worker"],
+                        [sys.executable, "-c", _BOOT.format(root=_package_root())],
                         stdin=subprocess.PIPE,
                         stdout=subprocess.PIPE,
                         env=_child_env(),
@@ -161,7 +171,7 @@ class WorkerPool:
                         encoding="utf-8",
                         bufsize=1,
                     )
-                except OSError as exc:  # no interpreter to start (a frozen app), too many processes
+                except OSError as exc:  # the interpreter is gone, too many processes
                     raise WorkerStartError(f"cannot start an export worker: {exc}") from exc
                 self.procs.append(proc)
                 threading.Thread(
@@ -183,9 +193,12 @@ class WorkerPool:
         try:
             for line in proc.stdout:
                 try:
-                    self.answers.put((i, json.loads(line)))
+                    answer = json.loads(line)
                 except ValueError:
-                    continue
+                    answer = {
+                        "error": f"export worker {i + 1} said something unexpected: {line.strip()[:200]!r}"
+                    }
+                self.answers.put((i, answer))
         except (OSError, ValueError):  # the pipe was closed by close(): nobody waits for answers
             return
         self.answers.put((i, {"gone": proc.wait()}))
@@ -210,7 +223,7 @@ class WorkerPool:
                 i, answer = self.answers.get(timeout=self.POLL_S)
             except queue.Empty:
                 if deadline is not None and time.monotonic() > deadline:
-                    raise WorkerStartError("the export workers did not start in time") from None
+                    raise WorkerStartError("the export workers did not answer in time") from None
                 continue
             if "gone" in answer:
                 kind = WorkerStartError if starting else WorkerError
@@ -230,12 +243,15 @@ class WorkerPool:
             answers[i] = answer
         return answers
 
-    def call(self, message: dict, workers: Iterable[int] | None = None) -> dict[int, dict]:
-        """Send ``message`` to each of ``workers`` (default all) and return their answers by index."""
+    def call(
+        self, message: dict, workers: Iterable[int] | None = None, *, timeout: float | None = None
+    ) -> dict[int, dict]:
+        """Send ``message`` to each of ``workers`` (default all) and return their answers by index;
+        :class:`WorkerStartError` when they have not all answered within ``timeout`` seconds."""
         chosen = list(range(len(self.procs)) if workers is None else workers)
         for i in chosen:
             self._send(i, message)
-        return self._wait({i: message["op"] for i in chosen})
+        return self._wait({i: message["op"] for i in chosen}, timeout=timeout)
 
     def run(self, tasks: list[dict], done: Callable[[dict, dict], None]) -> None:
         """Run every task (a request) on the first free worker, in the given order; ``done(task,

@@ -19,13 +19,17 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import sys
 from pathlib import Path
 
 
 def main() -> int:
     answers = os.fdopen(os.dup(sys.stdout.fileno()), "w", encoding="utf-8", buffering=1)
-    sys.stdout = sys.stderr  # a stray print cannot corrupt the answers
+    os.dup2(sys.stderr.fileno(), sys.stdout.fileno())  # stray output (Python or C) goes to stderr
+    sys.stdout = sys.stderr
+    # Ctrl-C in a terminal reaches the whole process group: the coordinator decides (it stops us)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
 
     from geoquiz.study import snapshot
     from geoquiz.study.export_parts import Part, write_part

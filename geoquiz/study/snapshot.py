@@ -95,9 +95,10 @@ def gate(db_path: str | Path, *, what: str = "read the study data") -> Iterator[
         conn.close()
 
 
-def begin_reader(db_path: str | Path) -> sqlite3.Connection:
-    """A reader connection (query-only) that has not begun its snapshot yet: :func:`begin` starts it."""
-    return _reader(Path(db_path))
+def begin_reader(db_path: str | Path, *, what: str = "read the study data") -> sqlite3.Connection:
+    """A reader connection (query-only) that has not begun its snapshot yet: :func:`begin` starts it.
+    GeoQuizError ``cannot <what>: ...`` when the file does not exist (it is never created)."""
+    return _reader(_existing(db_path, what))
 
 
 def begin(conn: sqlite3.Connection) -> None:

@@ -95,6 +95,9 @@ def test_export_all_while_a_session_submits(quiz_project_root, tmp_path, way, mo
 
         monkeypatch.setattr(ex, "PARALLEL_MIN_ROWS", 0)
         monkeypatch.setattr(export_parts, "PART_ROWS", 3)
+        monkeypatch.setattr(ex.os, "cpu_count", lambda: 2)
+        ran, run_parts = [], ex._run_parts
+        monkeypatch.setattr(ex, "_run_parts", lambda *a, **k: ran.append(1) or run_parts(*a, **k))
     study = tmp_path / "tiny.toml"
     study.write_text(small_study_text(), encoding="utf-8")
     with Project.open(quiz_project_root) as project:
@@ -120,6 +123,8 @@ def test_export_all_while_a_session_submits(quiz_project_root, tmp_path, way, mo
     for out in exports:
         trials, guesses, boxes = (pd.read_csv(out / f"{n}.csv") for n in ("trials", "guesses", "cue_boxes"))
         _check_consistent(trials, guesses, boxes)
+    if way == "workers":
+        assert len(ran) == len(exports)  # every export ran on the workers (none fell back)
     final = pd.read_csv(exports[-1] / "trials.csv")
     assert set(zip(final["session_id"], final["position"])) == stored
     assert all(r.startswith("'=HYPERLINK(") for r in final["rationale"])

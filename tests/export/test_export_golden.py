@@ -69,11 +69,20 @@ def way(request, monkeypatch):
                 super().__init__(*args, **kwargs)
                 started.append(len(self.procs))
 
+        ran, run_parts = [], ex._run_parts
+
+        def spy(*args, **kwargs):
+            results = run_parts(*args, **kwargs)
+            ran.append(results)
+            return results
+
         monkeypatch.setattr(ex, "PARALLEL_MIN_ROWS", 0)
         monkeypatch.setattr(export_parts, "PART_ROWS", 7)
         monkeypatch.setattr(ex, "WorkerPool", Pool)
+        monkeypatch.setattr(ex, "_run_parts", spy)
+        monkeypatch.setattr(ex.os, "cpu_count", lambda: 2)
         yield request.param
-        assert started == [2]  # the export really ran on two worker processes
+        assert started == [2] and len(ran) == 1  # the files really came from the two worker processes
     else:
         yield request.param
 

@@ -34,6 +34,7 @@ def forced(monkeypatch):
     monkeypatch.setattr(ex, "PARALLEL_MIN_ROWS", 0)
     monkeypatch.setattr(export_parts, "PART_ROWS", 5)
     monkeypatch.setattr(ex, "WorkerPool", Pool)
+    monkeypatch.setattr(ex.os, "cpu_count", lambda: 2)  # the 2 workers even on a 1-core runner
     return pools
 
 
@@ -90,11 +91,13 @@ def test_cancelling_stops_the_workers_and_leaves_what_was_there(study_root, tmp_
 
     reporter = Reporter(on_step)
     with Project.open(study_root) as project, pytest.raises(Cancelled):
-        ex.export_all(project, out, what=["trials", "guesses", "cue_boxes"], reporter=reporter)
+        ex.export_all(project, out, what=["trials", "guesses", "cue_boxes", "coco"], reporter=reporter)
     assert all(proc.poll() is not None for proc in forced[0])
-    assert not list(out.glob(".*"))  # no part or temporary file
+    assert not list(out.glob(".*"))  # no part, COCO folder or temporary file
     replaced = [name for name, data in old.items() if (out / name).read_bytes() != data]
-    assert len(replaced) <= 1  # the file completed before the cancel; the others as they were
+    assert (
+        len(replaced) + (out / ex.COCO_NAME).exists() <= 1
+    )  # the file done before the cancel; the rest as they were
     for name in replaced:
         assert (out / name).read_bytes().startswith(b"box_id," if name == "cue_boxes.csv" else b"trial_id,")
 
@@ -129,7 +132,8 @@ def test_two_exports_into_one_folder_at_once_each_write_their_own_parts(study_ro
 
 
 def test_no_worker_can_start_so_the_export_is_written_here(study_root, tmp_path, forced, monkeypatch):
-    """Without an interpreter to start (a frozen app): the same files, written in this process."""
+    """When no worker can be started (the interpreter is gone; a frozen build): the same files,
+    written in this process."""
     import subprocess
 
     def refuse(*args, **kwargs):
@@ -142,3 +146,43 @@ def test_no_worker_can_start_so_the_export_is_written_here(study_root, tmp_path,
     assert forced == [] and [p.name for p in files][:2] == ["trials.csv", "guesses.csv"]
     for name in ("trials.csv", "guesses.csv"):
         assert (tmp_path / "out" / name).read_bytes() == (tmp_path / "here" / name).read_bytes()
+
+
+def test_a_frozen_build_writes_here_at_once(study_root, tmp_path, forced, monkeypatch):
+    import sys
+
+    monkeypatch.setattr(sys, "frozen", True, raising=False)  # PyInstaller: sys.executable is the app
+    with Project.open(study_root) as project:
+        ex.export_all(project, tmp_path / "out", what=["guesses"])
+    assert forced == [] and (tmp_path / "out" / "guesses.csv").stat().st_size > 0
+
+
+def test_one_core_writes_here(study_root, tmp_path, forced, monkeypatch):
+    monkeypatch.setattr(ex.os, "cpu_count", lambda: 1)
+    with Project.open(study_root) as project:
+        ex.export_all(project, tmp_path / "out", what=["guesses"])
+    assert forced == []
+
+
+def test_a_worker_that_prints_something_else_is_an_error(monkeypatch):
+    """Anything but an answer on a worker's stdout fails the request (it never hangs the export)."""
+    boot = 'import json, sys; print(json.dumps({{"ready": True}}), flush=True); print("oops", flush=True); sys.stdin.read()'
+    monkeypatch.setattr(export_parts, "_BOOT", boot)
+    with WorkerPool(1) as pool, pytest.raises(WorkerError, match="said something unexpected: 'oops'"):
+        pool.call({"op": "open", "db": "x"}, timeout=30)
+
+
+def test_a_missing_database_is_named_on_both_paths(study_root, tmp_path, forced):
+    import shutil
+
+    copy = tmp_path / "copy"
+    shutil.copytree(study_root, copy)
+    project = Project.open(copy)
+    try:
+        project.db_path.rename(tmp_path / "elsewhere.sqlite")
+        for workers in (2, 1):
+            with pytest.raises(GeoQuizError, match="cannot export: the project database .* does not exist"):
+                ex.export_all(project, tmp_path / f"out{workers}", what=["guesses"], workers=workers)
+        assert not (copy / "geoquiz.sqlite").exists()  # not created empty by a reader
+    finally:
+        project.close()

@@ -49,3 +49,34 @@ def test_second_call_reuses_the_cached_model(trained_demo, tmp_path):
         assert ensure_demo_model(project, reporter=Reporter(lambda d, t, m: seen.append((d, t, m)))) == name
         assert time.perf_counter() - t0 < 30  # no training: the registered model is reused
         assert seen[-1][0] == seen[-1][1] == 1000 and "ready" in seen[-1][2]
+
+
+def test_a_demo_model_from_before_the_precision_setting_is_kept(trained_demo, tmp_path):
+    """A project whose demo model was trained before ``precision`` existed (its stored recipe lacks
+    the key) or in float32 keeps it, with its predictions and explanations: precision is how the
+    arithmetic ran, not what was trained."""
+    import json
+
+    from geoquiz.models.demo import DEMO_MODEL, demo_model_ready
+    from geoquiz.project import Project
+
+    root, _name = trained_demo
+    copy = tmp_path / "proj"
+    shutil.copytree(root, copy)
+    with Project.open(copy) as project:
+        meta = json.loads(
+            project.db.execute("SELECT metadata_json FROM models WHERE name = ?", [DEMO_MODEL]).fetchone()[0]
+        )
+        for stored in ({}, {"precision": "fp32"}):
+            config = {k: v for k, v in meta["training"]["config"].items() if k != "precision"} | stored
+            changed = {**meta, "training": {**meta["training"], "config": config}}
+            project.db.execute(
+                "UPDATE models SET metadata_json = ? WHERE name = ?", [json.dumps(changed), DEMO_MODEL]
+            )
+            assert demo_model_ready(project)
+        config["epochs"] = 13  # another recipe: not the demo model
+        changed = {**meta, "training": {**meta["training"], "config": config}}
+        project.db.execute(
+            "UPDATE models SET metadata_json = ? WHERE name = ?", [json.dumps(changed), DEMO_MODEL]
+        )
+        assert not demo_model_ready(project)

@@ -202,15 +202,25 @@ def test_bf16_mixed_precision_trains_and_stores_contiguous_float32_weights(proj,
     loss still falls, the checkpoint holds float32 weights in the usual contiguous layout and says
     which precision the run used; an fp32 recipe's dict is what it was before the setting existed."""
     tr, va = _samples(proj)
-    seen = []
-    result = train(
-        tr,
-        va,
-        ("France", "India", "Japan"),
-        TrainConfig(epochs=3, precision="bf16", **TINY),
-        tmp_path / "m.pt",
-        on_epoch=seen.append,
-    )
+    seen, dtypes = [], set()
+
+    def record(module, _inputs, output):
+        if isinstance(module, torch.nn.Conv2d) and module.training:
+            dtypes.add((output.dtype, output.is_contiguous(memory_format=torch.channels_last)))
+
+    hook = torch.nn.modules.module.register_module_forward_hook(record)
+    try:
+        result = train(
+            tr,
+            va,
+            ("France", "India", "Japan"),
+            TrainConfig(epochs=3, precision="bf16", **TINY),
+            tmp_path / "m.pt",
+            on_epoch=seen.append,
+        )
+    finally:
+        hook.remove()
+    assert (torch.bfloat16, True) in dtypes  # the training convolutions ran in bf16, channels-last
     assert seen[-1]["train_loss"] < seen[0]["train_loss"]
     saved = torch.load(result.checkpoint, weights_only=True)
     assert saved["training"]["precision"] == "bf16"
@@ -234,5 +244,11 @@ def test_auto_precision_is_bf16_only_on_native_hardware(monkeypatch):
     assert resolve_precision("auto", cpu) == "fp32"  # emulated bf16 would be slower than fp32
     monkeypatch.setattr(torch.cpu, "_is_amx_tile_supported", lambda: True, raising=False)
     assert resolve_precision("auto", cpu) == "bf16"
-    monkeypatch.setattr(torch.cuda, "is_bf16_supported", lambda *a, **k: False)
-    assert resolve_precision("auto", torch.device("cuda")) == "fp32"
+    asked = []
+
+    def supported(including_emulation=True):  # a pre-Ampere GPU: bf16 only emulated
+        asked.append(including_emulation)
+        return including_emulation
+
+    monkeypatch.setattr(torch.cuda, "is_bf16_supported", supported)
+    assert resolve_precision("auto", torch.device("cuda")) == "fp32" and asked == [False]

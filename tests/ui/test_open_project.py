@@ -36,10 +36,10 @@ def test_open_runs_in_a_worker_and_shows_the_project(qtbot, tiny_project_root, t
     monkeypatch.setattr(QFileDialog, "getExistingDirectory", staticmethod(lambda *a, **k: str(root)))
     window = _window(qtbot)
     window.findChild(QAction, "action_open_project").trigger()  # File › Open project…
-    assert window.ctx.project is None and "checking the database" in window.status_label.text()
+    assert window.ctx.project is None and "checking the database" in window.statusBar().currentMessage()
     qtbot.waitUntil(lambda: window.ctx.project is not None, timeout=30000)
     assert threads and threads[0] is not threading.main_thread()
-    assert window.ctx.project.root == root.resolve() and not window.busy.isVisible()
+    assert window.ctx.project.root == root.resolve() and window.statusBar().currentMessage() == ""
     assert window.windowTitle() == "GeoQuiz — proj"
     window.ctx.project.close()
     window.ctx.project = None

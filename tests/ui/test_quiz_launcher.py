@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from fixtures.quiz_ui import PASS, press, track
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QApplication, QWidget
+from PySide6.QtWidgets import QApplication, QPushButton, QWidget
 
 from geoquiz.paths import studies_dir
 from geoquiz.study.passphrase import has_passphrase, set_passphrase, verify_passphrase
@@ -118,3 +118,24 @@ def test_the_passphrase_is_checked_in_a_worker_while_the_window_waits(qtbot, qui
     track(qtbot, dlg.kiosk)
     assert dlg.kiosk.page() == "consent" and not dlg.checking and dlg.study_combo.isEnabled()
     assert quiz_project.db.execute("SELECT count(*) FROM sessions").fetchone()[0] == 1
+
+
+def test_closing_the_launcher_while_checking_opens_nothing(qtbot, quiz_project):
+    """Start, then Close before the check has answered: no session and no kiosk appear later."""
+    from ui.workers import wait_all
+
+    _install_both(quiz_project)
+    set_passphrase(quiz_project.db, PASS)
+    main = _researcher_window(qtbot)
+    dlg = open_session_launcher(AppContext(quiz_project), main)
+    dlg.full_screen = False
+    qtbot.keyClicks(dlg.passphrase, PASS)
+    qtbot.mouseClick(dlg.start_button, Qt.LeftButton)
+    assert dlg.checking
+    close = next(b for b in dlg.findChildren(QPushButton) if b.text() == "Close")
+    qtbot.mouseClick(close, Qt.LeftButton)
+    assert not dlg.isVisible()
+    wait_all()
+    qtbot.wait(200)  # the worker's answer is delivered, and ignored
+    assert dlg.kiosk is None
+    assert quiz_project.db.execute("SELECT count(*) FROM sessions").fetchone()[0] == 0

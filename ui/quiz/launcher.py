@@ -106,6 +106,7 @@ class SessionLauncher(QDialog):
         self.db = ctx.project.db
         self.db_file = str(ctx.project.db_path)
         self.checking = False
+        self._generation = 0  # bumped by Close: a check answered after it is ignored
         self.kiosk: KioskWindow | None = None
         self.full_screen = True
 
@@ -227,17 +228,25 @@ class SessionLauncher(QDialog):
             self._fail("Set a researcher passphrase first: it is needed to leave the participant screen.")
             return
         self._set_checking(True)
+        generation = self._generation
         start(
             lambda current, new_one, reporter=None: authorise_in(self.db_file, current, new_one),
             self.passphrase.text(),
             new if wants_new else None,
-            on_result=lambda result: self._authorised(result, new, then),
+            on_result=lambda result: self._authorised(result, new, then, generation),
             on_error=lambda message, _tb: self._authorised(
-                (Attempt(False, f"Cannot check it: {message}"), False), new, then
+                (Attempt(False, f"Cannot check it: {message}"), False), new, then, generation
             ),
         )
 
-    def _authorised(self, result: tuple[Attempt, bool], new: str, then) -> None:
+    def reject(self) -> None:
+        """Close: a passphrase check still running is forgotten (nothing opens after the dialog is gone)."""
+        self._generation += 1
+        super().reject()
+
+    def _authorised(self, result: tuple[Attempt, bool], new: str, then, generation: int) -> None:
+        if generation != self._generation:  # the dialog was closed meanwhile
+            return
         attempt, saved = result
         self._set_checking(False)
         if saved:
