@@ -48,7 +48,7 @@ from geoquiz.progress import Reporter, step
 from geoquiz.study import snapshot
 from geoquiz.study.export_coco import COCO_NAME, MODEL_CATEGORY, write_coco
 from geoquiz.study.export_codebook import EXPORTS, TABLES, codebook_rows, column_names
-from geoquiz.study.export_parts import WorkerError, WorkerPool, WorkerStartError, part_path, plan_parts
+from geoquiz.study.export_parts import Part, WorkerError, WorkerPool, WorkerStartError, part_path, plan_parts
 from geoquiz.study.export_sql import profile_wants
 from geoquiz.study.export_tables import SPECS, Profile, prefetch, prepare, table_chunks
 
@@ -189,8 +189,10 @@ def _write_in_workers(
     conn = snapshot.begin_reader(db_path, what="export")
     written: list[Path] = []
     try:
-        estimate = plan_parts(conn, csv_names)
-        rows = sum(p.rows for parts in estimate.values() for p in parts)
+        # planned before the snapshot starts: the parts' ranges are open at both ends, so they hold
+        # every row whatever is committed meanwhile (only the balance between them could shift)
+        plan = plan_parts(conn, csv_names)
+        rows = sum(p.rows for parts in plan.values() for p in parts)
         if coco:
             rows += conn.execute("SELECT count(*) FROM cue_boxes").fetchone()[0]
         if rows < PARALLEL_MIN_ROWS:
@@ -209,7 +211,7 @@ def _write_in_workers(
                     pool.call({"op": "begin"}, timeout=GATE_HOLD_S)  # a quiz's save waits meanwhile
             except WorkerStartError:
                 return None
-            return _run_parts(conn, pool, csv_names, coco, out, reporter, total, written)
+            return _run_parts(conn, pool, plan, coco, out, reporter, total, written)
     finally:
         snapshot.end(conn)
         for path in written:
@@ -223,7 +225,7 @@ def _write_in_workers(
 def _run_parts(
     conn: sqlite3.Connection,
     pool: WorkerPool,
-    csv_names: list[str],
+    plan: dict[str, list[Part]],
     coco: bool,
     out: Path,
     reporter: Reporter | None,
@@ -232,7 +234,6 @@ def _run_parts(
 ) -> dict[str, tuple[Path, int]]:
     """Profile, then every part and COCO on the pool's workers; join each table once its parts are in.
     ``written``: the part files and COCO's folder, for the caller to remove whatever happens."""
-    plan = plan_parts(conn, csv_names)
     run = secrets.token_hex(4)  # this export's parts: another export into the same folder has its own
     results: dict[str, tuple[Path, int]] = {}
 

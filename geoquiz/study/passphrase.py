@@ -169,13 +169,7 @@ def try_passphrase(db: Any, passphrase: str, *, now: float | None = None) -> Att
 def try_passphrase_in(db_file: str, passphrase: str) -> Attempt:
     """:func:`try_passphrase` on a connection of its own to ``db_file`` (for a worker thread: the
     key derivation takes a noticeable fraction of a second by design)."""
-    from geoquiz.db import connect
-
-    db = connect(db_file)
-    try:
-        return try_passphrase(db, passphrase)
-    finally:
-        db.conn.close()
+    return authorise_in(db_file, passphrase)[0]
 
 
 def authorise_in(db_file: str, current: str, new: str | None = None) -> tuple[Attempt, bool]:

@@ -20,6 +20,18 @@ def _install_both(project) -> None:
         install_study(project, studies_dir() / name)
 
 
+def _launcher_with_passphrase(qtbot, project) -> tuple[QWidget, SessionLauncher]:
+    """Both demo studies installed, a passphrase set and typed into a launcher (windowed) opened
+    from a researcher window (returned too: the launcher lives as long as it)."""
+    _install_both(project)
+    set_passphrase(project.db, PASS)
+    main = _researcher_window(qtbot)
+    dlg = open_session_launcher(AppContext(project), main)
+    dlg.full_screen = False
+    qtbot.keyClicks(dlg.passphrase, PASS)
+    return main, dlg
+
+
 def _researcher_window(qtbot) -> QWidget:
     w = QWidget()
     qtbot.addWidget(w)
@@ -98,16 +110,11 @@ def test_the_passphrase_is_checked_in_a_worker_while_the_window_waits(qtbot, qui
 
     from geoquiz.study import passphrase
 
-    _install_both(quiz_project)
-    set_passphrase(quiz_project.db, PASS)
     threads, real = [], passphrase.check_hash
     monkeypatch.setattr(
         passphrase, "check_hash", lambda *a: threads.append(threading.current_thread()) or real(*a)
     )
-    main = _researcher_window(qtbot)
-    dlg = open_session_launcher(AppContext(quiz_project), main)
-    dlg.full_screen = False
-    qtbot.keyClicks(dlg.passphrase, PASS)
+    main, dlg = _launcher_with_passphrase(qtbot, quiz_project)
     with qtbot.waitSignal(dlg.settled, timeout=30000):
         qtbot.mouseClick(dlg.start_button, Qt.LeftButton)
         assert dlg.checking and dlg.kiosk is None and dlg.error.text() == "Checking the passphrase…"
@@ -124,12 +131,7 @@ def test_closing_the_launcher_while_checking_opens_nothing(qtbot, quiz_project):
     """Start, then Close before the check has answered: no session and no kiosk appear later."""
     from ui.workers import wait_all
 
-    _install_both(quiz_project)
-    set_passphrase(quiz_project.db, PASS)
-    main = _researcher_window(qtbot)
-    dlg = open_session_launcher(AppContext(quiz_project), main)
-    dlg.full_screen = False
-    qtbot.keyClicks(dlg.passphrase, PASS)
+    main, dlg = _launcher_with_passphrase(qtbot, quiz_project)
     qtbot.mouseClick(dlg.start_button, Qt.LeftButton)
     assert dlg.checking
     close = next(b for b in dlg.findChildren(QPushButton) if b.text() == "Close")

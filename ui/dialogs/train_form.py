@@ -139,6 +139,16 @@ def _arch_hint(arch: str) -> str:
     )
 
 
+def _hint(parent: QWidget, name: str = "") -> QLabel:
+    """A grey, wrapping line under a field that says what the choice means."""
+    label = QLabel(parent)
+    if name:
+        label.setObjectName(name)
+    label.setWordWrap(True)
+    label.setStyleSheet("color: #666")
+    return label
+
+
 def _combo(items: list[tuple[str, str]], value: str, name: str) -> QComboBox:
     box = QComboBox()
     box.setObjectName(name)
@@ -182,15 +192,10 @@ class TrainForm(QTabWidget):
         self.name_edit = QLineEdit(w)
         self.name_edit.setObjectName("trainName")
         self.name_edit.setPlaceholderText("a short name, e.g. resnet50-geoscenes")
-        self.name_hint = QLabel(w)
-        self.name_hint.setObjectName("trainNameHint")
-        self.name_hint.setWordWrap(True)
-        self.name_hint.setStyleSheet("color: #666")
+        self.name_hint = _hint(w, "trainNameHint")
         self.dataset_box = QComboBox(w)
         self.dataset_box.setObjectName("trainDataset")
-        self.dataset_hint = QLabel(w)
-        self.dataset_hint.setWordWrap(True)
-        self.dataset_hint.setStyleSheet("color: #666")
+        self.dataset_hint = _hint(w)
         self.arch_box = _combo([(a, a) for a in (*ARCHS, *OTHER_ARCHS)], d.arch, "trainArch")
         self.arch_box.setEditable(True)
         self.arch_box.setInsertPolicy(QComboBox.NoInsert)
@@ -198,10 +203,7 @@ class TrainForm(QTabWidget):
             "A ResNet, or any timm or torchvision classifier typed as timm:NAME or torchvision:NAME "
             "(their starting weights come from a local file: GeoQuiz downloads none)."
         )
-        self.arch_hint = QLabel(w)
-        self.arch_hint.setObjectName("trainArchHint")
-        self.arch_hint.setWordWrap(True)
-        self.arch_hint.setStyleSheet("color: #666")
+        self.arch_hint = _hint(w, "trainArchHint")
         self.integration_box = _combo(list(INTEGRATIONS.items()), d.integration, "trainIntegration")
         self.pooling_box = _combo(
             [("mean", "mean of the 4 views"), ("concat", "concatenate the 4 views")],
@@ -341,10 +343,7 @@ class TrainForm(QTabWidget):
         self.train_split_box = _combo(splits, d.train_split, "trainTrainSplit")
         self.val_split_box = _combo(splits, d.val_split, "trainValSplit")
         self.val_fraction = _dspin(0.01, 0.99, d.val_fraction, "trainValFraction", step=0.05, decimals=2)
-        self.val_hint = QLabel(w)
-        self.val_hint.setObjectName("trainValHint")
-        self.val_hint.setWordWrap(True)
-        self.val_hint.setStyleSheet("color: #666")
+        self.val_hint = _hint(w, "trainValHint")
         self.cache_images = QCheckBox("keep resized training images in memory", w)
         self.cache_images.setObjectName("trainCache")
         self.cache_images.setChecked(d.cache_images)

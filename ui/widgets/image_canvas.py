@@ -262,13 +262,17 @@ class ImageCanvas(QGraphicsView):
         """Replace the box overlays."""
         self.clear_boxes()
         for b in boxes:
-            self.add_box(b)
+            self._add_item(b)
+        self._place_labels()
 
     def add_box(self, overlay: BoxOverlay) -> None:
+        self._add_item(overlay)
+        self._place_labels()
+
+    def _add_item(self, overlay: BoxOverlay) -> None:
         item = _BoxItem(overlay)
         self._scene.addItem(item)
         self._box_items.append(item)
-        self._place_labels()
 
     def _place_labels(self) -> None:
         """Keep the box labels apart on the screen (:func:`ui.widgets.label_layout.place_labels`:
