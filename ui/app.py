@@ -12,6 +12,7 @@ import argparse
 import sys
 from pathlib import Path
 
+from PySide6.QtCore import QRect
 from PySide6.QtWidgets import QApplication
 
 from geoquiz.errors import GeoQuizError
@@ -38,6 +39,24 @@ def build_demo_if_needed(window: MainWindow, root: Path):
     return window.demo_launcher
 
 
+#: Room left above the window for a window manager's title bar when the screen is the limit.
+TITLE_BAR = 32
+
+
+def fit_to(window: MainWindow, available: QRect) -> None:
+    """Size ``window`` to its default (1280 x 820) or less, so that it and a title bar fit in
+    ``available`` (a 1366 x 768 laptop: 1280 x 736), and put it inside that area."""
+    width = min(window.width(), available.width())
+    height = min(window.height(), available.height() - TITLE_BAR)
+    window.resize(
+        max(width, window.minimumSizeHint().width()), max(height, window.minimumSizeHint().height())
+    )
+    window.move(
+        available.left() + max(0, (available.width() - window.width()) // 2),
+        available.top() + max(0, (available.height() - TITLE_BAR - window.height()) // 2),
+    )
+
+
 def create_window(project: Path | None) -> MainWindow:
     ctx = AppContext()
     window = MainWindow(ctx)
@@ -59,6 +78,9 @@ def main(argv: list[str] | None = None) -> int:
     app.setOrganizationName("GeoQuiz")
     gc_guard = MainThreadGC(app)  # no worker may destroy a Qt object (see ui.workers)
     window = create_window(args.project)
+    screen = window.screen() or app.primaryScreen()
+    if screen is not None:
+        fit_to(window, screen.availableGeometry())
     window.raise_()
     try:
         return app.exec()

@@ -158,3 +158,23 @@ def test_labels_of_adjacent_boxes_do_not_cover_each_other(qtbot):
     canvas.set_zoom(canvas.zoom() * 2.5)
     rects = _label_rects(canvas)
     assert not any(rects[i].intersects(rects[j]) for i in range(3) for j in range(i + 1, 3)), rects
+
+
+def test_labels_sit_above_every_box_and_go_with_their_boxes(qtbot):
+    """A later box's outline is never drawn across an earlier box's label; hiding or clearing the
+    boxes hides or removes their labels too."""
+    from PySide6.QtWidgets import QGraphicsSimpleTextItem
+
+    canvas = ImageCanvas()
+    qtbot.addWidget(canvas)
+    canvas.resize(300, 300)
+    canvas.show()
+    canvas.set_image(np.zeros((100, 100, 3), dtype=np.uint8))
+    canvas.set_boxes([BoxOverlay(Box(10, 10, 40, 40), "1  0.9"), BoxOverlay(Box(12, 12, 60, 60), "2  0.8")])
+    labels = [i for i in canvas.scene().items() if isinstance(i, QGraphicsSimpleTextItem)]
+    assert len(labels) == 2
+    assert min(t.zValue() for t in labels) > max(b.zValue() for b in canvas._box_items)
+    canvas.set_boxes_visible(False)
+    assert not any(t.isVisible() for t in labels)
+    canvas.set_boxes([])
+    assert not [i for i in canvas.scene().items() if isinstance(i, QGraphicsSimpleTextItem)]

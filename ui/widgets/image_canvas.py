@@ -116,8 +116,12 @@ class _BoxItem(QGraphicsRectItem):
             pen.setStyle(Qt.DashLine)
         self.setPen(pen)
         self.setZValue(30)
+        self.label_item: QGraphicsSimpleTextItem | None = None
         if overlay.label:
-            text = QGraphicsSimpleTextItem(overlay.label, self)
+            # an item of its own above every box (not a child of this one), so that no other box's
+            # outline is drawn across it; the canvas adds, places, shows and removes it with the box
+            text = QGraphicsSimpleTextItem(overlay.label)
+            text.setZValue(31)
             text.setBrush(QBrush(QColor("black")))
             text.setFlag(QGraphicsItem.ItemIgnoresTransformations, True)
             text.setPos(b.x0, b.y0)
@@ -272,6 +276,8 @@ class ImageCanvas(QGraphicsView):
     def _add_item(self, overlay: BoxOverlay) -> None:
         item = _BoxItem(overlay)
         self._scene.addItem(item)
+        if item.label_item is not None:
+            self._scene.addItem(item.label_item)
         self._box_items.append(item)
 
     def _place_labels(self) -> None:
@@ -280,7 +286,7 @@ class ImageCanvas(QGraphicsView):
         outside theirs, on the image). Labels keep their screen size at any zoom, so this runs
         again whenever the zoom changes."""
         z = max(self.zoom(), 1e-9)
-        texts = [getattr(item, "label_item", None) for item in self._box_items]
+        texts = [item.label_item for item in self._box_items]
         boxes = [
             None
             if t is None
@@ -302,6 +308,8 @@ class ImageCanvas(QGraphicsView):
     def clear_boxes(self) -> None:
         for item in self._box_items:
             self._scene.removeItem(item)
+            if item.label_item is not None:
+                self._scene.removeItem(item.label_item)
         self._box_items.clear()
 
     def boxes(self) -> list[BoxOverlay]:
@@ -310,6 +318,8 @@ class ImageCanvas(QGraphicsView):
     def set_boxes_visible(self, visible: bool) -> None:
         for item in self._box_items:
             item.setVisible(bool(visible))
+            if item.label_item is not None:
+                item.label_item.setVisible(bool(visible))
 
     # --- zoom -------------------------------------------------------------------------------
     def zoom(self) -> float:
